@@ -1,0 +1,85 @@
+// The one registry of error codes. Every error Tollgate returns is listed here,
+// and docs/errors.md documents each one (test/errors/registry.test.ts keeps them in sync).
+
+export type ErrorType =
+  | 'invalid_request_error'
+  | 'authentication_error'
+  | 'permission_error'
+  | 'not_found_error'
+  | 'rate_limit_error'
+  | 'api_error'
+  | 'upstream_error'
+  | 'timeout_error'
+  | 'overloaded_error';
+
+export interface ErrorSpec {
+  readonly status: number;
+  readonly type: ErrorType;
+  /** Whether a client (or, later, the router) may retry the same request. */
+  readonly retryable: boolean;
+  /** One sentence for docs/errors.md: when the error happens and what to do. */
+  readonly doc: string;
+}
+
+function spec(status: number, type: ErrorType, retryable: boolean, doc: string): ErrorSpec {
+  return Object.freeze({ status, type, retryable, doc });
+}
+
+export const ERROR_CODES = Object.freeze({
+  // ── request shape ────────────────────────────────────────────────────────────
+  invalid_json: spec(400, 'invalid_request_error', false,
+    'The request body is not valid JSON. Send a JSON object with Content-Type: application/json.'),
+  invalid_request: spec(400, 'invalid_request_error', false,
+    'A field has the wrong type or value; `param` names the field and the message says what is expected.'),
+  missing_model: spec(400, 'invalid_request_error', false,
+    'The body has no `model`. Send one of the aliases listed by GET /v1/models.'),
+  unsupported_param: spec(400, 'invalid_request_error', false,
+    'The chosen provider does not support a parameter. Remove it, or set `drop_params: true` to drop it silently.'),
+  endpoint_not_supported: spec(400, 'invalid_request_error', false,
+    'The alias routes to a provider that does not offer this endpoint (for example embeddings on Anthropic).'),
+  body_too_large: spec(413, 'invalid_request_error', false,
+    'The body is larger than `server.max_body_size` (default 32mb). Send a smaller request or raise the limit.'),
+  route_not_found: spec(404, 'not_found_error', false,
+    'No endpoint at this path. See docs/api.md for the endpoints Tollgate serves.'),
+  method_not_allowed: spec(405, 'invalid_request_error', false,
+    'The path exists but not for this HTTP method; the Allow header lists the methods it takes.'),
+  model_not_found: spec(404, 'not_found_error', false,
+    'The model alias is not configured. GET /v1/models lists the aliases this gateway serves.'),
+  // ── auth ─────────────────────────────────────────────────────────────────────
+  missing_api_key: spec(401, 'authentication_error', false,
+    'No key was sent. Send `Authorization: Bearer <key>` (or `x-api-key: <key>` from Anthropic clients).'),
+  invalid_api_key: spec(401, 'authentication_error', false,
+    'The key was not recognised. Check for typos or ask an admin for a valid key.'),
+  // ── upstream (provider) failures, mapped by each provider adapter ───────────
+  upstream_bad_request: spec(400, 'invalid_request_error', false,
+    'The provider rejected the request as invalid; the message carries the provider\'s reason.'),
+  context_length_exceeded: spec(400, 'invalid_request_error', false,
+    'The prompt plus max_tokens exceeds the model\'s context window. Shorten the input or lower max_tokens.'),
+  content_policy_violation: spec(400, 'invalid_request_error', false,
+    'The provider refused the input or output under its content policy.'),
+  upstream_rate_limited: spec(429, 'rate_limit_error', true,
+    'The provider throttled the deployment (its 429). Retry after the Retry-After delay.'),
+  upstream_auth_failed: spec(502, 'upstream_error', false,
+    'The provider rejected the gateway\'s own credentials for this deployment. An operator must fix the deployment\'s api_key.'),
+  upstream_not_found: spec(502, 'upstream_error', false,
+    'The provider does not know the configured model or deployment. An operator must fix the deployment\'s model or api_base.'),
+  upstream_error: spec(502, 'upstream_error', true,
+    'The provider answered with a server error (5xx). Retrying may succeed.'),
+  upstream_overloaded: spec(503, 'overloaded_error', true,
+    'The provider reported it is overloaded (for example Anthropic\'s 529). Retry later.'),
+  upstream_unreachable: spec(502, 'upstream_error', true,
+    'The gateway could not connect to the provider (refused, reset or DNS failure).'),
+  upstream_timeout: spec(504, 'timeout_error', true,
+    'The provider did not answer within the deployment\'s timeout.'),
+  upstream_invalid_response: spec(502, 'upstream_error', true,
+    'The provider answered with a body the gateway could not understand.'),
+  upstream_stream_interrupted: spec(502, 'upstream_error', true,
+    'The provider\'s stream broke off before it finished. Sent as an SSE error event once a stream has started.'),
+  // ── the gateway itself ──────────────────────────────────────────────────────
+  shutting_down: spec(503, 'overloaded_error', true,
+    'This replica is draining for shutdown. Retry; the load balancer will pick another replica.'),
+  internal_error: spec(500, 'api_error', true,
+    'A bug in Tollgate. The message carries the request id; please report it with that id.'),
+} satisfies Record<string, ErrorSpec>);
+
+export type ErrorCode = keyof typeof ERROR_CODES;

@@ -1,0 +1,39 @@
+import { ERROR_CODES, type ErrorCode, type ErrorType } from './codes.ts';
+
+export interface GatewayErrorOptions {
+  /** The request field the error is about, echoed as `param` in the envelope. */
+  param?: string;
+  /** The deployment that failed, for upstream errors. Never contains secrets. */
+  deployment?: string;
+  /** Seconds the client should wait, sent as Retry-After. */
+  retryAfterSeconds?: number;
+  cause?: unknown;
+}
+
+/** The one error type the pipeline throws; `toErrorBody` turns it into the OpenAI envelope. */
+export class GatewayError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly type: ErrorType;
+  readonly retryable: boolean;
+  readonly param: string | null;
+  readonly deployment: string | undefined;
+  readonly retryAfterSeconds: number | undefined;
+
+  constructor(code: ErrorCode, message: string, options: GatewayErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    const spec = ERROR_CODES[code];
+    this.name = 'GatewayError';
+    this.code = code;
+    this.status = spec.status;
+    this.type = spec.type;
+    this.retryable = spec.retryable;
+    this.param = options.param ?? null;
+    this.deployment = options.deployment;
+    this.retryAfterSeconds = options.retryAfterSeconds;
+  }
+}
+
+export function isGatewayError(value: unknown): value is GatewayError {
+  return value instanceof GatewayError;
+}

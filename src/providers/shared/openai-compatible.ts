@@ -1,0 +1,146 @@
+import type {
+  ChatChunk, ChatCompletion, ChatRequest, Deployment, EmbeddingsRequest, EmbeddingsResponse,
+  ProviderAdapter, StreamReducer, StreamStep, UpstreamFailure, UpstreamRequest, UpstreamResponse,
+} from '../types.ts';
+import { GatewayError } from '../../errors/gateway-error.ts';
+import { apiBaseProblem, parseApiBase } from './api-base.ts';
+import { codeForStatus, failure, providerMessage } from './upstream-errors.ts';
+import { usageFromOpenAI } from './usage.ts';
+
+/** What differs between OpenAI-compatible providers; everything else is shared. */
+export interface OpenAICompatibleQuirks {
+  name: string;
+  defaultApiBase?: string;
+  /** Local servers (vLLM, Ollama) usually run without a key. */
+  requiresApiKey?: boolean;
+  /** Top-level params this provider rejects (everything else is forwarded). */
+  unsupportedParams?: readonly string[];
+  /** Whether the provider serves /embeddings. */
+  embeddings?: boolean;
+  /** Where a request goes; defaults to `{api_base}/{endpoint}`. */
+  endpointPath?(dep: Deployment, endpoint: 'chat/completions' | 'embeddings'): string;
+  /** Auth headers; defaults to `Authorization: Bearer <api_key>`. */
+  authHeaders?(dep: Deployment): Record<string, string>;
+  /** Whether the body carries `model` (Azure puts the deployment in the path instead). */
+  modelInBody?: boolean;
+  validate?(dep: Deployment): string[];
+}
+
+function bearer(dep: Deployment): Record<string, string> {
+  return dep.apiKey ? { authorization: `Bearer ${dep.apiKey}` } : {};
+}
+
+function invalid(dep: Deployment, what: string): GatewayError {
+  return new GatewayError('upstream_invalid_response', `Deployment ${dep.id} returned ${what}.`, { deployment: dep.id });
+}
+
+/** OpenAI's own classification on top of the shared status mapping. */
+export function mapOpenAIError(status: number, bodyText: string, headers: UpstreamResponse['headers']): UpstreamFailure {
+  let errorCode: unknown;
+  try {
+    errorCode = JSON.parse(bodyText)?.error?.code;
+  } catch {
+    errorCode = undefined;
+  }
+  const message = providerMessage(bodyText, (json) => json?.error?.message ?? json?.message ?? json?.error);
+  let code = codeForStatus(status);
+  if (code === 'upstream_bad_request') {
+    if (errorCode === 'context_length_exceeded' || /maximum context length|context length|context window/i.test(message)) {
+      code = 'context_length_exceeded';
+    } else if (errorCode === 'content_policy_violation' || errorCode === 'content_filter') {
+      code = 'content_policy_violation';
+    }
+  }
+  return failure(code, message, headers);
+}
+
+/**
+ * The OpenAI wire reducer: chunks are already canonical. It reads usage from the final
+ * chunk and reports in-stream errors; the dispatcher forwards the raw events themselves.
+ */
+export const openAIStreamReducer: StreamReducer<{ done: boolean }> = {
+  init: () => ({ done: false }),
+  step(state, event): StreamStep<{ done: boolean }> {
+    if (state.done) return { state, out: [] };
+    if (event.data === '[DONE]') return { state: { done: true }, out: [], done: true };
+    let chunk: ChatChunk & { error?: { message?: string; code?: string } };
+    try {
+      chunk = JSON.parse(event.data);
+    } catch {
+      return { state, out: [], error: { code: 'upstream_invalid_response', message: 'stream event is not JSON' } };
+    }
+    if (chunk.error) {
+      return { state, out: [], error: { code: 'upstream_error', message: String(chunk.error.message ?? 'provider stream error') } };
+    }
+    const step: StreamStep<{ done: boolean }> = { state, out: [chunk] };
+    const usage = usageFromOpenAI(chunk.usage);
+    if (usage) step.usage = usage;
+    return step;
+  },
+};
+
+export function openAICompatibleAdapter(quirks: OpenAICompatibleQuirks): ProviderAdapter {
+  const unsupported = new Set(quirks.unsupportedParams ?? []);
+  const modelInBody = quirks.modelInBody ?? true;
+  const authHeaders = quirks.authHeaders ?? bearer;
+
+  function target(dep: Deployment, endpoint: 'chat/completions' | 'embeddings'): Pick<UpstreamRequest, 'origin' | 'path'> {
+    const base = parseApiBase(dep.apiBase ?? quirks.defaultApiBase ?? '');
+    const path = quirks.endpointPath ? quirks.endpointPath(dep, endpoint) : `${base.basePath}/${endpoint}${base.query}`;
+    return { origin: base.origin, path };
+  }
+
+  function post(dep: Deployment, endpoint: 'chat/completions' | 'embeddings', body: Record<string, unknown>): UpstreamRequest {
+    const payload = modelInBody ? { ...body, model: dep.model } : withoutModel(body);
+    return {
+      ...target(dep, endpoint),
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json', ...authHeaders(dep), ...dep.headers },
+      body: JSON.stringify(payload),
+    };
+  }
+
+  const adapter: ProviderAdapter = {
+    name: quirks.name,
+    ...(quirks.defaultApiBase ? { defaultApiBase: quirks.defaultApiBase } : {}),
+    validate(dep) {
+      const problems: string[] = [];
+      if (!dep.apiBase && !quirks.defaultApiBase) problems.push(`provider ${quirks.name} needs api_base (the server's OpenAI-compatible URL, e.g. http://127.0.0.1:8000/v1)`);
+      const baseProblem = apiBaseProblem(dep.apiBase);
+      if (baseProblem) problems.push(baseProblem);
+      if ((quirks.requiresApiKey ?? true) && !dep.apiKey) problems.push(`provider ${quirks.name} needs api_key (write it as os.environ/NAME)`);
+      return problems.concat(quirks.validate?.(dep) ?? []);
+    },
+    chat: {
+      wire: 'openai',
+      supportsParam: (name) => !unsupported.has(name),
+      toRequest: (req: ChatRequest, dep) => post(dep, 'chat/completions', req),
+      fromResponse(body, dep): ChatCompletion {
+        const completion = body as ChatCompletion;
+        if (!completion || typeof completion !== 'object' || !Array.isArray(completion.choices)) throw invalid(dep, 'a chat completion without choices');
+        return completion;
+      },
+      stream: openAIStreamReducer,
+    },
+    mapError: mapOpenAIError,
+  };
+  if (quirks.embeddings ?? true) {
+    return {
+      ...adapter,
+      embeddings: {
+        toRequest: (req: EmbeddingsRequest, dep) => post(dep, 'embeddings', req),
+        fromResponse(body, dep): EmbeddingsResponse {
+          const response = body as EmbeddingsResponse;
+          if (!response || typeof response !== 'object' || !Array.isArray(response.data)) throw invalid(dep, 'an embeddings response without data');
+          return response;
+        },
+      },
+    };
+  }
+  return adapter;
+}
+
+function withoutModel(body: Record<string, unknown>): Record<string, unknown> {
+  const { model: _model, ...rest } = body;
+  return rest;
+}
