@@ -124,8 +124,11 @@ export interface SimulatorFailures {
 }
 
 export interface SimulatorSettings {
+  /** Delay before a non-streamed response starts (streams use ttft_ms). */
   latency_ms: number;
+  /** Delay before the first streamed chunk. */
   ttft_ms: number;
+  /** Output pace; 0 means no pacing. */
   tokens_per_second: number;
   output_tokens: number;
   failures: SimulatorFailures;
@@ -173,6 +176,8 @@ export interface UpstreamResponse {
 
 export interface SendOptions {
   signal: AbortSignal;
+  /** The deployment being called (in-process transports read their settings from it). */
+  deployment: Deployment;
   /** Time allowed until the response headers arrive. */
   headersTimeoutMs: number;
   /** Longest pause allowed between two body chunks. */
@@ -208,6 +213,8 @@ export interface StreamStep<S> {
   error?: UpstreamFailure;
   /** Set when the provider's stream is complete (a later event would be ignored). */
   done?: boolean;
+  /** Set on a chunk that only carries usage (no choices): shown to the client only if it asked. */
+  usageOnly?: boolean;
 }
 
 /** A pure stream reducer: (state, provider event) → (state, canonical chunks). */
@@ -218,7 +225,11 @@ export interface StreamReducer<S> {
 
 // ── the adapter ───────────────────────────────────────────────────────────────
 export interface ChatCodec {
-  /** 'openai' means the provider speaks OpenAI's chat wire: bodies and events pass through. */
+  /**
+   * 'openai' means the provider speaks OpenAI's chat wire: bodies and stream events pass
+   * through verbatim, and the stream reducer only reports usage, errors and the end
+   * (its `out` stays empty). 'translated' providers return canonical chunks in `out`.
+   */
   readonly wire: 'openai' | 'translated';
   /**
    * Whether the provider accepts a top-level request field. Unsupported fields fail the

@@ -55,26 +55,31 @@ export function mapOpenAIError(status: number, bodyText: string, headers: Upstre
 }
 
 /**
- * The OpenAI wire reducer: chunks are already canonical. It reads usage from the final
- * chunk and reports in-stream errors; the dispatcher forwards the raw events themselves.
+ * The OpenAI wire reducer. Events pass through verbatim, so it parses only the events that
+ * can carry usage or an error (the final usage chunk, error payloads), not every token.
  */
 export const openAIStreamReducer: StreamReducer<{ done: boolean }> = {
   init: () => ({ done: false }),
   step(state, event): StreamStep<{ done: boolean }> {
     if (state.done) return { state, out: [] };
     if (event.data === '[DONE]') return { state: { done: true }, out: [], done: true };
+    const data = event.data;
+    if (!data.includes('"usage":{') && !data.includes('"error"')) return { state, out: [] };
     let chunk: ChatChunk & { error?: { message?: string; code?: string } };
     try {
-      chunk = JSON.parse(event.data);
+      chunk = JSON.parse(data);
     } catch {
       return { state, out: [], error: { code: 'upstream_invalid_response', message: 'stream event is not JSON' } };
     }
     if (chunk.error) {
       return { state, out: [], error: { code: 'upstream_error', message: String(chunk.error.message ?? 'provider stream error') } };
     }
-    const step: StreamStep<{ done: boolean }> = { state, out: [chunk] };
+    const step: StreamStep<{ done: boolean }> = { state, out: [] };
     const usage = usageFromOpenAI(chunk.usage);
-    if (usage) step.usage = usage;
+    if (usage) {
+      step.usage = usage;
+      if (Array.isArray(chunk.choices) && chunk.choices.length === 0) step.usageOnly = true;
+    }
     return step;
   },
 };

@@ -1,0 +1,168 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { GatewayConfig } from './config/gateway-config.ts';
+import { GatewayError } from './errors/gateway-error.ts';
+import { toGatewayError } from './errors/to-response.ts';
+import type { AppDeps } from './http/app-deps.ts';
+import { sendError, type ErrorFormat } from './http/respond.ts';
+import { chatCompletionsRoute } from './http/routes/chat-completions.ts';
+import { embeddingsRoute } from './http/routes/embeddings.ts';
+import { liveness, readiness } from './http/routes/health.ts';
+import { messagesRoute } from './http/routes/messages.ts';
+import { modelsRoute } from './http/routes/models.ts';
+import type { Logger } from './logging/logger.ts';
+import { createAuthenticator } from './pipeline/auth.ts';
+import { ClientGone, type TransportFor } from './pipeline/dispatch.ts';
+import { createRequestContext, type RequestContext } from './pipeline/request-context.ts';
+import type { Random } from './pipeline/route.ts';
+import { createHttpTransport } from './providers/shared/http-transport.ts';
+import type { ProviderAdapter, Transport } from './providers/types.ts';
+
+type Handler = (ctx: RequestContext, req: IncomingMessage, res: ServerResponse) => Promise<void>;
+
+interface Route {
+  readonly methods: Readonly<Record<string, Handler>>;
+  readonly auth: boolean;
+  readonly errors: ErrorFormat;
+}
+
+export interface AppOptions {
+  config: GatewayConfig;
+  logger: Logger;
+  /** Replaces the upstream transport (tests); by default undici pools, or the provider's own. */
+  transportFor?: TransportFor;
+  random?: Random;
+  maxUpstreamBodyBytes?: number;
+}
+
+export interface App {
+  handle(req: IncomingMessage, res: ServerResponse): void;
+  /** Requests being served right now. */
+  inFlight(): number;
+  /** Marks the app as draining: readiness turns 503 and responses ask clients to reconnect. */
+  drain(): void;
+  close(): Promise<void>;
+}
+
+function defaultTransports(config: GatewayConfig): { transportFor: TransportFor; close(): Promise<void> } {
+  const http = createHttpTransport(config.upstream);
+  const own = new Map<ProviderAdapter, Transport>();
+  return {
+    transportFor(adapter) {
+      if (!adapter.createTransport) return http;
+      let transport = own.get(adapter);
+      if (!transport) {
+        transport = adapter.createTransport();
+        own.set(adapter, transport);
+      }
+      return transport;
+    },
+    async close() {
+      await Promise.all([http.close(), ...[...own.values()].map((t) => t.close())]);
+    },
+  };
+}
+
+function clientSignal(res: ServerResponse): AbortSignal {
+  const controller = new AbortController();
+  res.once('close', () => {
+    if (!res.writableFinished) controller.abort(new ClientGone());
+  });
+  return controller.signal;
+}
+
+/** Wires the pipeline stages into one request handler. No I/O happens here at import time. */
+export function createApp(options: AppOptions): App {
+  const { config, logger } = options;
+  const transports = options.transportFor ? { transportFor: options.transportFor, close: async () => {} } : defaultTransports(config);
+  const deps: AppDeps = {
+    config,
+    logger,
+    transportFor: transports.transportFor,
+    random: options.random ?? Math.random,
+    maxUpstreamBodyBytes: options.maxUpstreamBodyBytes ?? 64 * 1024 * 1024,
+    clientSignal,
+  };
+  const authenticate = createAuthenticator(config.masterKey);
+  let draining = false;
+  let inFlight = 0;
+
+  const chat = { POST: chatCompletionsRoute(deps) };
+  const embeddings = { POST: embeddingsRoute(deps) };
+  const models = { GET: modelsRoute(deps, Date.now()) };
+  const routes = new Map<string, Route>([
+    ['/v1/chat/completions', { methods: chat, auth: true, errors: 'openai' }],
+    ['/chat/completions', { methods: chat, auth: true, errors: 'openai' }],
+    ['/v1/embeddings', { methods: embeddings, auth: true, errors: 'openai' }],
+    ['/embeddings', { methods: embeddings, auth: true, errors: 'openai' }],
+    ['/v1/models', { methods: models, auth: true, errors: 'openai' }],
+    ['/models', { methods: models, auth: true, errors: 'openai' }],
+    ['/v1/messages', { methods: { POST: messagesRoute(deps) }, auth: true, errors: 'anthropic' }],
+    ['/health/live', { methods: { GET: liveness }, auth: false, errors: 'openai' }],
+    ['/health/ready', { methods: { GET: readiness(() => draining) }, auth: false, errors: 'openai' }],
+  ]);
+
+  function accessLog(ctx: RequestContext, req: IncomingMessage, res: ServerResponse, path: string): void {
+    const fields: Record<string, unknown> = {
+      request_id: ctx.requestId,
+      method: req.method,
+      path,
+      status: res.statusCode,
+      duration_ms: Math.round((performance.now() - ctx.receivedAt) * 1000) / 1000,
+      trace_id: ctx.trace.traceId,
+    };
+    if (ctx.served) Object.assign(fields, { model: ctx.served.alias, deployment: ctx.served.deployment, provider: ctx.served.provider });
+    if (ctx.tenantId) fields.tenant_id = ctx.tenantId;
+    if (ctx.featureId) fields.feature_id = ctx.featureId;
+    if (!res.writableFinished) fields.client_aborted = true;
+    logger.info('request', fields);
+  }
+
+  async function run(route: Route, handler: Handler, ctx: RequestContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    try {
+      if (route.auth) authenticate(ctx, req.headers);
+      await handler(ctx, req, res);
+    } catch (err) {
+      if (err instanceof ClientGone) {
+        res.destroy();
+        return;
+      }
+      const failure = toGatewayError(err, ctx.requestId);
+      if (failure.code === 'internal_error') logger.error('unhandled error', { request_id: ctx.requestId, error: String((err as Error)?.stack ?? err) });
+      sendError(res, ctx, failure, route.errors);
+      // A body we refused to read must not be parsed as the next request on this connection.
+      if (failure.code === 'body_too_large') res.once('finish', () => req.destroy());
+    }
+  }
+
+  return {
+    handle(req, res) {
+      const ctx = createRequestContext(req.headers, performance.now());
+      const url = req.url ?? '/';
+      const q = url.indexOf('?');
+      const path = q === -1 ? url : url.slice(0, q);
+      inFlight++;
+      res.once('close', () => {
+        inFlight--;
+        if (config.server.accessLog) accessLog(ctx, req, res, path);
+      });
+      if (draining) res.setHeader('connection', 'close');
+      const route = routes.get(path);
+      if (!route) {
+        sendError(res, ctx, new GatewayError('route_not_found', `No endpoint ${req.method} ${path}. See docs/api.md for the endpoints Tollgate serves.`), 'openai');
+        return;
+      }
+      const handler = route.methods[req.method ?? ''];
+      if (!handler) {
+        res.setHeader('allow', Object.keys(route.methods).join(', '));
+        sendError(res, ctx, new GatewayError('method_not_allowed', `${req.method} is not allowed on ${path}; use ${Object.keys(route.methods).join(' or ')}.`), route.errors);
+        return;
+      }
+      void run(route, handler, ctx, req, res);
+    },
+    inFlight: () => inFlight,
+    drain() {
+      draining = true;
+    },
+    close: () => transports.close(),
+  };
+}

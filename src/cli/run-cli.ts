@@ -1,0 +1,144 @@
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { ConfigError } from '../config/config-error.ts';
+import { loadConfigFile } from '../config/load-config.ts';
+import { createLogger } from '../logging/logger.ts';
+import { startGateway } from '../server.ts';
+
+const USAGE = `Usage:
+  tollgate serve --config FILE [--port N] [--host H]   run the gateway
+  tollgate validate-config FILE                         check a config file, print every problem
+  tollgate --version | --help
+
+Environment:
+  TOLLGATE_MASTER_KEY   the admin/master key (overrides general_settings.master_key)`;
+
+export interface CliIO {
+  out(text: string): void;
+  err(text: string): void;
+  env: NodeJS.ProcessEnv;
+}
+
+const defaultIO: CliIO = {
+  out: (text) => process.stdout.write(text + '\n'),
+  err: (text) => process.stderr.write(text + '\n'),
+  env: process.env,
+};
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+function port(value: string | undefined, io: CliIO): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) {
+    io.err(`--port must be a whole number from 0 to 65535, got "${value}".`);
+    return NaN;
+  }
+  return n;
+}
+
+async function validate(file: string | undefined, io: CliIO): Promise<number> {
+  if (!file) {
+    io.err(`validate-config needs a file.\n\n${USAGE}`);
+    return 2;
+  }
+  try {
+    const config = await loadConfigFile(file, { env: io.env });
+    for (const warning of config.warnings) io.out(`warning: ${warning}`);
+    for (const [alias, missing] of config.disabledAliases) io.out(`note: alias ${alias} is disabled until ${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} set.`);
+    const deployments = [...config.aliases.values()].reduce((n, a) => n + a.deployments.length, 0);
+    io.out(`${file}: OK (${config.source.format} format, ${config.aliases.size} aliases, ${deployments} deployments).`);
+    return 0;
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      io.err(err.message);
+      return 1;
+    }
+    throw err;
+  }
+}
+
+async function serve(values: { config?: string; port?: string; host?: string }, io: CliIO): Promise<number> {
+  if (!values.config) {
+    io.err(`serve needs --config FILE.\n\n${USAGE}`);
+    return 2;
+  }
+  const portValue = port(values.port, io);
+  if (Number.isNaN(portValue)) return 2;
+  let config;
+  try {
+    config = await loadConfigFile(values.config, { env: io.env, overrides: { ...(portValue !== undefined ? { port: portValue } : {}), ...(values.host ? { host: values.host } : {}) } });
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      io.err(err.message);
+      return 1;
+    }
+    throw err;
+  }
+  const logger = createLogger({ level: config.server.logLevel });
+  for (const warning of config.warnings) logger.warn('config', { warning });
+  for (const [alias, missing] of config.disabledAliases) logger.info('alias disabled', { alias, missing_env: missing });
+  if (!config.masterKey) logger.warn('auth disabled: no master key configured; serving loopback only. Set TOLLGATE_MASTER_KEY to require a key.');
+  let gateway;
+  try {
+    gateway = await startGateway({ config, logger });
+  } catch (err) {
+    logger.flush();
+    const code = (err as NodeJS.ErrnoException).code;
+    io.err(code === 'EADDRINUSE'
+      ? `Port ${config.server.port} on ${config.server.host} is already in use. Stop the other process or pass --port.`
+      : `Cannot start: ${(err as Error).message}`);
+    return 1;
+  }
+  logger.info('tollgate listening', { url: gateway.url, config: values.config, format: config.source.format, aliases: [...config.aliases.keys()] });
+  logger.flush();
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      logger.info('shutting down', { signal, in_flight: gateway.app.inFlight() });
+      logger.flush();
+      gateway.shutdown().then(resolve, resolve);
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+  logger.info('stopped');
+  logger.flush();
+  return 0;
+}
+
+export async function runCli(argv: string[], io: CliIO = defaultIO): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        config: { type: 'string', short: 'c' },
+        port: { type: 'string', short: 'p' },
+        host: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean', short: 'v' },
+      },
+    });
+  } catch (err) {
+    io.err(`${(err as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  if (values.version) {
+    io.out(version());
+    return 0;
+  }
+  const [command, ...rest] = positionals;
+  if (values.help || !command) {
+    (command || values.help ? io.out : io.err)(USAGE);
+    return values.help ? 0 : 2;
+  }
+  if (command === 'serve') return serve(values, io);
+  if (command === 'validate-config') return validate(rest[0] ?? values.config, io);
+  io.err(`Unknown command "${command}".\n\n${USAGE}`);
+  return 2;
+}

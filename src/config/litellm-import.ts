@@ -1,0 +1,143 @@
+// Converts a LiteLLM proxy config.yaml (model_list, router_settings, litellm_settings,
+// general_settings) into Tollgate's native config. Keys Tollgate does not support yet are
+// reported as one warning each: none is dropped silently.
+
+import { formatPath } from './config-error.ts';
+
+export interface ImportResult {
+  config: Record<string, unknown>;
+  warnings: string[];
+  problems: string[];
+}
+
+// LiteLLM's `provider/` prefixes → Tollgate providers.
+const PREFIXES: Record<string, string> = {
+  openai: 'openai',
+  text_completion_openai: 'openai',
+  azure: 'azure',
+  anthropic: 'anthropic',
+  openrouter: 'openrouter',
+  groq: 'groq',
+  mistral: 'mistral',
+  together_ai: 'together',
+  hosted_vllm: 'vllm',
+  vllm: 'vllm',
+  ollama: 'ollama',
+  ollama_chat: 'ollama',
+  openai_compatible: 'openai_compatible',
+  custom_openai: 'openai_compatible',
+  simulator: 'simulator',
+};
+
+// litellm_params key → native deployment key (seconds become milliseconds where noted).
+const PARAM_KEYS: Record<string, string> = {
+  api_base: 'api_base',
+  base_url: 'api_base',
+  api_key: 'api_key',
+  api_version: 'api_version',
+  rpm: 'rpm',
+  tpm: 'tpm',
+  weight: 'weight',
+  region_name: 'region',
+  input_cost_per_token: 'input_cost_per_token',
+  output_cost_per_token: 'output_cost_per_token',
+  drop_params: 'drop_params',
+  extra_headers: 'headers',
+  headers: 'headers',
+};
+const SECONDS_KEYS: Record<string, string> = { timeout: 'timeout_ms', stream_timeout: 'stream_timeout_ms' };
+
+const ROUTER_SUPPORTED = new Set<string>();
+const LITELLM_SETTINGS_SUPPORTED = new Set(['drop_params']);
+const GENERAL_SUPPORTED = new Set(['master_key']);
+
+export function isLiteLLMConfig(raw: Record<string, unknown>): boolean {
+  return 'model_list' in raw || 'litellm_settings' in raw || 'router_settings' in raw;
+}
+
+function splitModel(model: string): { provider: string | undefined; model: string } {
+  const slash = model.indexOf('/');
+  if (slash > 0 && PREFIXES[model.slice(0, slash)]) return { provider: PREFIXES[model.slice(0, slash)], model: model.slice(slash + 1) };
+  if (slash > 0) return { provider: undefined, model };
+  // LiteLLM infers the provider for bare model names; these two families are unambiguous.
+  return { provider: model.startsWith('claude') ? 'anthropic' : 'openai', model };
+}
+
+function record(value: unknown): Record<string, unknown> {
+  return value && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
+}
+
+function importDeployment(entry: Record<string, unknown>, path: PropertyKey[], out: ImportResult): Record<string, unknown> | undefined {
+  const params = record(entry.litellm_params);
+  const where = formatPath(path);
+  if (typeof params.model !== 'string' || params.model === '') {
+    out.problems.push(`${where}.litellm_params.model: is required, written as provider/model (e.g. openai/gpt-4o).`);
+    return undefined;
+  }
+  const { provider, model } = splitModel(params.model);
+  if (!provider) {
+    out.warnings.push(`${where}.litellm_params.model: provider "${params.model.split('/')[0]}" is not supported yet; this deployment is skipped.`);
+    return undefined;
+  }
+  const deployment: Record<string, unknown> = { provider, model };
+  for (const [key, value] of Object.entries(params)) {
+    if (key === 'model') continue;
+    if (PARAM_KEYS[key]) deployment[PARAM_KEYS[key]] = value;
+    else if (SECONDS_KEYS[key] && typeof value === 'number') deployment[SECONDS_KEYS[key]] = Math.round(value * 1000);
+    else if (key === 'order') out.warnings.push(`${where}.litellm_params.order: priority routing is not supported yet; deployments are chosen by weight.`);
+    else out.warnings.push(`${where}.litellm_params.${key}: not supported yet; ignored.`);
+  }
+  const info = record(entry.model_info);
+  if (Object.keys(info).length > 0) {
+    const { id, ...rest } = info;
+    if (typeof id === 'string') deployment.id = id;
+    deployment.model_info = rest;
+  }
+  for (const key of Object.keys(entry)) {
+    if (key !== 'model_name' && key !== 'litellm_params' && key !== 'model_info') out.warnings.push(`${where}.${key}: not supported yet; ignored.`);
+  }
+  return deployment;
+}
+
+function warnSection(section: string, value: unknown, supported: ReadonlySet<string>, out: ImportResult): void {
+  for (const key of Object.keys(record(value))) {
+    if (!supported.has(key)) out.warnings.push(`${section}.${key}: not supported yet; ignored.`);
+  }
+}
+
+export function importLiteLLMConfig(raw: Record<string, unknown>): ImportResult {
+  const out: ImportResult = { config: {}, warnings: [], problems: [] };
+  const models: Record<string, { deployments: Record<string, unknown>[] }> = {};
+  const list = raw.model_list ?? [];
+  if (!Array.isArray(list)) out.problems.push('model_list: must be a list of {model_name, litellm_params} entries.');
+  else {
+    list.forEach((item, i) => {
+      const entry = record(item);
+      if (typeof entry.model_name !== 'string' || entry.model_name === '') {
+        out.problems.push(`model_list[${i}].model_name: is required (the alias clients send as "model").`);
+        return;
+      }
+      const deployment = importDeployment(entry, ['model_list', i], out);
+      if (deployment) (models[entry.model_name] ??= { deployments: [] }).deployments.push(deployment);
+    });
+  }
+  out.config.models = models;
+
+  warnSection('router_settings', raw.router_settings, ROUTER_SUPPORTED, out);
+  warnSection('litellm_settings', raw.litellm_settings, LITELLM_SETTINGS_SUPPORTED, out);
+  warnSection('general_settings', raw.general_settings, GENERAL_SUPPORTED, out);
+  const general: Record<string, unknown> = {};
+  const generalIn = record(raw.general_settings);
+  if (generalIn.master_key !== undefined) general.master_key = generalIn.master_key;
+  const settings = record(raw.litellm_settings);
+  if (settings.drop_params !== undefined) general.drop_params = settings.drop_params;
+  out.config.general_settings = general;
+
+  for (const key of Object.keys(raw)) {
+    if (key === 'server') out.config.server = raw.server;
+    else if (!['model_list', 'router_settings', 'litellm_settings', 'general_settings'].includes(key)) {
+      out.warnings.push(`${key}: not supported yet; ignored.`);
+    }
+  }
+  return out;
+}

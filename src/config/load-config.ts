@@ -1,0 +1,142 @@
+import { readFile } from 'node:fs/promises';
+import { parseDocument } from 'yaml';
+import { providerFor } from '../providers/registry.ts';
+import type { Deployment } from '../providers/types.ts';
+import { ConfigError } from './config-error.ts';
+import { formatIssues } from './format-issues.ts';
+import type { AliasConfig, GatewayConfig } from './gateway-config.ts';
+import { importLiteLLMConfig, isLiteLLMConfig } from './litellm-import.ts';
+import { configSchema, type DeploymentConfig, type ParsedConfig } from './schema.ts';
+import { resolveSecretRefs } from './secret-refs.ts';
+
+export interface LoadOptions {
+  env?: NodeJS.ProcessEnv;
+  overrides?: { port?: number; host?: string };
+}
+
+export async function loadConfigFile(file: string, options: LoadOptions = {}): Promise<GatewayConfig> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(file, [`cannot read the file (${(err as NodeJS.ErrnoException).code ?? String(err)}). Check the path passed to --config.`]);
+  }
+  return parseConfig(text, file, options);
+}
+
+/** YAML text → frozen GatewayConfig, or a ConfigError listing every problem found. */
+export function parseConfig(text: string, file: string, options: LoadOptions = {}): GatewayConfig {
+  const env = options.env ?? process.env;
+  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
+  if (doc.errors.length > 0) {
+    throw new ConfigError(file, doc.errors.map((e) => `YAML syntax: ${e.message.split('\n')[0]}`));
+  }
+  const raw = doc.toJS() ?? {};
+  if (typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(file, ['the file must contain a YAML mapping (key: value pairs) at the top level.']);
+
+  const problems: string[] = [];
+  const warnings: string[] = [];
+  let native: Record<string, unknown> = raw;
+  let format: 'native' | 'litellm' = 'native';
+  if (isLiteLLMConfig(raw)) {
+    if ('models' in raw) throw new ConfigError(file, ['models and model_list are both present: use the native `models` map or a LiteLLM `model_list`, not both.']);
+    const imported = importLiteLLMConfig(raw);
+    native = imported.config;
+    format = 'litellm';
+    problems.push(...imported.problems);
+    warnings.push(...imported.warnings);
+  }
+
+  const disabledAliases = new Map<string, string[]>();
+  native = { ...native, models: enabledModels(native.models, env, disabledAliases) };
+  const resolved = resolveSecretRefs(native, env, problems);
+  const parsed = configSchema.safeParse(resolved);
+  if (!parsed.success) problems.push(...formatIssues(configSchema, parsed.error.issues, resolved));
+  if (problems.length > 0 || !parsed.success) throw new ConfigError(file, problems);
+
+  const config = build(parsed.data, { file, format }, env, options, disabledAliases, warnings, problems);
+  if (problems.length > 0) throw new ConfigError(file, problems);
+  return config;
+}
+
+function enabledModels(models: unknown, env: NodeJS.ProcessEnv, disabled: Map<string, string[]>): unknown {
+  if (!models || typeof models !== 'object' || Array.isArray(models)) return models;
+  const out: Record<string, unknown> = {};
+  for (const [alias, spec] of Object.entries(models)) {
+    const requires = (spec as { requires_env?: unknown })?.requires_env;
+    const names = typeof requires === 'string' ? [requires] : Array.isArray(requires) ? requires.filter((n) => typeof n === 'string') : [];
+    const missing = names.filter((name) => !env[name]);
+    if (missing.length > 0) disabled.set(alias, missing);
+    else out[alias] = spec;
+  }
+  return out;
+}
+
+function build(
+  parsed: ParsedConfig, source: GatewayConfig['source'], env: NodeJS.ProcessEnv, options: LoadOptions,
+  disabledAliases: Map<string, string[]>, warnings: string[], problems: string[],
+): GatewayConfig {
+  const aliases = new Map<string, AliasConfig>();
+  const ids = new Set<string>();
+  for (const [name, alias] of Object.entries(parsed.models)) {
+    const deployments = alias.deployments.map((d, i) => {
+      const dep = toDeployment(name, i, d, parsed.general_settings.drop_params);
+      const where = `models.${name}.deployments[${i}]`;
+      if (ids.has(dep.id)) problems.push(`${where}.id: "${dep.id}" is used by another deployment; ids must be unique.`);
+      ids.add(dep.id);
+      for (const problem of providerFor(dep.provider).validate(dep)) problems.push(`${where}: ${problem}.`);
+      if (d.rpm !== undefined || d.tpm !== undefined) warnings.push(`${where}: rpm/tpm are recorded but not enforced yet (rate limits arrive with the limits feature).`);
+      return Object.freeze(dep);
+    });
+    aliases.set(name, Object.freeze({ name, ...(alias.description ? { description: alias.description } : {}), deployments: Object.freeze(deployments) }));
+  }
+  const masterKey = env.TOLLGATE_MASTER_KEY || parsed.general_settings.master_key;
+  if (masterKey !== undefined && masterKey.length < 8) problems.push('TOLLGATE_MASTER_KEY: must be at least 8 characters.');
+  return Object.freeze({
+    source: Object.freeze(source),
+    server: Object.freeze({
+      host: options.overrides?.host ?? parsed.server.host,
+      port: options.overrides?.port ?? parsed.server.port,
+      maxBodyBytes: parsed.server.max_body_size,
+      accessLog: parsed.server.access_log,
+      logLevel: parsed.server.log_level,
+      shutdownGraceMs: parsed.server.shutdown_grace_ms,
+      keepAliveTimeoutMs: parsed.server.keep_alive_timeout_ms,
+    }),
+    ...(masterKey ? { masterKey } : {}),
+    dropParams: parsed.general_settings.drop_params,
+    upstream: Object.freeze({
+      connectionsPerOrigin: parsed.upstream.connections_per_origin,
+      keepAliveTimeoutMs: parsed.upstream.keep_alive_timeout_ms,
+    }),
+    aliases,
+    disabledAliases,
+    warnings: Object.freeze(warnings),
+  });
+}
+
+function toDeployment(alias: string, index: number, d: DeploymentConfig, dropParams: boolean): Deployment {
+  const dep: { -readonly [K in keyof Deployment]: Deployment[K] } = {
+    id: d.id ?? `${alias}#${index}`,
+    alias,
+    provider: d.provider,
+    model: d.model,
+    headers: Object.freeze({ ...d.headers }),
+    weight: d.weight,
+    timeoutMs: d.timeout_ms,
+    streamTimeoutMs: d.stream_timeout_ms ?? d.timeout_ms,
+    dropParams: d.drop_params ?? dropParams,
+    modelInfo: Object.freeze({ ...d.model_info }),
+  };
+  if (d.api_base !== undefined) dep.apiBase = d.api_base;
+  if (d.api_key !== undefined) dep.apiKey = d.api_key;
+  if (d.api_version !== undefined) dep.apiVersion = d.api_version;
+  if (d.region !== undefined) dep.region = d.region;
+  if (d.rpm !== undefined) dep.rpm = d.rpm;
+  if (d.tpm !== undefined) dep.tpm = d.tpm;
+  if (d.input_cost_per_token !== undefined) dep.inputCostPerToken = d.input_cost_per_token;
+  if (d.output_cost_per_token !== undefined) dep.outputCostPerToken = d.output_cost_per_token;
+  if (d.simulator !== undefined) dep.simulator = d.simulator;
+  return dep;
+}
+

@@ -1,0 +1,95 @@
+import { z } from 'zod';
+import { PROVIDER_NAMES } from '../providers/registry.ts';
+
+const SIZE = /^(\d+(?:\.\d+)?)\s*(b|kb|kib|mb|mib|gb|gib)?$/i;
+const UNITS: Record<string, number> = { b: 1, kb: 1e3, kib: 1024, mb: 1e6, mib: 1024 ** 2, gb: 1e9, gib: 1024 ** 3 };
+
+/** "32mb", "512kb", 1048576 → bytes. */
+export const byteSize = z.union([
+  z.number().int().positive(),
+  z.string().regex(SIZE, { error: 'must be a size like 32mb, 512kb or a number of bytes' }),
+]).transform((value) => {
+  if (typeof value === 'number') return value;
+  const [, amount, unit] = SIZE.exec(value.trim())!;
+  return Math.round(Number(amount) * UNITS[(unit ?? 'b').toLowerCase()]!);
+});
+
+const rate = z.number().min(0).max(1);
+const positiveInt = z.number().int().positive();
+
+export const simulatorSchema = z.strictObject({
+  latency_ms: z.number().min(0).default(0),
+  ttft_ms: z.number().min(0).default(0),
+  tokens_per_second: z.number().min(0).default(0),
+  output_tokens: positiveInt.default(32),
+  failures: z.strictObject({
+    rate_429: rate.default(0),
+    rate_500: rate.default(0),
+    rate_503: rate.default(0),
+    rate_timeout: rate.default(0),
+    rate_broken_stream: rate.default(0),
+  }).prefault({}),
+});
+
+const deploymentId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:/@-]{0,127}$/, {
+  error: 'must be 1-128 characters of letters, digits and . _ : / @ -',
+});
+
+export const deploymentSchema = z.strictObject({
+  id: deploymentId.optional(),
+  provider: z.enum(PROVIDER_NAMES),
+  model: z.string().min(1, { error: 'must name the provider model (e.g. gpt-4o-mini)' }),
+  api_base: z.string().optional(),
+  api_key: z.string().optional(),
+  api_version: z.string().optional(),
+  headers: z.record(z.string(), z.string()).default({}),
+  weight: z.number().positive().default(1),
+  timeout_ms: positiveInt.default(600_000),
+  stream_timeout_ms: positiveInt.optional(),
+  drop_params: z.boolean().optional(),
+  region: z.string().optional(),
+  rpm: positiveInt.optional(),
+  tpm: positiveInt.optional(),
+  input_cost_per_token: z.number().min(0).optional(),
+  output_cost_per_token: z.number().min(0).optional(),
+  model_info: z.record(z.string(), z.unknown()).default({}),
+  simulator: simulatorSchema.optional(),
+});
+
+const aliasName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:/@-]{0,127}$/, {
+  error: 'alias names are 1-128 characters of letters, digits and . _ : / @ -',
+});
+
+export const aliasSchema = z.strictObject({
+  description: z.string().optional(),
+  requires_env: z.union([z.string(), z.array(z.string())]).optional(),
+  deployments: z.array(deploymentSchema).min(1, { error: 'an alias needs at least one deployment' }),
+});
+
+export const configSchema = z.strictObject({
+  server: z.strictObject({
+    host: z.string().min(1).default('127.0.0.1'),
+    port: z.number().int().min(0).max(65535).default(4000),
+    max_body_size: byteSize.default(32_000_000),
+    access_log: z.boolean().default(true),
+    log_level: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+    shutdown_grace_ms: z.number().int().min(0).default(10_000),
+    keep_alive_timeout_ms: positiveInt.default(65_000),
+  }).prefault({}),
+  general_settings: z.strictObject({
+    master_key: z.string().min(8, { error: 'master_key must be at least 8 characters' }).optional(),
+    drop_params: z.boolean().default(false),
+  }).prefault({}),
+  upstream: z.strictObject({
+    connections_per_origin: positiveInt.default(256),
+    keep_alive_timeout_ms: positiveInt.default(30_000),
+  }).prefault({}),
+  models: z.record(aliasName, aliasSchema).default({}),
+});
+
+export type ConfigInput = z.input<typeof configSchema>;
+export type ParsedConfig = z.output<typeof configSchema>;
+export type DeploymentConfig = z.output<typeof deploymentSchema>;
+
+/** Fields whose values are secrets: never echoed in problems or logs. */
+export const SECRET_FIELDS: ReadonlySet<string> = new Set(['api_key', 'master_key', 'headers']);

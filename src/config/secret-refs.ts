@@ -1,0 +1,38 @@
+import { formatPath } from './config-error.ts';
+
+const WHOLE_REF = /^os\.environ\/([A-Za-z_][A-Za-z0-9_]*)$/;
+const INLINE_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
+
+/**
+ * Replaces every `os.environ/NAME` value and `${NAME}` inside strings with the variable's
+ * value. A missing variable is a problem naming it and where it is used; values never appear
+ * in the problems.
+ */
+export function resolveSecretRefs(value: unknown, env: NodeJS.ProcessEnv, problems: string[]): unknown {
+  return walkStrings(value, [], (text, path) => {
+    const whole = WHOLE_REF.exec(text);
+    if (whole) return lookup(whole[1]!, path, env, problems) ?? text;
+    if (!text.includes('${')) return text;
+    return text.replace(INLINE_REF, (_m, name: string) => lookup(name, path, env, problems) ?? '');
+  });
+}
+
+function lookup(name: string, path: PropertyKey[], env: NodeJS.ProcessEnv, problems: string[]): string | undefined {
+  const value = env[name];
+  if (value === undefined || value === '') {
+    problems.push(`${formatPath(path)}: environment variable ${name} is not set. Export it before starting Tollgate, or remove the reference.`);
+    return undefined;
+  }
+  return value;
+}
+
+function walkStrings(value: unknown, path: PropertyKey[], visit: (text: string, path: PropertyKey[]) => string): unknown {
+  if (typeof value === 'string') return visit(value, path);
+  if (Array.isArray(value)) return value.map((item, i) => walkStrings(item, [...path, i], visit));
+  if (value && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [key, item] of Object.entries(value)) out[key] = walkStrings(item, [...path, key], visit);
+    return out;
+  }
+  return value;
+}

@@ -1,0 +1,17 @@
+import type { ServerResponse } from 'node:http';
+import type { GatewayConfig } from '../config/gateway-config.ts';
+import type { Logger } from '../logging/logger.ts';
+import type { TransportFor } from '../pipeline/dispatch.ts';
+import type { Random } from '../pipeline/route.ts';
+
+/** Everything the request path needs, injected by createApp (tests swap any of it). */
+export interface AppDeps {
+  readonly config: GatewayConfig;
+  readonly logger: Logger;
+  readonly transportFor: TransportFor;
+  readonly random: Random;
+  /** Largest upstream success body the gateway will read (non-streaming). */
+  readonly maxUpstreamBodyBytes: number;
+  /** Aborts when the client of this response disconnects before it is finished. */
+  clientSignal(res: ServerResponse): AbortSignal;
+}

@@ -1,0 +1,74 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { GatewayError } from '../../errors/gateway-error.ts';
+import { toOpenAIErrorBody } from '../../errors/to-response.ts';
+import { formatSseEvent } from '../../providers/shared/sse-parser.ts';
+import { usageFromOpenAI } from '../../providers/shared/usage.ts';
+import type { ChatChunk, ChatRequest, SseEvent, StreamStep } from '../../providers/types.ts';
+import { callUpstream, readJsonResponse } from '../../pipeline/dispatch.ts';
+import { applyParamSupport } from '../../pipeline/param-support.ts';
+import type { RequestContext } from '../../pipeline/request-context.ts';
+import { relayStream, type RelayMode } from '../../pipeline/stream-relay.ts';
+import { requireObject, validateChatRequest } from '../../pipeline/validate-request.ts';
+import type { AppDeps } from '../app-deps.ts';
+import { readJsonBody } from '../read-json.ts';
+import { sendJson, servedHeaders } from '../respond.ts';
+import { SSE_HEADERS, startDeployment } from './route-helpers.ts';
+
+const DONE = 'data: [DONE]\n\n';
+
+function openAIErrorEvent(err: GatewayError): string {
+  return formatSseEvent(JSON.stringify(toOpenAIErrorBody(err)));
+}
+
+/** OpenAI-wire providers: each event's data is forwarded as is. */
+function passthroughMode(clientWantsUsage: boolean): RelayMode {
+  return {
+    raw: false,
+    onEvent(event: SseEvent, step: StreamStep<unknown>) {
+      if (event.data === '[DONE]') return '';
+      if (step.usageOnly && !clientWantsUsage) return '';
+      return formatSseEvent(event.data);
+    },
+    onEnd: () => DONE,
+    errorEvent: openAIErrorEvent,
+  };
+}
+
+/** Translated providers: the adapter's canonical chunks are serialised. */
+function chunkMode(clientWantsUsage: boolean): RelayMode {
+  const keep = (chunk: ChatChunk) => clientWantsUsage || chunk.choices.length > 0;
+  return {
+    raw: false,
+    onEvent: (_event, step) => step.out.filter(keep).map((chunk) => formatSseEvent(JSON.stringify(chunk))).join(''),
+    onEnd: () => DONE,
+    errorEvent: openAIErrorEvent,
+  };
+}
+
+/** POST /v1/chat/completions */
+export function chatCompletionsRoute(deps: AppDeps) {
+  return async function chatCompletions(ctx: RequestContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const chat: ChatRequest = validateChatRequest(requireObject(await readJsonBody(req, deps.config.server.maxBodyBytes)));
+    const { dep, adapter } = startDeployment(deps, ctx, chat.model);
+    applyParamSupport(chat, adapter, dep);
+    const stream = chat.stream === true;
+    const clientWantsUsage = stream && chat.stream_options?.include_usage === true;
+    // Streams always ask the provider for usage, so no streamed call goes uncounted.
+    if (stream) chat.stream_options = { ...chat.stream_options, include_usage: true };
+    const call = await callUpstream(deps.transportFor, ctx, dep, adapter, adapter.chat.toRequest(chat, dep), stream, deps.clientSignal(res));
+
+    if (!stream) {
+      const { raw, json } = await readJsonResponse(call, deps.maxUpstreamBodyBytes);
+      const completion = adapter.chat.fromResponse(json, dep);
+      const headers = servedHeaders(ctx, dep, performance.now() - call.sentAt);
+      const usage = usageFromOpenAI(completion.usage);
+      if (usage) headers['x-usage-total-tokens'] = String(usage.totalTokens);
+      sendJson(res, 200, adapter.chat.wire === 'openai' ? raw : JSON.stringify(completion), headers);
+      return;
+    }
+    res.writeHead(200, { ...SSE_HEADERS, ...servedHeaders(ctx, dep, call.headersAt - call.sentAt) });
+    res.flushHeaders();
+    const mode = adapter.chat.wire === 'openai' ? passthroughMode(clientWantsUsage) : chunkMode(clientWantsUsage);
+    await relayStream(res, call, adapter.chat.stream, mode);
+  };
+}

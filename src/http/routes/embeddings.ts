@@ -1,0 +1,26 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { GatewayError } from '../../errors/gateway-error.ts';
+import { callUpstream, readJsonResponse } from '../../pipeline/dispatch.ts';
+import type { RequestContext } from '../../pipeline/request-context.ts';
+import { requireObject, validateEmbeddingsRequest } from '../../pipeline/validate-request.ts';
+import type { AppDeps } from '../app-deps.ts';
+import { readJsonBody } from '../read-json.ts';
+import { sendJson, servedHeaders } from '../respond.ts';
+import { startDeployment } from './route-helpers.ts';
+
+/** POST /v1/embeddings */
+export function embeddingsRoute(deps: AppDeps) {
+  return async function embeddings(ctx: RequestContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const request = validateEmbeddingsRequest(requireObject(await readJsonBody(req, deps.config.server.maxBodyBytes)));
+    const { dep, adapter } = startDeployment(deps, ctx, request.model);
+    if (!adapter.embeddings) {
+      throw new GatewayError('endpoint_not_supported', `The model "${request.model}" routes to ${dep.provider}, which has no embeddings endpoint. Use an embeddings alias.`, { param: 'model' });
+    }
+    const call = await callUpstream(deps.transportFor, ctx, dep, adapter, adapter.embeddings.toRequest(request, dep), false, deps.clientSignal(res));
+    const { raw, json } = await readJsonResponse(call, deps.maxUpstreamBodyBytes);
+    const response = adapter.embeddings.fromResponse(json, dep);
+    const headers = servedHeaders(ctx, dep, performance.now() - call.sentAt);
+    headers['x-usage-total-tokens'] = String(response.usage?.total_tokens ?? 0);
+    sendJson(res, 200, raw, headers);
+  };
+}

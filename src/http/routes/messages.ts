@@ -1,0 +1,114 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { GatewayError } from '../../errors/gateway-error.ts';
+import { toAnthropicErrorBody } from '../../errors/to-response.ts';
+import {
+  chatChunksToMessagesEvents, chatCompletionToAnthropicMessage, messagesRequestToChat, type AnthropicSseEvent, type MessagesStreamState,
+} from '../../providers/anthropic/messages-ingress.ts';
+import { formatSseEvent } from '../../providers/shared/sse-parser.ts';
+import { usageFromOpenAI } from '../../providers/shared/usage.ts';
+import type { ChatChunk, Deployment, ProviderAdapter, SseEvent, StreamStep, Usage } from '../../providers/types.ts';
+import { callUpstream, readJsonResponse } from '../../pipeline/dispatch.ts';
+import { applyParamSupport } from '../../pipeline/param-support.ts';
+import type { RequestContext } from '../../pipeline/request-context.ts';
+import { relayStream, type RelayMode } from '../../pipeline/stream-relay.ts';
+import { requireModel, requireObject } from '../../pipeline/validate-request.ts';
+import type { AppDeps } from '../app-deps.ts';
+import { readJsonBody } from '../read-json.ts';
+import { sendJson, servedHeaders } from '../respond.ts';
+import { SSE_HEADERS, startDeployment } from './route-helpers.ts';
+
+function anthropicErrorEvent(err: GatewayError): string {
+  return formatSseEvent(JSON.stringify(toAnthropicErrorBody(err)), 'error');
+}
+
+function writeEvents(events: AnthropicSseEvent[]): string {
+  let out = '';
+  for (const e of events) out += formatSseEvent(e.data, e.event);
+  return out;
+}
+
+/** Provider chunks (OpenAI wire or translated) → Anthropic Messages events. */
+function translatedMode(adapter: ProviderAdapter, model: string): RelayMode {
+  let state: MessagesStreamState = chatChunksToMessagesEvents.init(model);
+  return {
+    raw: false,
+    onEvent(event: SseEvent, step: StreamStep<unknown>) {
+      let chunks: ChatChunk[] = step.out;
+      if (adapter.chat.wire === 'openai') chunks = event.data === '[DONE]' ? [] : [JSON.parse(event.data) as ChatChunk];
+      let out = '';
+      for (const chunk of chunks) {
+        const next = chatChunksToMessagesEvents.step(state, chunk);
+        state = next.state;
+        out += writeEvents(next.events);
+      }
+      return out;
+    },
+    onEnd() {
+      const last = chatChunksToMessagesEvents.finish(state);
+      state = last.state;
+      return writeEvents(last.events);
+    },
+    errorEvent: anthropicErrorEvent,
+  };
+}
+
+const rawMode: RelayMode = { raw: true, onEvent: () => '', onEnd: () => '', errorEvent: anthropicErrorEvent };
+
+function checkNativeRequest(body: Record<string, unknown>): void {
+  if (!Array.isArray(body.messages)) throw new GatewayError('invalid_request', 'messages: is required: an array of {role, content} objects.', { param: 'messages' });
+  if (!Number.isInteger(body.max_tokens) || (body.max_tokens as number) < 1) throw new GatewayError('invalid_request', 'max_tokens: is required: a positive integer.', { param: 'max_tokens' });
+  if (body.stream !== undefined && typeof body.stream !== 'boolean') throw new GatewayError('invalid_request', 'stream: must be a boolean.', { param: 'stream' });
+}
+
+function withUsage(headers: Record<string, string>, usage: Usage | undefined): Record<string, string> {
+  if (usage) headers['x-usage-total-tokens'] = String(usage.totalTokens);
+  return headers;
+}
+
+/**
+ * POST /v1/messages (Anthropic Messages API). To an Anthropic deployment the body goes
+ * through with only `model` pinned, and the response bytes come back untouched; to any
+ * other provider it is translated through the canonical chat format.
+ */
+export function messagesRoute(deps: AppDeps) {
+  async function native(ctx: RequestContext, req: IncomingMessage, res: ServerResponse, body: Record<string, unknown>, dep: Deployment, adapter: ProviderAdapter) {
+    const passthrough = adapter.messages!;
+    checkNativeRequest(body);
+    const stream = body.stream === true;
+    const call = await callUpstream(deps.transportFor, ctx, dep, adapter, passthrough.toRequest(body, dep, req.headers), stream, deps.clientSignal(res));
+    if (!stream) {
+      const { raw, json } = await readJsonResponse(call, deps.maxUpstreamBodyBytes);
+      sendJson(res, 200, raw, withUsage(servedHeaders(ctx, dep, performance.now() - call.sentAt), passthrough.usageFromResponse(json)));
+      return;
+    }
+    res.writeHead(200, { ...SSE_HEADERS, ...servedHeaders(ctx, dep, call.headersAt - call.sentAt) });
+    res.flushHeaders();
+    await relayStream(res, call, passthrough.streamUsage, rawMode);
+  }
+
+  async function translated(ctx: RequestContext, res: ServerResponse, body: Record<string, unknown>, model: string, dep: Deployment, adapter: ProviderAdapter) {
+    const chat = messagesRequestToChat(body);
+    applyParamSupport(chat, adapter, dep);
+    const stream = chat.stream === true;
+    if (stream) chat.stream_options = { include_usage: true };
+    const call = await callUpstream(deps.transportFor, ctx, dep, adapter, adapter.chat.toRequest(chat, dep), stream, deps.clientSignal(res));
+    if (!stream) {
+      const { json } = await readJsonResponse(call, deps.maxUpstreamBodyBytes);
+      const completion = adapter.chat.fromResponse(json, dep);
+      const message = chatCompletionToAnthropicMessage(completion, model);
+      sendJson(res, 200, JSON.stringify(message), withUsage(servedHeaders(ctx, dep, performance.now() - call.sentAt), usageFromOpenAI(completion.usage)));
+      return;
+    }
+    res.writeHead(200, { ...SSE_HEADERS, ...servedHeaders(ctx, dep, call.headersAt - call.sentAt) });
+    res.flushHeaders();
+    await relayStream(res, call, adapter.chat.stream, translatedMode(adapter, model));
+  }
+
+  return async function messages(ctx: RequestContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const body = requireObject(await readJsonBody(req, deps.config.server.maxBodyBytes));
+    const model = requireModel(body);
+    const { dep, adapter } = startDeployment(deps, ctx, model);
+    if (adapter.messages) await native(ctx, req, res, body, dep, adapter);
+    else await translated(ctx, res, body, model, dep, adapter);
+  };
+}

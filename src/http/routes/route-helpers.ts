@@ -1,0 +1,27 @@
+import type { AliasConfig } from '../../config/gateway-config.ts';
+import { providerFor } from '../../providers/registry.ts';
+import type { Deployment, ProviderAdapter } from '../../providers/types.ts';
+import type { RequestContext } from '../../pipeline/request-context.ts';
+import { pickDeployment, resolveAlias } from '../../pipeline/route.ts';
+import type { AppDeps } from '../app-deps.ts';
+
+export const SSE_HEADERS = Object.freeze({
+  'content-type': 'text/event-stream; charset=utf-8',
+  'cache-control': 'no-cache',
+  connection: 'keep-alive',
+  'x-accel-buffering': 'no',
+});
+
+export interface Chosen {
+  alias: AliasConfig;
+  dep: Deployment;
+  adapter: ProviderAdapter;
+}
+
+/** Route stage for one request: alias → deployment → its provider adapter. */
+export function startDeployment(deps: AppDeps, ctx: RequestContext, model: string): Chosen {
+  const alias = resolveAlias(deps.config, model);
+  const dep = pickDeployment(alias, deps.random);
+  ctx.served = { alias: alias.name, deployment: dep.id, provider: dep.provider };
+  return { alias, dep, adapter: providerFor(dep.provider) };
+}

@@ -1,0 +1,148 @@
+import { GatewayError } from '../errors/gateway-error.ts';
+import type { Deployment, ProviderAdapter, Transport, UpstreamRequest, UpstreamResponse } from '../providers/types.ts';
+import { traceparentHeader, type RequestContext } from './request-context.ts';
+
+/** Thrown when the client went away: nothing more is written for that request. */
+export class ClientGone extends Error {
+  constructor() {
+    super('client disconnected');
+    this.name = 'ClientGone';
+  }
+}
+
+const TIMEOUT = Symbol('upstream timeout');
+const MAX_ERROR_BODY = 1 << 20;
+const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT']);
+
+export interface UpstreamCall {
+  readonly deployment: Deployment;
+  readonly adapter: ProviderAdapter;
+  readonly response: UpstreamResponse;
+  /** performance.now() when the request was sent and when its headers arrived. */
+  readonly sentAt: number;
+  readonly headersAt: number;
+  /** Aborts the upstream request when the client goes away or the deployment's time runs out. */
+  readonly signal: AbortSignal;
+  /** Stops the timeout clock; call once the response is fully consumed. */
+  done(): void;
+}
+
+export type TransportFor = (adapter: ProviderAdapter) => Transport;
+
+/** Turns a thrown transport error (or abort) into a GatewayError naming the deployment. */
+export function upstreamFailure(err: unknown, dep: Deployment, signal: AbortSignal): Error {
+  if (err instanceof GatewayError || err instanceof ClientGone) return err;
+  if (signal.aborted) {
+    if (signal.reason === TIMEOUT) return timeoutError(dep);
+    return new ClientGone();
+  }
+  const code = (err as { code?: string }).code;
+  if (code && TIMEOUT_CODES.has(code)) return timeoutError(dep);
+  const reason = code ?? (err instanceof Error ? err.message : 'unknown error');
+  return new GatewayError('upstream_unreachable', `Deployment ${dep.id} (${dep.provider}) could not be reached: ${reason}.`, { deployment: dep.id, cause: err });
+}
+
+function timeoutError(dep: Deployment): GatewayError {
+  return new GatewayError('upstream_timeout', `Deployment ${dep.id} (${dep.provider}) did not answer within its timeout.`, { deployment: dep.id });
+}
+
+/**
+ * Dispatch stage, one attempt: sends the request through the provider's transport with
+ * the deployment's timeout, aborting it if the client disconnects. Provider error statuses
+ * are mapped by the provider's own adapter into a GatewayError.
+ */
+export async function callUpstream(
+  transportFor: TransportFor, ctx: RequestContext, dep: Deployment, adapter: ProviderAdapter,
+  request: UpstreamRequest, stream: boolean, clientSignal: AbortSignal,
+): Promise<UpstreamCall> {
+  const controller = new AbortController();
+  const timeoutMs = stream ? dep.streamTimeoutMs : dep.timeoutMs;
+  const timer = setTimeout(() => controller.abort(TIMEOUT), timeoutMs);
+  const onClientGone = () => controller.abort(new ClientGone());
+  if (clientSignal.aborted) onClientGone();
+  else clientSignal.addEventListener('abort', onClientGone, { once: true });
+  const done = () => {
+    clearTimeout(timer);
+    clientSignal.removeEventListener('abort', onClientGone);
+  };
+  request.headers.traceparent = traceparentHeader(ctx.trace);
+  request.headers['x-request-id'] = ctx.requestId;
+  const sentAt = performance.now();
+  let response: UpstreamResponse;
+  try {
+    response = await transportFor(adapter).send(request, {
+      signal: controller.signal,
+      deployment: dep,
+      headersTimeoutMs: timeoutMs,
+      bodyTimeoutMs: timeoutMs,
+    });
+  } catch (err) {
+    done();
+    throw upstreamFailure(err, dep, controller.signal);
+  }
+  const headersAt = performance.now();
+  if (stream) clearTimeout(timer); // from here the transport's idle (body) timeout applies
+  if (response.status >= 400) {
+    let text = '';
+    try {
+      text = (await readBody(response, MAX_ERROR_BODY)).toString('utf8');
+    } catch {
+      text = '';
+    } finally {
+      done();
+    }
+    const failure = adapter.mapError(response.status, text, response.headers);
+    const message = scrub(`Deployment ${dep.id} (${dep.provider}) returned ${response.status}: ${failure.message}`, dep);
+    throw new GatewayError(failure.code, message, {
+      deployment: dep.id,
+      ...(failure.retryAfterSeconds !== undefined ? { retryAfterSeconds: failure.retryAfterSeconds } : {}),
+    });
+  }
+  return { deployment: dep, adapter, response, sentAt, headersAt, signal: controller.signal, done };
+}
+
+/** Provider messages sometimes echo credentials: drop the deployment's key and anything key-shaped. */
+export function scrub(message: string, dep: Deployment): string {
+  let out = message;
+  if (dep.apiKey && dep.apiKey.length >= 4) out = out.split(dep.apiKey).join('[redacted]');
+  return out.replace(/\b(sk|pk|rk|gsk|xai|sk-ant)-[A-Za-z0-9_\-*]{6,}/g, '[redacted]');
+}
+
+/** Reads a whole body, failing if it grows past `limit` bytes. */
+export async function readBody(response: UpstreamResponse, limit: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of response.body) {
+    size += chunk.byteLength;
+    if (size > limit) throw new Error(`upstream body larger than ${limit} bytes`);
+    chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk));
+  }
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+}
+
+/** Reads and parses a JSON success body; a broken or non-JSON body is the deployment's fault. */
+export async function readJsonResponse(call: UpstreamCall, limit: number): Promise<{ raw: Buffer; json: unknown }> {
+  let raw: Buffer;
+  try {
+    raw = await readBody(call.response, limit);
+  } catch (err) {
+    throw interrupted(err, call);
+  } finally {
+    call.done();
+  }
+  try {
+    return { raw, json: JSON.parse(raw.toString('utf8')) };
+  } catch {
+    const dep = call.deployment;
+    throw new GatewayError('upstream_invalid_response', `Deployment ${dep.id} (${dep.provider}) returned a body that is not JSON.`, { deployment: dep.id });
+  }
+}
+
+export function interrupted(err: unknown, call: UpstreamCall): Error {
+  const mapped = upstreamFailure(err, call.deployment, call.signal);
+  if (mapped instanceof GatewayError && mapped.code === 'upstream_unreachable') {
+    const dep = call.deployment;
+    return new GatewayError('upstream_stream_interrupted', `Deployment ${dep.id} (${dep.provider}) broke off its response: ${(err as { code?: string }).code ?? (err as Error).message}.`, { deployment: dep.id, cause: err });
+  }
+  return mapped;
+}

@@ -1,0 +1,68 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
+
+export interface TraceContext {
+  traceId: string;
+  /** The gateway's own span id, sent upstream as the parent. */
+  spanId: string;
+  /** The caller's span id, when the caller sent a traceparent. */
+  parentSpanId?: string;
+  flags: string;
+}
+
+export interface RequestContext {
+  readonly requestId: string;
+  /** performance.now() when the request arrived. */
+  readonly receivedAt: number;
+  readonly trace: TraceContext;
+  readonly tenantId?: string;
+  readonly featureId?: string;
+  /** Filled in by auth. */
+  principal: { kind: 'master' | 'anonymous' };
+  /** Filled in by the route stage, for the access log. */
+  served?: { alias: string; deployment: string; provider: string };
+}
+
+const REQUEST_ID = /^[\w.:@\-]{1,128}$/;
+const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
+const HEADER_ID = /^[\w.:@\-/ ]{1,128}$/;
+
+function header(headers: IncomingHttpHeaders, name: string): string | undefined {
+  const value = headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function newSpanId(): string {
+  return randomBytes(8).toString('hex');
+}
+
+/** W3C trace context: continue the caller's trace, or start one. Invalid headers are ignored. */
+export function traceFrom(headerValue: string | undefined): TraceContext {
+  const match = headerValue ? TRACEPARENT.exec(headerValue.trim().toLowerCase()) : null;
+  if (match && !/^0+$/.test(match[1]!) && !/^0+$/.test(match[2]!)) {
+    return { traceId: match[1]!, parentSpanId: match[2]!, spanId: newSpanId(), flags: match[3]! };
+  }
+  return { traceId: randomBytes(16).toString('hex'), spanId: newSpanId(), flags: '01' };
+}
+
+export function traceparentHeader(trace: TraceContext): string {
+  return `00-${trace.traceId}-${trace.spanId}-${trace.flags}`;
+}
+
+function optionalId(value: string | undefined): string | undefined {
+  return value !== undefined && HEADER_ID.test(value) ? value : undefined;
+}
+
+export function createRequestContext(headers: IncomingHttpHeaders, receivedAt: number): RequestContext {
+  const given = header(headers, 'x-request-id');
+  const tenantId = optionalId(header(headers, 'x-tenant-id'));
+  const featureId = optionalId(header(headers, 'x-feature-id'));
+  return {
+    requestId: given !== undefined && REQUEST_ID.test(given) ? given : randomUUID(),
+    receivedAt,
+    trace: traceFrom(header(headers, 'traceparent')),
+    ...(tenantId ? { tenantId } : {}),
+    ...(featureId ? { featureId } : {}),
+    principal: { kind: 'anonymous' },
+  };
+}

@@ -1,0 +1,6 @@
+import { openAICompatibleAdapter } from '../shared/openai-compatible.ts';
+
+export const openaiAdapter = openAICompatibleAdapter({
+  name: 'openai',
+  defaultApiBase: 'https://api.openai.com/v1',
+});

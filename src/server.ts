@@ -1,0 +1,63 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createApp, type App, type AppOptions } from './app.ts';
+import type { GatewayConfig } from './config/gateway-config.ts';
+
+export interface RunningGateway {
+  readonly url: string;
+  readonly port: number;
+  readonly app: App;
+  readonly server: Server;
+  /** Graceful shutdown: stop accepting, let in-flight requests finish (up to the grace period), close pools. */
+  shutdown(): Promise<void>;
+}
+
+const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
+
+export function isLoopback(host: string): boolean {
+  return LOOPBACK.has(host) || host.startsWith('127.');
+}
+
+/** A configuration the server must refuse to start with, as a fix-it message. */
+export function unsafeToServe(config: GatewayConfig): string | undefined {
+  if (config.masterKey || isLoopback(config.server.host)) return undefined;
+  return `No master key is configured, so auth is off; refusing to listen on ${config.server.host}. Set TOLLGATE_MASTER_KEY (or general_settings.master_key), or bind to 127.0.0.1.`;
+}
+
+export async function startGateway(options: AppOptions): Promise<RunningGateway> {
+  const { config } = options;
+  const unsafe = unsafeToServe(config);
+  if (unsafe) throw new Error(unsafe);
+  const app = createApp(options);
+  const server = createServer({ keepAliveTimeout: config.server.keepAliveTimeoutMs }, app.handle);
+  server.headersTimeout = Math.min(60_000, config.server.keepAliveTimeoutMs + 1_000);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.server.port, config.server.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  const host = config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host;
+  let closing: Promise<void> | undefined;
+
+  async function shutdown(): Promise<void> {
+    app.drain();
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeIdleConnections();
+    const deadline = Date.now() + config.server.shutdownGraceMs;
+    while (app.inFlight() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+    server.closeAllConnections();
+    await closed;
+    await app.close();
+  }
+
+  return {
+    url: `http://${host}:${port}`,
+    port,
+    app,
+    server,
+    shutdown: () => (closing ??= shutdown()),
+  };
+}
