@@ -1,0 +1,136 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { test } from 'node:test';
+import { ConfigError } from '../../src/config/config-error.ts';
+import { parseConfig } from '../../src/config/load-config.ts';
+import { fixturePath } from '../helpers/fixtures.ts';
+
+function problems(yaml: string, env: NodeJS.ProcessEnv = {}): readonly string[] {
+  try {
+    parseConfig(yaml, 'test.yaml', { env });
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  assert.fail('expected a ConfigError');
+}
+
+const SIM = `
+models:
+  chat:
+    deployments:
+      - provider: simulator
+        model: sim-1
+`;
+
+test('the example config loads with no environment: simulator aliases on, real-provider aliases off', () => {
+  const config = parseConfig(readFileSync(new URL('../../config/tollgate.example.yaml', import.meta.url), 'utf8'), 'example', { env: {} });
+  assert.deepEqual([...config.aliases.keys()], ['sim-fast', 'sim-quality', 'sim-flaky', 'sim-embed']);
+  assert.deepEqual(config.disabledAliases.get('claude-sonnet'), ['ANTHROPIC_API_KEY']);
+  assert.equal(config.masterKey, undefined);
+  assert.equal(config.server.port, 4000);
+  assert.equal(config.server.maxBodyBytes, 32_000_000);
+});
+
+test('the example config enables real providers when their keys are set', () => {
+  const config = parseConfig(readFileSync(new URL('../../config/tollgate.example.yaml', import.meta.url), 'utf8'), 'example', { env: { OPENAI_API_KEY: 'sk-test-openai', TOLLGATE_MASTER_KEY: 'sk-master-123' } });
+  assert.equal(config.aliases.get('gpt-4o-mini')!.deployments[0]!.apiKey, 'sk-test-openai');
+  assert.equal(config.masterKey, 'sk-master-123');
+  assert.ok(!config.aliases.has('claude-sonnet'));
+});
+
+test('defaults: ids, weights, timeouts, drop_params inherited from general_settings', () => {
+  const config = parseConfig(`general_settings: { drop_params: true }\n${SIM}`, 't', { env: {} });
+  const dep = config.aliases.get('chat')!.deployments[0]!;
+  assert.equal(dep.id, 'chat#0');
+  assert.equal(dep.weight, 1);
+  assert.equal(dep.timeoutMs, 600_000);
+  assert.equal(dep.streamTimeoutMs, 600_000);
+  assert.equal(dep.dropParams, true);
+  assert.ok(Object.isFrozen(config) && Object.isFrozen(dep));
+});
+
+test('unknown keys are errors with a did-you-mean and the allowed keys', () => {
+  const found = problems(`server:\n  prot: 4000\n${SIM.replace('model: sim-1', 'model: sim-1\n        wieght: 2')}`);
+  assert.equal(found.length, 2);
+  assert.match(found[0]!, /^server\.prot: unknown key "prot"\. Did you mean "port"\?/);
+  assert.match(found[1]!, /^models\.chat\.deployments\[0\]\.wieght: unknown key "wieght"\. Did you mean "weight"\?/);
+});
+
+test('a misspelt provider names the allowed ones and suggests the closest', () => {
+  const [problem] = problems(SIM.replace('provider: simulator', 'provider: anthropc'));
+  assert.match(problem!, /^models\.chat\.deployments\[0\]\.provider: invalid value "anthropc"\. Did you mean "anthropic"\? Use one of: openai, azure/);
+});
+
+test('wrong types and missing fields name the path', () => {
+  const found = problems(`server:\n  port: "eighty"\nmodels:\n  chat:\n    deployments:\n      - provider: openai\n`);
+  assert.ok(found.some((p) => p.startsWith('server.port: ')), found.join('\n'));
+  assert.ok(found.some((p) => p === 'models.chat.deployments[0].model: is required (expected string).'), found.join('\n'));
+});
+
+test('a missing environment variable is a problem naming it; its value never appears', () => {
+  const found = problems(SIM.replace('model: sim-1', 'model: sim-1\n        api_key: os.environ/SIM_KEY\n        api_base: https://${SIM_HOST}/v1'));
+  assert.deepEqual(found, [
+    'models.chat.deployments[0].api_key: environment variable SIM_KEY is not set. Export it before starting Tollgate, or remove the reference.',
+    'models.chat.deployments[0].api_base: environment variable SIM_HOST is not set. Export it before starting Tollgate, or remove the reference.',
+  ]);
+  const config = parseConfig(SIM.replace('model: sim-1', 'model: sim-1\n        api_key: os.environ/SIM_KEY\n        api_base: https://${SIM_HOST}/v1'), 't', { env: { SIM_KEY: 'k-123', SIM_HOST: 'sim.local' } });
+  const dep = config.aliases.get('chat')!.deployments[0]!;
+  assert.equal(dep.apiKey, 'k-123');
+  assert.equal(dep.apiBase, 'https://sim.local/v1');
+});
+
+test('provider-specific checks run at load: openai without a key, azure without api_version', () => {
+  const found = problems(`models:\n  a:\n    deployments:\n      - { provider: openai, model: gpt-4o }\n      - { provider: azure, model: d, api_key: k, api_base: "https://x.openai.azure.com" }\n`);
+  assert.deepEqual(found, [
+    'models.a.deployments[0]: provider openai needs api_key (write it as os.environ/NAME).',
+    'models.a.deployments[1]: provider azure needs api_version (for example 2024-10-21).',
+  ]);
+});
+
+test('duplicate deployment ids, bad sizes and YAML syntax errors are reported', () => {
+  assert.match(problems(`models:\n  a:\n    deployments:\n      - { id: x, provider: simulator, model: m }\n  b:\n    deployments:\n      - { id: x, provider: simulator, model: m }\n`)[0]!, /models\.b\.deployments\[0\]\.id: "x" is used by another deployment/);
+  assert.match(problems(`server: { max_body_size: lots }\n`)[0]!, /^server\.max_body_size: must be a size like 32mb/);
+  assert.match(problems(`models: [\n`)[0]!, /^YAML syntax/);
+  assert.match(problems(`- a\n- b\n`)[0]!, /YAML mapping/);
+});
+
+test('byte sizes accept units', () => {
+  assert.equal(parseConfig('server: { max_body_size: 512kb }', 't', { env: {} }).server.maxBodyBytes, 512_000);
+  assert.equal(parseConfig('server: { max_body_size: 1MiB }', 't', { env: {} }).server.maxBodyBytes, 1_048_576);
+  assert.equal(parseConfig('server: { max_body_size: 2048 }', 't', { env: {} }).server.maxBodyBytes, 2048);
+});
+
+test('TOLLGATE_MASTER_KEY overrides general_settings.master_key, which may be an env ref', () => {
+  const yaml = 'general_settings: { master_key: os.environ/MY_KEY }';
+  assert.equal(parseConfig(yaml, 't', { env: { MY_KEY: 'sk-from-config' } }).masterKey, 'sk-from-config');
+  assert.equal(parseConfig(yaml, 't', { env: { MY_KEY: 'sk-from-config', TOLLGATE_MASTER_KEY: 'sk-from-env-var' } }).masterKey, 'sk-from-env-var');
+  assert.match(problems('general_settings: { master_key: short }')[0]!, /master_key must be at least 8 characters/);
+});
+
+test('LiteLLM config.yaml: model_list becomes routing groups; unsupported keys warn one by one', () => {
+  const env = { AZURE_API_KEY: 'az-key', OPENAI_API_KEY: 'sk-oa', ANTHROPIC_API_KEY: 'sk-ant', LITELLM_MASTER_KEY: 'sk-litellm-master' };
+  const config = parseConfig(readFileSync(fixturePath('config/litellm.yaml'), 'utf8'), 'litellm.yaml', { env });
+  assert.equal(config.source.format, 'litellm');
+  assert.equal(config.masterKey, 'sk-litellm-master');
+  assert.equal(config.dropParams, true);
+  const [azure, openai] = config.aliases.get('gpt-4o')!.deployments;
+  assert.deepEqual({ id: azure!.id, provider: azure!.provider, model: azure!.model, apiVersion: azure!.apiVersion, rpm: azure!.rpm, timeoutMs: azure!.timeoutMs, streamTimeoutMs: azure!.streamTimeoutMs, dropParams: azure!.dropParams, modelInfo: azure!.modelInfo },
+    { id: 'azure-eu', provider: 'azure', model: 'gpt-4o-eu', apiVersion: '2024-10-21', rpm: 600, timeoutMs: 30_000, streamTimeoutMs: 10_000, dropParams: true, modelInfo: { base_model: 'azure/gpt-4o' } });
+  assert.deepEqual({ provider: openai!.provider, weight: openai!.weight, in: openai!.inputCostPerToken, out: openai!.outputCostPerToken }, { provider: 'openai', weight: 2, in: 0.0000025, out: 0.00001 });
+  assert.equal(config.aliases.get('claude')!.deployments[0]!.provider, 'anthropic');
+  assert.ok(!config.aliases.has('titan'));
+  assert.deepEqual([...config.warnings], [
+    'model_list[2].litellm_params.temperature: not supported yet; ignored.',
+    'model_list[3].litellm_params.model: provider "bedrock" is not supported yet; this deployment is skipped.',
+    'router_settings.routing_strategy: not supported yet; ignored.',
+    'router_settings.num_retries: not supported yet; ignored.',
+    'litellm_settings.success_callback: not supported yet; ignored.',
+    'general_settings.database_url: not supported yet; ignored.',
+    'models.gpt-4o.deployments[0]: rpm/tpm are recorded but not enforced yet (rate limits arrive with the limits feature).',
+  ]);
+});
+
+test('a file with both models and model_list is rejected', () => {
+  assert.match(problems('models: {}\nmodel_list: []\n')[0]!, /models and model_list are both present/);
+});
