@@ -92,7 +92,11 @@ export async function callUpstream(
       done();
     }
     const failure = adapter.mapError(response.status, text, response.headers);
-    const message = scrub(`Deployment ${dep.id} (${dep.provider}) returned ${response.status}: ${failure.message}`, dep);
+    // A provider's auth error may quote (part of) the credential, so its text is not relayed.
+    const detail = failure.code === 'upstream_auth_failed'
+      ? 'the provider rejected the gateway\'s credentials for this deployment; an operator must fix its api_key'
+      : failure.message;
+    const message = scrub(`Deployment ${dep.id} (${dep.provider}) returned ${response.status}: ${detail}`, dep);
     throw new GatewayError(failure.code, message, {
       deployment: dep.id,
       ...(failure.retryAfterSeconds !== undefined ? { retryAfterSeconds: failure.retryAfterSeconds } : {}),

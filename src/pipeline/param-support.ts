@@ -8,7 +8,7 @@ import type { ChatRequest, Deployment, ProviderAdapter } from '../providers/type
 export function applyParamSupport(req: ChatRequest, adapter: ProviderAdapter, dep: Deployment): string[] {
   const dropped: string[] = [];
   for (const name of Object.keys(req)) {
-    if (adapter.chat.supportsParam(name)) continue;
+    if (adapter.chat.supportsParam(name, req[name])) continue;
     if (req[name] === undefined || req[name] === null) continue;
     if (!dep.dropParams) {
       throw new GatewayError('unsupported_param', `The parameter "${name}" is not supported by ${dep.provider} (deployment ${dep.id}). Remove it, or set drop_params: true to drop unsupported parameters.`, { param: name });

@@ -235,8 +235,9 @@ export interface ChatCodec {
    * Whether the provider accepts a top-level request field. Unsupported fields fail the
    * request with unsupported_param, or are dropped when the deployment sets drop_params.
    * OpenAI-compatible providers accept unknown fields and forward them unchanged.
+   * `value` lets a provider accept a field only at values it can honour (e.g. n = 1).
    */
-  supportsParam(name: string): boolean;
+  supportsParam(name: string, value: unknown): boolean;
   toRequest(req: ChatRequest, dep: Deployment): UpstreamRequest;
   fromResponse(body: unknown, dep: Deployment): ChatCompletion;
   readonly stream: StreamReducer<any>;

@@ -62,7 +62,7 @@ test('serve refuses a non-loopback host without a master key', async () => {
 
 test('the tollgate bin runs through npx and prints every config problem', () => {
   const file = tempConfig('models:\n  a:\n    deployments:\n      - { provider: openai, model: gpt-4o, api_key: os.environ/NOPE_NOT_SET }\n');
-  const env = { ...process.env, PATH: `${join(ROOT, 'node_modules/.bin')}:${process.env.PATH}` };
+  const env: NodeJS.ProcessEnv = { ...process.env, PATH: `${join(ROOT, 'node_modules/.bin')}:${process.env.PATH}` };
   delete env.NOPE_NOT_SET;
   const result = spawnSync('npx', ['--no-install', 'tollgate', 'validate-config', file], { cwd: ROOT, env, encoding: 'utf8' });
   assert.equal(result.status, 1, result.stderr);

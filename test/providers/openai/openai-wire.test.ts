@@ -112,9 +112,9 @@ test('azure: deployment in the path, api-version in the query, key in api-key, n
 });
 
 test('groq: known-unsupported params are flagged, others forwarded', () => {
-  assert.equal(groqAdapter.chat.supportsParam('logit_bias'), false);
-  assert.equal(groqAdapter.chat.supportsParam('temperature'), true);
-  assert.equal(groqAdapter.chat.supportsParam('brand_new_param'), true);
+  assert.equal(groqAdapter.chat.supportsParam('logit_bias', { 50256: -100 }), false);
+  assert.equal(groqAdapter.chat.supportsParam('temperature', 0.5), true);
+  assert.equal(groqAdapter.chat.supportsParam('brand_new_param', true), true);
 });
 
 test('vllm: needs an api_base but no key', () => {
