@@ -8,7 +8,7 @@ import { chatCompletionsRoute } from './http/routes/chat-completions.ts';
 import { embeddingsRoute } from './http/routes/embeddings.ts';
 import { liveness, readiness } from './http/routes/health.ts';
 import { messagesRoute } from './http/routes/messages.ts';
-import { modelsRoute } from './http/routes/models.ts';
+import { modelRoute, modelsRoute } from './http/routes/models.ts';
 import type { Logger } from './logging/logger.ts';
 import { createAuthenticator } from './pipeline/auth.ts';
 import { ClientGone, type TransportFor } from './pipeline/dispatch.ts';
@@ -88,7 +88,9 @@ export function createApp(options: AppOptions): App {
 
   const chat = { POST: chatCompletionsRoute(deps) };
   const embeddings = { POST: embeddingsRoute(deps) };
-  const models = { GET: modelsRoute(deps, Date.now()) };
+  const startedAt = Date.now();
+  const models = { GET: modelsRoute(deps, startedAt) };
+  const model: Route = { methods: { GET: modelRoute(deps, startedAt) }, auth: true, errors: 'openai' };
   const routes = new Map<string, Route>([
     ['/v1/chat/completions', { methods: chat, auth: true, errors: 'openai' }],
     ['/chat/completions', { methods: chat, auth: true, errors: 'openai' }],
@@ -146,7 +148,7 @@ export function createApp(options: AppOptions): App {
         if (config.server.accessLog) accessLog(ctx, req, res, path);
       });
       if (draining) res.setHeader('connection', 'close');
-      const route = routes.get(path);
+      const route = routes.get(path) ?? (path.startsWith('/v1/models/') || path.startsWith('/models/') ? model : undefined);
       if (!route) {
         sendError(res, ctx, new GatewayError('route_not_found', `No endpoint ${req.method} ${path}. See docs/api.md for the endpoints Tollgate serves.`), 'openai');
         return;

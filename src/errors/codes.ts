@@ -74,7 +74,7 @@ export const ERROR_CODES = Object.freeze({
   upstream_invalid_response: spec(502, 'upstream_error', true,
     'The provider answered with a body the gateway could not understand.'),
   upstream_stream_interrupted: spec(502, 'upstream_error', true,
-    'The provider\'s stream broke off before it finished. Sent as an SSE error event once a stream has started.'),
+    'The provider\'s response broke off before it finished. Once a stream has started it arrives as a final SSE error event.'),
   // ── the gateway itself ──────────────────────────────────────────────────────
   shutting_down: spec(503, 'overloaded_error', true,
     'This replica is draining for shutdown. Retry; the load balancer will pick another replica.'),

@@ -1,22 +1,33 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AliasConfig } from '../../config/gateway-config.ts';
 import type { RequestContext } from '../../pipeline/request-context.ts';
+import { resolveAlias } from '../../pipeline/route.ts';
 import type { AppDeps } from '../app-deps.ts';
 import { baseHeaders, sendJson } from '../respond.ts';
+
+function modelEntry(alias: AliasConfig, created: number) {
+  return { id: alias.name, object: 'model', created, owned_by: 'tollgate', ...(alias.description ? { description: alias.description } : {}) };
+}
 
 /** GET /v1/models: the aliases, in OpenAI's list shape (built once; config is frozen). */
 export function modelsRoute(deps: AppDeps, startedAt: number) {
   const created = Math.floor(startedAt / 1000);
   const body = JSON.stringify({
     object: 'list',
-    data: [...deps.config.aliases.values()].map((alias) => ({
-      id: alias.name,
-      object: 'model',
-      created,
-      owned_by: 'tollgate',
-      ...(alias.description ? { description: alias.description } : {}),
-    })),
+    data: [...deps.config.aliases.values()].map((alias) => modelEntry(alias, created)),
   });
   return async function models(ctx: RequestContext, _req: IncomingMessage, res: ServerResponse): Promise<void> {
     sendJson(res, 200, body, baseHeaders(ctx));
+  };
+}
+
+/** GET /v1/models/{id}: one alias, or model_not_found. */
+export function modelRoute(deps: AppDeps, startedAt: number) {
+  const created = Math.floor(startedAt / 1000);
+  return async function model(ctx: RequestContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = (req.url ?? '').split('?')[0]!;
+    const id = decodeURIComponent(path.slice(path.indexOf('/models/') + '/models/'.length));
+    const alias = resolveAlias(deps.config, id);
+    sendJson(res, 200, JSON.stringify(modelEntry(alias, created)), baseHeaders(ctx));
   };
 }
