@@ -3,11 +3,7 @@
 import type { ChatCompletion, Deployment, FinishReason, OpenAIUsage, ToolCall, Usage } from '../types.ts';
 import type { AnthropicThinkingBlock, AnthropicRedactedThinkingBlock, AnthropicUsage } from './anthropic-types.ts';
 import { GatewayError } from '../../errors/gateway-error.ts';
-import { usageFromOpenAI } from '../shared/usage.ts';
-
-function count(value: unknown): number {
-  return typeof value === 'number' && Number.isFinite(value) && value > 0 ? value : 0;
-}
+import { count, usageFromOpenAI } from '../shared/usage.ts';
 
 /**
  * Anthropic usage in OpenAI's shape. Anthropic's `input_tokens` excludes cached tokens, so

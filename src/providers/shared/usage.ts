@@ -1,6 +1,7 @@
 import type { OpenAIUsage, Usage } from '../types.ts';
 
-function count(value: unknown): number {
+/** A token count from a provider field: a finite positive number, else 0. */
+export function count(value: unknown): number {
   return typeof value === 'number' && Number.isFinite(value) && value > 0 ? value : 0;
 }
 
