@@ -3,10 +3,7 @@
 import type { ChatCompletion, FinishReason, OpenAIUsage } from '../types.ts';
 import type { AnthropicMessage, AnthropicResponseBlock, AnthropicStopReason } from './anthropic-types.ts';
 import { GatewayError } from '../../errors/gateway-error.ts';
-
-function count(value: unknown): number {
-  return typeof value === 'number' && Number.isFinite(value) && value > 0 ? value : 0;
-}
+import { count } from '../shared/usage.ts';
 
 /** OpenAI finish_reason → Anthropic stop_reason. */
 export function stopReasonFromFinish(finish: FinishReason | string | undefined): AnthropicStopReason {
