@@ -25,6 +25,21 @@ export interface RelayResult {
   firstByteAt?: number;
 }
 
+/**
+ * Index just past the last blank line (an SSE event boundary: LF LF, CR CR or CRLF CRLF)
+ * in `bytes`, or 0 when no event is complete yet.
+ */
+export function completeEventsEnd(bytes: Buffer): number {
+  for (let i = bytes.length - 1; i > 0; i--) {
+    const c = bytes[i];
+    if (c !== 10 && c !== 13) continue;
+    const p = bytes[i - 1];
+    if ((c === 10 && p === 10) || (c === 13 && p === 13)) return i + 1;
+    if (c === 10 && p === 13 && i >= 3 && bytes[i - 2] === 10 && bytes[i - 3] === 13) return i + 1;
+  }
+  return 0;
+}
+
 async function write(res: ServerResponse, data: string | Uint8Array, signal: AbortSignal): Promise<void> {
   if (res.write(data)) return;
   await once(res, 'drain', { signal });
@@ -70,15 +85,25 @@ export async function relayStream(res: ServerResponse, call: UpstreamCall, reduc
     }
   };
 
+  // Raw mode forwards whole events only, so a break mid-event never leaves a torn frame
+  // in front of the error event.
+  let pending: Buffer = Buffer.alloc(0);
+  const forwardComplete = async (chunk: Uint8Array) => {
+    const bytes = pending.length === 0 ? Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength) : Buffer.concat([pending, chunk]);
+    const end = completeEventsEnd(bytes);
+    pending = bytes.subarray(end);
+    if (end === 0) return;
+    result.firstByteAt ??= performance.now();
+    await write(res, bytes.subarray(0, end), call.signal);
+  };
+
   try {
     for await (const chunk of call.response.body) {
-      if (mode.raw) {
-        result.firstByteAt ??= performance.now();
-        await write(res, chunk, call.signal);
-      }
+      if (mode.raw) await forwardComplete(chunk);
       await handle(parser.push(chunk));
     }
     await handle(parser.end());
+    if (mode.raw && pending.length > 0) await write(res, pending, call.signal);
     if (!result.completed && !result.error) throw new GatewayError('upstream_stream_interrupted', `Deployment ${dep.id} (${dep.provider}) ended its stream before it was complete.`, { deployment: dep.id });
     const closing = mode.raw ? '' : mode.onEnd();
     res.end(closing || undefined);
