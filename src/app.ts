@@ -150,7 +150,8 @@ export function createApp(options: AppOptions): App {
       if (draining) res.setHeader('connection', 'close');
       const route = routes.get(path) ?? (path.startsWith('/v1/models/') || path.startsWith('/models/') ? model : undefined);
       if (!route) {
-        sendError(res, ctx, new GatewayError('route_not_found', `No endpoint ${req.method} ${path}. See docs/api.md for the endpoints Tollgate serves.`), 'openai');
+        const format: ErrorFormat = path.startsWith('/v1/messages/') ? 'anthropic' : 'openai';
+        sendError(res, ctx, new GatewayError('route_not_found', `No endpoint ${req.method} ${path}. See docs/api.md for the endpoints Tollgate serves.`), format);
         return;
       }
       const handler = route.methods[req.method ?? ''];
