@@ -1,0 +1,85 @@
+/**
+ * Tollgate under test: write a config pointing at the fake upstream, start
+ * `node src/main.ts serve` as a child process and wait for GET /health/ready.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { chatBody, delayPrefix } from './chat-requests.ts';
+import type { TargetSpec } from './load-protocol.ts';
+import { freePort, startProcess, stopProcess, waitForHttp } from './processes.ts';
+import type { Tracked } from './processes.ts';
+
+export const MASTER_KEY = 'sk-bench-master';
+const MODEL = 'bench-model';
+const DELAYED_MODEL = 'bench-model-delayed';
+const READY_TIMEOUT_MS = 20_000;
+
+export interface GatewayHandle {
+  process: Tracked;
+  target: TargetSpec;
+}
+
+/** Native YAML config: one model on the instant upstream, one on the fixed-delay variant. */
+export function bareConfigYaml(gatewayPort: number, upstreamPort: number, delayMs: number): string {
+  const deployment = (apiBase: string): string =>
+    [
+      '    deployments:',
+      '      - provider: openai_compatible',
+      '        model: gpt-4o-mini',
+      `        api_base: ${apiBase}`,
+      '        api_key: sk-upstream-fake',
+    ].join('\n');
+  const upstream = `http://127.0.0.1:${upstreamPort}`;
+  return [
+    'server:',
+    '  host: 127.0.0.1',
+    `  port: ${gatewayPort}`,
+    '  access_log: false',
+    'models:',
+    `  ${MODEL}:`,
+    deployment(`${upstream}/v1`),
+    `  ${DELAYED_MODEL}:`,
+    deployment(`${upstream}${delayPrefix(delayMs)}/v1`),
+    '',
+  ].join('\n');
+}
+
+function tollgateTarget(name: string, port: number): TargetSpec {
+  const headers = { 'content-type': 'application/json', authorization: `Bearer ${MASTER_KEY}` };
+  const route = '/v1/chat/completions';
+  return {
+    name,
+    origin: `http://127.0.0.1:${port}`,
+    plain: { path: route, headers, body: chatBody(MODEL, false) },
+    delayed: { path: route, headers, body: chatBody(DELAYED_MODEL, false) },
+    stream: { path: route, headers, body: chatBody(MODEL, true) },
+  };
+}
+
+/** BENCH_TOLLGATE_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof": extra Node flags for the gateway. */
+function nodeArgs(): string[] {
+  return (process.env.BENCH_TOLLGATE_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+}
+
+/** Start Tollgate in the bare configuration (master key, in-memory stores). */
+export async function startTollgateBare(repoRoot: string, upstreamPort: number, delayMs: number): Promise<GatewayHandle> {
+  const port = await freePort();
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'tollgate-bench-'));
+  const configFile = path.join(dir, 'tollgate.yaml');
+  writeFileSync(configFile, bareConfigYaml(port, upstreamPort, delayMs));
+  const child = startProcess(
+    'tollgate',
+    process.execPath,
+    [...nodeArgs(), 'src/main.ts', 'serve', '--config', configFile, '--port', String(port), '--host', '127.0.0.1'],
+    { cwd: repoRoot, env: { ...process.env, TOLLGATE_MASTER_KEY: MASTER_KEY } },
+  );
+  void child.exited.then(() => rmSync(dir, { recursive: true, force: true }));
+  try {
+    await waitForHttp(child, `http://127.0.0.1:${port}/health/ready`, READY_TIMEOUT_MS);
+  } catch (err) {
+    await stopProcess(child);
+    throw err;
+  }
+  return { process: child, target: tollgateTarget('tollgate bare', port) };
+}
