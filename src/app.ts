@@ -11,7 +11,7 @@ import { messagesRoute } from './http/routes/messages.ts';
 import { modelRoute, modelsRoute } from './http/routes/models.ts';
 import type { Logger } from './logging/logger.ts';
 import { createAuthenticator } from './pipeline/auth.ts';
-import { ClientGone, type TransportFor } from './pipeline/dispatch.ts';
+import { ClientGone, type ClientWatch, type TransportFor } from './pipeline/dispatch.ts';
 import { createRequestContext, type RequestContext } from './pipeline/request-context.ts';
 import type { Random } from './pipeline/route.ts';
 import { createHttpTransport } from './providers/shared/http-transport.ts';
@@ -62,12 +62,20 @@ function defaultTransports(config: GatewayConfig): { transportFor: TransportFor;
   };
 }
 
-function clientSignal(res: ServerResponse): AbortSignal {
-  const controller = new AbortController();
-  res.once('close', () => {
-    if (!res.writableFinished) controller.abort(new ClientGone());
-  });
-  return controller.signal;
+function watchClient(res: ServerResponse): ClientWatch {
+  return {
+    onGone(listener) {
+      if (res.closed) {
+        if (!res.writableFinished) listener();
+        return () => {};
+      }
+      const onClose = () => {
+        if (!res.writableFinished) listener();
+      };
+      res.once('close', onClose);
+      return () => res.off('close', onClose);
+    },
+  };
 }
 
 /** Wires the pipeline stages into one request handler. No I/O happens here at import time. */
@@ -80,7 +88,7 @@ export function createApp(options: AppOptions): App {
     transportFor: transports.transportFor,
     random: options.random ?? Math.random,
     maxUpstreamBodyBytes: options.maxUpstreamBodyBytes ?? 64 * 1024 * 1024,
-    clientSignal,
+    watchClient,
   };
   const authenticate = createAuthenticator(config.masterKey);
   let draining = false;

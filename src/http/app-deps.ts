@@ -1,7 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import type { GatewayConfig } from '../config/gateway-config.ts';
 import type { Logger } from '../logging/logger.ts';
-import type { TransportFor } from '../pipeline/dispatch.ts';
+import type { ClientWatch, TransportFor } from '../pipeline/dispatch.ts';
 import type { Random } from '../pipeline/route.ts';
 
 /** Everything the request path needs, injected by createApp (tests swap any of it). */
@@ -12,6 +12,6 @@ export interface AppDeps {
   readonly random: Random;
   /** Largest upstream success body the gateway will read (non-streaming). */
   readonly maxUpstreamBodyBytes: number;
-  /** Aborts when the client of this response disconnects before it is finished. */
-  clientSignal(res: ServerResponse): AbortSignal;
+  /** Reports when the client of this response disconnects before it is finished. */
+  watchClient(res: ServerResponse): ClientWatch;
 }

@@ -1,5 +1,6 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
+import { randomHex } from './random-ids.ts';
 
 export interface TraceContext {
   traceId: string;
@@ -33,7 +34,7 @@ function header(headers: IncomingHttpHeaders, name: string): string | undefined 
 }
 
 function newSpanId(): string {
-  return randomBytes(8).toString('hex');
+  return randomHex(8);
 }
 
 /** W3C trace context: continue the caller's trace, or start one. Invalid headers are ignored. */
@@ -42,7 +43,7 @@ export function traceFrom(headerValue: string | undefined): TraceContext {
   if (match && !/^0+$/.test(match[1]!) && !/^0+$/.test(match[2]!)) {
     return { traceId: match[1]!, parentSpanId: match[2]!, spanId: newSpanId(), flags: match[3]! };
   }
-  return { traceId: randomBytes(16).toString('hex'), spanId: newSpanId(), flags: '01' };
+  return { traceId: randomHex(16), spanId: newSpanId(), flags: '01' };
 }
 
 export function traceparentHeader(trace: TraceContext): string {

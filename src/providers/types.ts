@@ -4,6 +4,7 @@
 // The canonical request and response are OpenAI's chat-completions shapes: every client
 // speaks them, and OpenAI-compatible providers can then pass bodies through untouched.
 
+import type { Readable } from 'node:stream';
 import type { ErrorCode } from '../errors/codes.ts';
 
 // ── canonical chat (OpenAI wire) ──────────────────────────────────────────────
@@ -170,8 +171,8 @@ export interface UpstreamRequest {
 export interface UpstreamResponse {
   status: number;
   headers: Record<string, string | string[] | undefined>;
-  /** The body as it arrives, chunk by chunk. */
-  body: AsyncIterable<Uint8Array>;
+  /** The body as it arrives, chunk by chunk (a byte stream). */
+  body: Readable;
 }
 
 export interface SendOptions {

@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ChatRequest, EmbeddingsRequest, SendOptions, SimulatorSettings, Transport, UpstreamRequest, UpstreamResponse } from '../types.ts';
 import { simulateChat, toChunks, toCompletion } from './simulator-chat.ts';
@@ -28,7 +29,12 @@ function drawOutcome(settings: SimulatorSettings, random: () => number): Outcome
 
 function errorResponse(status: number, message: string, type: string, code: string | null, headers: Record<string, string> = {}): UpstreamResponse {
   const body = JSON.stringify({ error: { message, type, param: null, code } });
-  return { status, headers: { ...JSON_HEADERS, ...headers }, body: once(body) };
+  return { status, headers: { ...JSON_HEADERS, ...headers }, body: bytes(once(body)) };
+}
+
+/** A byte stream, as an HTTP body would be. */
+function bytes(source: AsyncGenerator<Uint8Array>): Readable {
+  return Readable.from(source, { objectMode: false });
 }
 
 async function* once(text: string): AsyncGenerator<Uint8Array> {
@@ -67,11 +73,11 @@ function chat(req: ChatRequest, settings: SimulatorSettings, outcome: Outcome, s
     const includeUsage = req.stream_options?.include_usage === true;
     const frames = toChunks(sim, includeUsage).map((c) => `data: ${JSON.stringify(c)}\n\n`);
     frames.push('data: [DONE]\n\n');
-    return { status: 200, headers: { 'content-type': 'text/event-stream; charset=utf-8' }, body: streamBody(frames, settings, outcome === 'broken_stream', signal) };
+    return { status: 200, headers: { 'content-type': 'text/event-stream; charset=utf-8' }, body: bytes(streamBody(frames, settings, outcome === 'broken_stream', signal)) };
   }
   const body = JSON.stringify(toCompletion(sim));
   const generation = dueAt(settings, sim.usage.completion_tokens);
-  const respond = (): UpstreamResponse => ({ status: 200, headers: JSON_HEADERS, body: outcome === 'broken_stream' ? brokenBody(body) : once(body) });
+  const respond = (): UpstreamResponse => ({ status: 200, headers: JSON_HEADERS, body: bytes(outcome === 'broken_stream' ? brokenBody(body) : once(body)) });
   const delay = settings.latency_ms + generation;
   return delay >= 1 ? sleep(delay, undefined, { signal }).then(respond) : respond();
 }
@@ -87,7 +93,7 @@ function embeddings(req: EmbeddingsRequest): UpstreamResponse {
     model: req.model,
     usage: { prompt_tokens: tokens, total_tokens: tokens },
   };
-  return { status: 200, headers: JSON_HEADERS, body: once(JSON.stringify(body)) };
+  return { status: 200, headers: JSON_HEADERS, body: bytes(once(JSON.stringify(body))) };
 }
 
 /**
