@@ -11,8 +11,8 @@ import { messagesRoute } from './http/routes/messages.ts';
 import { modelRoute, modelsRoute } from './http/routes/models.ts';
 import type { Logger } from './logging/logger.ts';
 import { createAuthenticator } from './pipeline/auth.ts';
-import { ClientGone, type ClientWatch, type TransportFor } from './pipeline/dispatch.ts';
-import { createRequestContext, type RequestContext } from './pipeline/request-context.ts';
+import { ClientGone, type TransportFor } from './pipeline/dispatch.ts';
+import { ClientWatchSlot, createRequestContext, type RequestContext } from './pipeline/request-context.ts';
 import type { Random } from './pipeline/route.ts';
 import { createHttpTransport } from './providers/shared/http-transport.ts';
 import type { ProviderAdapter, Transport } from './providers/types.ts';
@@ -62,22 +62,6 @@ function defaultTransports(config: GatewayConfig): { transportFor: TransportFor;
   };
 }
 
-function watchClient(res: ServerResponse): ClientWatch {
-  return {
-    onGone(listener) {
-      if (res.closed) {
-        if (!res.writableFinished) listener();
-        return () => {};
-      }
-      const onClose = () => {
-        if (!res.writableFinished) listener();
-      };
-      res.once('close', onClose);
-      return () => res.off('close', onClose);
-    },
-  };
-}
-
 /** Wires the pipeline stages into one request handler. No I/O happens here at import time. */
 export function createApp(options: AppOptions): App {
   const { config, logger } = options;
@@ -88,7 +72,6 @@ export function createApp(options: AppOptions): App {
     transportFor: transports.transportFor,
     random: options.random ?? Math.random,
     maxUpstreamBodyBytes: options.maxUpstreamBodyBytes ?? 64 * 1024 * 1024,
-    watchClient,
   };
   const authenticate = createAuthenticator(config.masterKey);
   let draining = false;
@@ -146,13 +129,15 @@ export function createApp(options: AppOptions): App {
 
   return {
     handle(req, res) {
-      const ctx = createRequestContext(req.headers, performance.now());
+      const client = new ClientWatchSlot();
+      const ctx = createRequestContext(req.headers, performance.now(), client);
       const url = req.url ?? '/';
       const q = url.indexOf('?');
       const path = q === -1 ? url : url.slice(0, q);
       inFlight++;
       res.once('close', () => {
         inFlight--;
+        if (!res.writableFinished) client.clientGone();
         if (config.server.accessLog) accessLog(ctx, req, res, path);
       });
       if (draining) res.setHeader('connection', 'close');

@@ -1,7 +1,6 @@
-import type { ServerResponse } from 'node:http';
 import type { GatewayConfig } from '../config/gateway-config.ts';
 import type { Logger } from '../logging/logger.ts';
-import type { ClientWatch, TransportFor } from '../pipeline/dispatch.ts';
+import type { TransportFor } from '../pipeline/dispatch.ts';
 import type { Random } from '../pipeline/route.ts';
 
 /** Everything the request path needs, injected by createApp (tests swap any of it). */
@@ -12,6 +11,4 @@ export interface AppDeps {
   readonly random: Random;
   /** Largest upstream success body the gateway will read (non-streaming). */
   readonly maxUpstreamBodyBytes: number;
-  /** Reports when the client of this response disconnects before it is finished. */
-  watchClient(res: ServerResponse): ClientWatch;
 }

@@ -29,11 +29,6 @@ export interface UpstreamCall {
 
 export type TransportFor = (adapter: ProviderAdapter) => Transport;
 
-/** Tells the dispatcher when the client goes away (cheaper than an AbortSignal per request). */
-export interface ClientWatch {
-  /** Calls `listener` if the client disconnects; returns a function that stops watching. */
-  onGone(listener: () => void): () => void;
-}
 
 /** Turns a thrown transport error (or abort) into a GatewayError naming the deployment. */
 export function upstreamFailure(err: unknown, dep: Deployment, signal: AbortSignal): Error {
@@ -59,12 +54,12 @@ function timeoutError(dep: Deployment): GatewayError {
  */
 export async function callUpstream(
   transportFor: TransportFor, ctx: RequestContext, dep: Deployment, adapter: ProviderAdapter,
-  request: UpstreamRequest, stream: boolean, client: ClientWatch,
+  request: UpstreamRequest, stream: boolean,
 ): Promise<UpstreamCall> {
   const controller = new AbortController();
   const timeoutMs = stream ? dep.streamTimeoutMs : dep.timeoutMs;
   const timer = setTimeout(() => controller.abort(TIMEOUT), timeoutMs);
-  const unwatch = client.onGone(() => controller.abort(new ClientGone()));
+  const unwatch = ctx.client.onGone(() => controller.abort(new ClientGone()));
   const done = () => {
     clearTimeout(timer);
     unwatch();

@@ -11,6 +11,28 @@ export interface TraceContext {
   flags: string;
 }
 
+/** Tells the dispatcher when the client goes away (one listener slot; cheaper than an AbortSignal). */
+export interface ClientWatch {
+  /** Calls `listener` if the client disconnects; returns a function that stops watching. */
+  onGone(listener: () => void): () => void;
+}
+
+/** The app's side of a ClientWatch: it calls clientGone() from the response's single close handler. */
+export class ClientWatchSlot implements ClientWatch {
+  private listener: (() => void) | undefined;
+  onGone(listener: () => void): () => void {
+    this.listener = listener;
+    return () => {
+      if (this.listener === listener) this.listener = undefined;
+    };
+  }
+  clientGone(): void {
+    const listener = this.listener;
+    this.listener = undefined;
+    listener?.();
+  }
+}
+
 export interface RequestContext {
   readonly requestId: string;
   /** performance.now() when the request arrived. */
@@ -20,6 +42,8 @@ export interface RequestContext {
   readonly featureId?: string;
   /** Filled in by auth. */
   principal: { kind: 'master' | 'anonymous' };
+  /** Fires when the client disconnects before the response is finished. */
+  readonly client: ClientWatch;
   /** Filled in by the route stage, for the access log. */
   served?: { alias: string; deployment: string; provider: string };
 }
@@ -54,7 +78,7 @@ function optionalId(value: string | undefined): string | undefined {
   return value !== undefined && HEADER_ID.test(value) ? value : undefined;
 }
 
-export function createRequestContext(headers: IncomingHttpHeaders, receivedAt: number): RequestContext {
+export function createRequestContext(headers: IncomingHttpHeaders, receivedAt: number, client: ClientWatch): RequestContext {
   const given = header(headers, 'x-request-id');
   const tenantId = optionalId(header(headers, 'x-tenant-id'));
   const featureId = optionalId(header(headers, 'x-feature-id'));
@@ -65,5 +89,6 @@ export function createRequestContext(headers: IncomingHttpHeaders, receivedAt: n
     ...(tenantId ? { tenantId } : {}),
     ...(featureId ? { featureId } : {}),
     principal: { kind: 'anonymous' },
+    client,
   };
 }

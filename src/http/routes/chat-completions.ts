@@ -55,7 +55,7 @@ export function chatCompletionsRoute(deps: AppDeps) {
     const clientWantsUsage = stream && chat.stream_options?.include_usage === true;
     // Streams always ask the provider for usage, so no streamed call goes uncounted.
     if (stream) chat.stream_options = { ...chat.stream_options, include_usage: true };
-    const call = await callUpstream(deps.transportFor, ctx, dep, adapter, adapter.chat.toRequest(chat, dep), stream, deps.watchClient(res));
+    const call = await callUpstream(deps.transportFor, ctx, dep, adapter, adapter.chat.toRequest(chat, dep), stream);
 
     if (!stream) {
       const { raw, json } = await readJsonResponse(call, deps.maxUpstreamBodyBytes);

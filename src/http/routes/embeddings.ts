@@ -16,7 +16,7 @@ export function embeddingsRoute(deps: AppDeps) {
     if (!adapter.embeddings) {
       throw new GatewayError('endpoint_not_supported', `The model "${request.model}" routes to ${dep.provider}, which has no embeddings endpoint. Use an embeddings alias.`, { param: 'model' });
     }
-    const call = await callUpstream(deps.transportFor, ctx, dep, adapter, adapter.embeddings.toRequest(request, dep), false, deps.watchClient(res));
+    const call = await callUpstream(deps.transportFor, ctx, dep, adapter, adapter.embeddings.toRequest(request, dep), false);
     const { raw, json } = await readJsonResponse(call, deps.maxUpstreamBodyBytes);
     const response = adapter.embeddings.fromResponse(json, dep);
     const headers = servedHeaders(ctx, dep, performance.now() - call.sentAt);

@@ -75,7 +75,7 @@ export function messagesRoute(deps: AppDeps) {
     const passthrough = adapter.messages!;
     checkNativeRequest(body);
     const stream = body.stream === true;
-    const call = await callUpstream(deps.transportFor, ctx, dep, adapter, passthrough.toRequest(body, dep, req.headers), stream, deps.watchClient(res));
+    const call = await callUpstream(deps.transportFor, ctx, dep, adapter, passthrough.toRequest(body, dep, req.headers), stream);
     if (!stream) {
       const { raw, json } = await readJsonResponse(call, deps.maxUpstreamBodyBytes);
       sendJson(res, 200, raw, withUsage(servedHeaders(ctx, dep, performance.now() - call.sentAt), passthrough.usageFromResponse(json)));
@@ -91,7 +91,7 @@ export function messagesRoute(deps: AppDeps) {
     applyParamSupport(chat, adapter, dep);
     const stream = chat.stream === true;
     if (stream) chat.stream_options = { include_usage: true };
-    const call = await callUpstream(deps.transportFor, ctx, dep, adapter, adapter.chat.toRequest(chat, dep), stream, deps.watchClient(res));
+    const call = await callUpstream(deps.transportFor, ctx, dep, adapter, adapter.chat.toRequest(chat, dep), stream);
     if (!stream) {
       const { json } = await readJsonResponse(call, deps.maxUpstreamBodyBytes);
       const completion = adapter.chat.fromResponse(json, dep);

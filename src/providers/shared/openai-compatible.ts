@@ -100,7 +100,7 @@ export function openAICompatibleAdapter(quirks: OpenAICompatibleQuirks): Provide
     return {
       ...target(dep, endpoint),
       method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'application/json', ...authHeaders(dep), ...dep.headers },
+      headers: { 'content-type': 'application/json', ...authHeaders(dep), ...dep.headers },
       body: JSON.stringify(payload),
     };
   }
