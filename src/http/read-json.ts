@@ -45,15 +45,21 @@ function collect(req: IncomingMessage, limit: number): Promise<{ chunks: Buffer[
   });
 }
 
+export interface JsonBody {
+  /** The body as the client sent it. */
+  text: string;
+  value: unknown;
+}
+
 /** Ingress: reads the body up to `limit` bytes and parses it as JSON, once. */
-export async function readJsonBody(req: IncomingMessage, limit: number): Promise<unknown> {
+export async function readJsonBody(req: IncomingMessage, limit: number): Promise<JsonBody> {
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > limit) throw tooLarge(limit);
   const { chunks, size } = await collect(req, limit);
   if (size === 0) throw new GatewayError('invalid_json', 'The request body is empty. Send a JSON object.');
   const text = (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)).toString('utf8');
   try {
-    return JSON.parse(text);
+    return { text, value: JSON.parse(text) };
   } catch (err) {
     throw new GatewayError('invalid_json', `The request body is not valid JSON: ${(err as Error).message}.`);
   }

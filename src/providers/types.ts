@@ -239,7 +239,11 @@ export interface ChatCodec {
    * `value` lets a provider accept a field only at values it can honour (e.g. n = 1).
    */
   supportsParam(name: string, value: unknown): boolean;
-  toRequest(req: ChatRequest, dep: Deployment): UpstreamRequest;
+  /**
+   * `source` is the client's JSON text when `req` is exactly that text parsed (only `model`
+   * still to be pinned): a passthrough provider may forward it instead of re-serialising.
+   */
+  toRequest(req: ChatRequest, dep: Deployment, source?: string): UpstreamRequest;
   fromResponse(body: unknown, dep: Deployment): ChatCompletion;
   readonly stream: StreamReducer<any>;
 }

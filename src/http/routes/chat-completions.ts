@@ -48,14 +48,17 @@ function chunkMode(clientWantsUsage: boolean): RelayMode {
 /** POST /v1/chat/completions */
 export function chatCompletionsRoute(deps: AppDeps) {
   return async function chatCompletions(ctx: RequestContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const chat: ChatRequest = validateChatRequest(requireObject(await readJsonBody(req, deps.config.server.maxBodyBytes)));
+    const body = await readJsonBody(req, deps.config.server.maxBodyBytes);
+    const chat: ChatRequest = validateChatRequest(requireObject(body.value));
     const { dep, adapter } = startDeployment(deps, ctx, chat.model);
-    applyParamSupport(chat, adapter, dep);
+    const dropped = applyParamSupport(chat, adapter, dep);
     const stream = chat.stream === true;
     const clientWantsUsage = stream && chat.stream_options?.include_usage === true;
     // Streams always ask the provider for usage, so no streamed call goes uncounted.
-    if (stream) chat.stream_options = { ...chat.stream_options, include_usage: true };
-    const call = await callUpstream(deps.transportFor, ctx, dep, adapter, adapter.chat.toRequest(chat, dep), stream);
+    if (stream && !clientWantsUsage) chat.stream_options = { ...chat.stream_options, include_usage: true };
+    const unchanged = dropped.length === 0 && (!stream || clientWantsUsage);
+    const request = adapter.chat.toRequest(chat, dep, unchanged ? body.text : undefined);
+    const call = await callUpstream(deps.transportFor, ctx, dep, adapter, request, stream);
 
     if (!stream) {
       const { raw, json } = await readJsonResponse(call, deps.maxUpstreamBodyBytes);

@@ -11,7 +11,7 @@ import { startDeployment } from './route-helpers.ts';
 /** POST /v1/embeddings */
 export function embeddingsRoute(deps: AppDeps) {
   return async function embeddings(ctx: RequestContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const request = validateEmbeddingsRequest(requireObject(await readJsonBody(req, deps.config.server.maxBodyBytes)));
+    const request = validateEmbeddingsRequest(requireObject((await readJsonBody(req, deps.config.server.maxBodyBytes)).value));
     const { dep, adapter } = startDeployment(deps, ctx, request.model);
     if (!adapter.embeddings) {
       throw new GatewayError('endpoint_not_supported', `The model "${request.model}" routes to ${dep.provider}, which has no embeddings endpoint. Use an embeddings alias.`, { param: 'model' });

@@ -105,7 +105,7 @@ export function messagesRoute(deps: AppDeps) {
   }
 
   return async function messages(ctx: RequestContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const body = requireObject(await readJsonBody(req, deps.config.server.maxBodyBytes));
+    const body = requireObject((await readJsonBody(req, deps.config.server.maxBodyBytes)).value);
     const model = requireModel(body);
     const { dep, adapter } = startDeployment(deps, ctx, model);
     if (adapter.messages) await native(ctx, req, res, body, dep, adapter);

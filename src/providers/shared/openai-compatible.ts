@@ -4,6 +4,7 @@ import type {
 } from '../types.ts';
 import { GatewayError } from '../../errors/gateway-error.ts';
 import { apiBaseProblem, parseApiBase } from './api-base.ts';
+import { spliceModel } from './model-splice.ts';
 import { codeForStatus, failure, providerMessage } from './upstream-errors.ts';
 import { usageFromOpenAI } from './usage.ts';
 
@@ -95,13 +96,13 @@ export function openAICompatibleAdapter(quirks: OpenAICompatibleQuirks): Provide
     return { origin: base.origin, path };
   }
 
-  function post(dep: Deployment, endpoint: 'chat/completions' | 'embeddings', body: Record<string, unknown>): UpstreamRequest {
-    const payload = modelInBody ? { ...body, model: dep.model } : withoutModel(body);
+  function post(dep: Deployment, endpoint: 'chat/completions' | 'embeddings', body: Record<string, unknown>, source?: string): UpstreamRequest {
+    const spliced = modelInBody && source !== undefined ? spliceModel(source, body.model as string, dep.model) : undefined;
     return {
       ...target(dep, endpoint),
       method: 'POST',
       headers: { 'content-type': 'application/json', ...authHeaders(dep), ...dep.headers },
-      body: JSON.stringify(payload),
+      body: spliced ?? JSON.stringify(modelInBody ? { ...body, model: dep.model } : withoutModel(body)),
     };
   }
 
@@ -119,7 +120,7 @@ export function openAICompatibleAdapter(quirks: OpenAICompatibleQuirks): Provide
     chat: {
       wire: 'openai',
       supportsParam: (name) => !unsupported.has(name),
-      toRequest: (req: ChatRequest, dep) => post(dep, 'chat/completions', req),
+      toRequest: (req: ChatRequest, dep, source) => post(dep, 'chat/completions', req, source),
       fromResponse(body, dep): ChatCompletion {
         const completion = body as ChatCompletion;
         if (!completion || typeof completion !== 'object' || !Array.isArray(completion.choices)) throw invalid(dep, 'a chat completion without choices');
