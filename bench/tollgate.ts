@@ -1,6 +1,6 @@
 /**
  * Tollgate under test: write a config pointing at the fake upstream, start
- * `node src/main.ts serve` as a child process and wait for GET /health/ready.
+ * `node dist/main.js serve` (built by npm run bench) as a child process and wait for GET /health/ready.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -71,7 +71,7 @@ export async function startTollgateBare(repoRoot: string, upstreamPort: number, 
   const child = startProcess(
     'tollgate',
     process.execPath,
-    [...nodeArgs(), 'src/main.ts', 'serve', '--config', configFile, '--port', String(port), '--host', '127.0.0.1'],
+    [...nodeArgs(), 'dist/main.js', 'serve', '--config', configFile, '--port', String(port), '--host', '127.0.0.1'],
     { cwd: repoRoot, env: { ...process.env, TOLLGATE_MASTER_KEY: MASTER_KEY } },
   );
   void child.exited.then(() => rmSync(dir, { recursive: true, force: true }));

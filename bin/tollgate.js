@@ -1,8 +1,14 @@
 #!/usr/bin/env node
-// The `tollgate` command. Runs on Node >= 24, which executes the TypeScript sources directly.
+// The `tollgate` command. Runs the compiled gateway (dist/, built by `npm ci` and `npm run build`).
 const [major] = process.versions.node.split('.').map(Number);
 if (major < 24) {
   process.stderr.write(`tollgate needs Node.js 24 or newer (this is ${process.version}). Run it through npm (npx tollgate, npm start), which uses the project's pinned Node.\n`);
   process.exit(1);
 }
-await import('../src/main.ts');
+try {
+  await import('../dist/main.js');
+} catch (err) {
+  if (err?.code !== 'ERR_MODULE_NOT_FOUND' || !String(err.message).includes('dist/main.js')) throw err;
+  process.stderr.write('tollgate is not built yet: run `npm run build` (npm ci does it for you).\n');
+  process.exit(1);
+}
