@@ -8,15 +8,17 @@ import type { TargetSpec } from './load-protocol.ts';
 import { ensurePortkey, startPortkey } from './portkey.ts';
 import type { Rss, Tracked } from './processes.ts';
 import type { BenchSettings } from './settings.ts';
+import { startNodeFloor } from './node-floor-process.ts';
 import { startTollgateBare } from './tollgate.ts';
 import type { GatewayHandle } from './tollgate.ts';
 
-export type PathId = 'direct' | 'tollgate_bare' | 'tollgate_governed' | 'portkey';
+export type PathId = 'direct' | 'node_floor' | 'tollgate_bare' | 'tollgate_governed' | 'portkey';
 
-export const PATH_IDS: PathId[] = ['direct', 'tollgate_bare', 'tollgate_governed', 'portkey'];
+export const PATH_IDS: PathId[] = ['direct', 'node_floor', 'tollgate_bare', 'tollgate_governed', 'portkey'];
 
 export const PATH_LABELS: Record<PathId, string> = {
   direct: 'direct',
+  node_floor: 'node floor',
   tollgate_bare: 'tollgate bare',
   tollgate_governed: 'tollgate governed',
   portkey: 'portkey',
@@ -64,6 +66,9 @@ async function startGateway(id: PathId, start: () => Promise<GatewayHandle>, log
 export async function startPaths(settings: BenchSettings, upstreamPort: number, log: Log): Promise<PathState[]> {
   const delayMs = settings.delayed.delayMs;
   const paths: PathState[] = [{ id: 'direct', label: PATH_LABELS.direct, target: directTarget(upstreamPort, delayMs) }];
+
+  // The floor: what a bare node:http + undici proxy adds on this machine, in this run.
+  paths.push(await startGateway('node_floor', () => startNodeFloor(settings.repoRoot, upstreamPort, delayMs), log));
 
   if (settings.skipTollgate) {
     paths.push({ id: 'tollgate_bare', label: PATH_LABELS.tollgate_bare, unavailable: 'skipped (BENCH_SKIP_TOLLGATE)' });
