@@ -1,5 +1,6 @@
 import { GatewayError } from '../errors/gateway-error.ts';
 import type { Deployment, ProviderAdapter, Transport, UpstreamRequest, UpstreamResponse } from '../providers/types.ts';
+import { readAll } from '../streams/read-all.ts';
 import { traceparentHeader, type RequestContext } from './request-context.ts';
 
 /** Thrown when the client went away: nothing more is written for that request. */
@@ -111,39 +112,9 @@ export function scrub(message: string, dep: Deployment): string {
   return out.replace(/\b(sk|pk|rk|gsk|xai|sk-ant)-[A-Za-z0-9_\-*]{6,}/g, '[redacted]');
 }
 
-/** Reads a whole body, failing if it grows past `limit` bytes. */
+/** Reads a whole upstream body, failing if it grows past `limit` bytes. */
 export function readBody(response: UpstreamResponse, limit: number): Promise<Buffer> {
-  const body = response.body;
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const onData = (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        done();
-        body.destroy();
-        reject(new Error(`upstream body larger than ${limit} bytes`));
-        return;
-      }
-      chunks.push(chunk);
-    };
-    const onEnd = () => {
-      done();
-      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
-    };
-    const onError = (err: Error) => {
-      done();
-      reject(err);
-    };
-    const done = () => {
-      body.off('data', onData);
-      body.off('end', onEnd);
-      body.off('error', onError);
-    };
-    body.on('data', onData);
-    body.on('end', onEnd);
-    body.on('error', onError);
-  });
+  return readAll(response.body, limit);
 }
 
 /** Reads and parses a JSON success body; a broken or non-JSON body is the deployment's fault. */
