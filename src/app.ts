@@ -120,7 +120,10 @@ export function createApp(options: AppOptions): App {
         return;
       }
       const failure = toGatewayError(err, ctx.requestId);
-      if (failure.code === 'internal_error') logger.error('unhandled error', { request_id: ctx.requestId, error: String((err as Error)?.stack ?? err) });
+      if (failure.code === 'internal_error') {
+        const cause = (err as { cause?: { stack?: string } })?.cause;
+        logger.error('internal error', { request_id: ctx.requestId, error: String(cause?.stack ?? (err as Error)?.stack ?? err) });
+      }
       sendError(res, ctx, failure, route.errors);
       // A body we refused to read must not be parsed as the next request on this connection.
       if (failure.code === 'body_too_large') res.once('finish', () => req.destroy());

@@ -40,6 +40,8 @@ export function upstreamFailure(err: unknown, dep: Deployment, signal: AbortSign
   }
   const code = (err as { code?: string }).code;
   if (code && TIMEOUT_CODES.has(code)) return timeoutError(dep);
+  // Network errors carry a code (ECONNREFUSED, UND_ERR_SOCKET, ...); anything else is a bug.
+  if (!code) return new GatewayError('internal_error', `Internal error while calling deployment ${dep.id}.`, { deployment: dep.id, cause: err });
   const reason = code ?? (err instanceof Error ? err.message : 'unknown error');
   return new GatewayError('upstream_unreachable', `Deployment ${dep.id} (${dep.provider}) could not be reached: ${reason}.`, { deployment: dep.id, cause: err });
 }

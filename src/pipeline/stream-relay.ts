@@ -4,6 +4,7 @@ import { GatewayError } from '../errors/gateway-error.ts';
 import { SseParser } from '../providers/shared/sse-parser.ts';
 import type { SseEvent, StreamReducer, StreamStep, Usage } from '../providers/types.ts';
 import { ClientGone, interrupted, scrub, type UpstreamCall } from './dispatch.ts';
+import { WholeEvents } from './whole-events.ts';
 
 /** How provider events become what the client sees. */
 export interface RelayMode {
@@ -25,36 +26,59 @@ export interface RelayResult {
   firstByteAt?: number;
 }
 
+/** After the provider says the stream is complete, how long its connection may take to end. */
+const AFTER_DONE_GRACE_MS = 1_000;
+
 /**
- * Index just past the last blank line (an SSE event boundary: LF LF, CR CR or CRLF CRLF)
- * in `bytes`, or 0 when no event is complete yet.
+ * Writes to the client, honouring backpressure. A client that stops reading for longer than
+ * the deployment's stream timeout is treated as gone, so it cannot pin the upstream
+ * connection forever.
  */
-export function completeEventsEnd(bytes: Buffer): number {
-  for (let i = bytes.length - 1; i > 0; i--) {
-    const c = bytes[i];
-    if (c !== 10 && c !== 13) continue;
-    const p = bytes[i - 1];
-    if ((c === 10 && p === 10) || (c === 13 && p === 13)) return i + 1;
-    if (c === 10 && p === 13 && i >= 3 && bytes[i - 2] === 10 && bytes[i - 3] === 13) return i + 1;
+async function write(res: ServerResponse, data: string | Uint8Array, call: UpstreamCall): Promise<void> {
+  if (res.write(data)) return;
+  const stalled = AbortSignal.timeout(call.deployment.streamTimeoutMs);
+  try {
+    await once(res, 'drain', { signal: AbortSignal.any([call.signal, stalled]) });
+  } catch (err) {
+    if (stalled.aborted) {
+      res.destroy();
+      throw new ClientGone();
+    }
+    throw err;
   }
-  return 0;
 }
 
-async function write(res: ServerResponse, data: string | Uint8Array, signal: AbortSignal): Promise<void> {
-  if (res.write(data)) return;
-  await once(res, 'drain', { signal });
+function streamError(err: unknown, call: UpstreamCall): Error {
+  if (err instanceof GatewayError || err instanceof ClientGone) return err;
+  const dep = call.deployment;
+  if ((err as { code?: string })?.code === 'SSE_EVENT_TOO_LARGE') {
+    return new GatewayError('upstream_invalid_response', `Deployment ${dep.id} (${dep.provider}) sent a stream event that is too large: ${(err as Error).message}.`, { deployment: dep.id });
+  }
+  return interrupted(err, call);
 }
 
 /**
- * Streams a provider's SSE response to the client event by event, never buffering the
- * whole stream. The reducer reads usage and errors; the mode decides what is written.
+ * Streams a provider's SSE response to the client event by event, never buffering the whole
+ * stream. The reducer reads usage and errors; the mode decides what is written. The client's
+ * response ends as soon as the provider says the stream is complete.
  */
 export async function relayStream(res: ServerResponse, call: UpstreamCall, reducer: StreamReducer<unknown>, mode: RelayMode): Promise<RelayResult> {
   const parser = new SseParser();
+  const whole = mode.raw ? new WholeEvents() : undefined;
   const result: RelayResult = { completed: false };
+  const dep = call.deployment;
   let state = reducer.init();
   let stop = false;
-  const dep = call.deployment;
+  let finished = false;
+  let graceTimer: NodeJS.Timeout | undefined;
+
+  const finish = (closing: string) => {
+    finished = true;
+    res.end(closing || undefined);
+    // Let the provider's connection end by itself (so it can be reused), but not forever.
+    graceTimer = setTimeout(() => call.response.body.destroy(), AFTER_DONE_GRACE_MS);
+    graceTimer.unref();
+  };
 
   const handle = async (events: SseEvent[]) => {
     for (const event of events) {
@@ -64,18 +88,16 @@ export async function relayStream(res: ServerResponse, call: UpstreamCall, reduc
       if (step.usage) result.usage = step.usage;
       if (step.error) {
         const err = new GatewayError(step.error.code, scrub(`Deployment ${dep.id} (${dep.provider}) reported an error mid-stream: ${step.error.message}`, dep), { deployment: dep.id });
-        if (mode.raw) {
-          result.error = err; // the provider's own error event was already forwarded
-          stop = true;
-          return;
-        }
-        throw err;
+        if (!mode.raw) throw err;
+        result.error = err; // the provider's own error event was already forwarded
+        stop = true;
+        return;
       }
       if (!mode.raw) {
         const text = mode.onEvent(event, step);
         if (text) {
           result.firstByteAt ??= performance.now();
-          await write(res, text, call.signal);
+          await write(res, text, call);
         }
       }
       if (step.done) {
@@ -85,30 +107,31 @@ export async function relayStream(res: ServerResponse, call: UpstreamCall, reduc
     }
   };
 
-  // Raw mode forwards whole events only, so a break mid-event never leaves a torn frame
-  // in front of the error event.
-  let pending: Buffer = Buffer.alloc(0);
-  const forwardComplete = async (chunk: Uint8Array) => {
-    const bytes = pending.length === 0 ? Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength) : Buffer.concat([pending, chunk]);
-    const end = completeEventsEnd(bytes);
-    pending = bytes.subarray(end);
-    if (end === 0) return;
-    result.firstByteAt ??= performance.now();
-    await write(res, bytes.subarray(0, end), call.signal);
-  };
-
   try {
     for await (const chunk of call.response.body) {
-      if (mode.raw) await forwardComplete(chunk);
+      if (finished) continue; // draining the provider's connection after the end
+      if (whole) {
+        const events = whole.push(chunk);
+        if (events.length > 0) {
+          result.firstByteAt ??= performance.now();
+          await write(res, events, call);
+        }
+      }
       await handle(parser.push(chunk));
+      if (stop) finish(mode.raw ? '' : mode.onEnd());
     }
-    await handle(parser.end());
-    if (mode.raw && pending.length > 0) await write(res, pending, call.signal);
-    if (!result.completed && !result.error) throw new GatewayError('upstream_stream_interrupted', `Deployment ${dep.id} (${dep.provider}) ended its stream before it was complete.`, { deployment: dep.id });
-    const closing = mode.raw ? '' : mode.onEnd();
-    res.end(closing || undefined);
+    if (!finished) {
+      await handle(parser.end());
+      if (whole) {
+        const rest = whole.rest();
+        if (rest.length > 0) await write(res, rest, call);
+      }
+      if (!result.completed && !result.error) throw new GatewayError('upstream_stream_interrupted', `Deployment ${dep.id} (${dep.provider}) ended its stream before it was complete.`, { deployment: dep.id });
+      finish(mode.raw ? '' : mode.onEnd());
+    }
   } catch (err) {
-    const failure = err instanceof GatewayError ? err : interrupted(err, call);
+    if (finished) return result; // the client already has the whole stream
+    const failure = streamError(err, call);
     if (failure instanceof ClientGone || res.destroyed) {
       res.destroy();
       return result;
@@ -116,6 +139,7 @@ export async function relayStream(res: ServerResponse, call: UpstreamCall, reduc
     result.error = failure as GatewayError;
     res.end(mode.errorEvent(result.error));
   } finally {
+    if (graceTimer) clearTimeout(graceTimer);
     call.done();
   }
   return result;

@@ -32,6 +32,12 @@ function optional(body: Record<string, unknown>, name: string, check: (v: unknow
 }
 
 const isPositiveInt = (v: unknown) => Number.isInteger(v) && (v as number) > 0;
+const intUpTo = (max: number) => (v: unknown) => isPositiveInt(v) && (v as number) <= max;
+
+// Upper bounds the providers themselves enforce (OpenAI: n ≤ 128, 2,048 embedding inputs).
+const MAX_CHOICES = 128;
+const MAX_EMBEDDING_INPUTS = 2048;
+const MAX_DIMENSIONS = 16_384;
 const isNumber = (v: unknown) => typeof v === 'number' && Number.isFinite(v);
 
 /** Checks the fields the gateway itself relies on; everything else is the provider's to judge. */
@@ -49,7 +55,7 @@ export function validateChatRequest(body: Record<string, unknown>): ChatRequest 
   });
   optional(body, 'stream', (v) => typeof v === 'boolean', 'a boolean');
   optional(body, 'stream_options', (v) => typeof v === 'object' && !Array.isArray(v), 'an object like {"include_usage": true}');
-  optional(body, 'n', isPositiveInt, 'a positive integer');
+  optional(body, 'n', intUpTo(MAX_CHOICES), `an integer from 1 to ${MAX_CHOICES}`);
   optional(body, 'max_tokens', isPositiveInt, 'a positive integer');
   optional(body, 'max_completion_tokens', isPositiveInt, 'a positive integer');
   optional(body, 'temperature', isNumber, 'a number');
@@ -67,7 +73,8 @@ export function validateEmbeddingsRequest(body: Record<string, unknown>): Embedd
   const ok = typeof input === 'string'
     || (Array.isArray(input) && input.length > 0 && (input.every((s) => typeof s === 'string') || input.every((n) => typeof n === 'number') || input.every((a) => Array.isArray(a) && a.every((n) => typeof n === 'number'))));
   if (!ok) throw bad('input', input === undefined ? 'is required: a string or an array of strings.' : 'must be a string, an array of strings, or token arrays.');
-  optional(body, 'dimensions', isPositiveInt, 'a positive integer');
+  if (Array.isArray(input) && typeof input[0] !== 'number' && input.length > MAX_EMBEDDING_INPUTS) throw bad('input', `must have at most ${MAX_EMBEDDING_INPUTS} items, got ${input.length}.`);
+  optional(body, 'dimensions', intUpTo(MAX_DIMENSIONS), `an integer from 1 to ${MAX_DIMENSIONS}`);
   optional(body, 'encoding_format', (v) => v === 'float' || v === 'base64', '"float" or "base64"');
   return body as EmbeddingsRequest;
 }

@@ -274,6 +274,8 @@ export interface MessagesPassthrough {
   /** `clientHeaders` are the caller's lower-cased headers (e.g. anthropic-version, anthropic-beta). */
   toRequest(body: Record<string, unknown>, dep: Deployment, clientHeaders: Readonly<Record<string, string | string[] | undefined>>): UpstreamRequest;
   usageFromResponse(body: unknown): Usage | undefined;
+  /** A failure reported inside a success-status body (e.g. a 200 carrying an error object). */
+  failureInBody?(body: unknown): UpstreamFailure | undefined;
   /** Reads usage out of the provider's own stream events; the events themselves are forwarded raw. */
   readonly streamUsage: StreamReducer<any>;
 }
