@@ -75,7 +75,7 @@ export function createApp(options: AppOptions): App {
   };
   const authenticate = createAuthenticator(config.masterKey);
   let draining = false;
-  let inFlight = 0;
+  const live = new Set<ServerResponse>();
 
   const chat = { POST: chatCompletionsRoute(deps) };
   const embeddings = { POST: embeddingsRoute(deps) };
@@ -137,13 +137,13 @@ export function createApp(options: AppOptions): App {
       const url = req.url ?? '/';
       const q = url.indexOf('?');
       const path = q === -1 ? url : url.slice(0, q);
-      inFlight++;
+      live.add(res);
       res.once('close', () => {
-        inFlight--;
+        live.delete(res);
         if (!res.writableFinished) client.clientGone();
         if (config.server.accessLog) accessLog(ctx, req, res, path);
       });
-      if (draining) res.setHeader('connection', 'close');
+      if (draining) res.shouldKeepAlive = false;
       const route = routes.get(path) ?? (path.startsWith('/v1/models/') || path.startsWith('/models/') ? model : undefined);
       if (!route) {
         const format: ErrorFormat = path.startsWith('/v1/messages/') ? 'anthropic' : 'openai';
@@ -158,9 +158,15 @@ export function createApp(options: AppOptions): App {
       }
       void run(route, handler, ctx, req, res);
     },
-    inFlight: () => inFlight,
+    inFlight: () => live.size,
     drain() {
       draining = true;
+      // Responses still being served close their connection when done (with Connection: close
+      // where headers are not sent yet), so no client reuses a socket that is about to go.
+      for (const res of live) {
+        res.shouldKeepAlive = false;
+        if (res.headersSent) res.once('finish', () => res.socket?.end());
+      }
     },
     close: () => transports.close(),
   };

@@ -106,3 +106,29 @@ test('graceful shutdown lets an in-flight stream finish, then refuses new connec
   assert.equal(text.split(' ').length, 12, 'the whole answer arrived');
   await assert.rejects(fetch(`${gw.url}/health/live`));
 });
+
+test('a response in flight when draining starts says Connection: close, streamed or not', async () => {
+  const gw = await startTestGateway(yaml(`  slow-plain:
+    deployments:
+      - { id: slow-plain, provider: simulator, model: sim-slow-plain, simulator: { latency_ms: 150, output_tokens: 5 } }
+`));
+  try {
+    const send = (model: string, stream: boolean) => fetch(`${gw.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${MASTER}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model, stream, messages: [{ role: 'user', content: 'x' }] }),
+    });
+    const plain = send('slow-plain', false);
+    await new Promise((r) => setTimeout(r, 50));
+    gw.gateway.app.drain();
+    const res = await plain;
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('connection'), 'close');
+    await res.text();
+    const streamed = await send('slow', true);
+    assert.equal(streamed.headers.get('connection'), 'close');
+    await streamed.text();
+  } finally {
+    await gw.shutdown();
+  }
+});

@@ -7,7 +7,7 @@ import {
 import { formatSseEvent } from '../../providers/shared/sse-parser.ts';
 import { usageFromOpenAI } from '../../providers/shared/usage.ts';
 import type { ChatChunk, Deployment, ProviderAdapter, SseEvent, StreamStep, Usage } from '../../providers/types.ts';
-import { callUpstream, readJsonResponse } from '../../pipeline/dispatch.ts';
+import { callUpstream, readJsonResponse, scrub } from '../../pipeline/dispatch.ts';
 import { applyParamSupport } from '../../pipeline/param-support.ts';
 import type { RequestContext } from '../../pipeline/request-context.ts';
 import { relayStream, type RelayMode } from '../../pipeline/stream-relay.ts';
@@ -78,6 +78,8 @@ export function messagesRoute(deps: AppDeps) {
     const call = await callUpstream(deps.transportFor, ctx, dep, adapter, passthrough.toRequest(body, dep, req.headers), stream);
     if (!stream) {
       const { raw, json } = await readJsonResponse(call, deps.maxUpstreamBodyBytes);
+      const failure = passthrough.failureInBody?.(json);
+      if (failure) throw new GatewayError(failure.code, scrub(`Deployment ${dep.id} (${dep.provider}) answered 200 with an error: ${failure.message}`, dep), { deployment: dep.id });
       sendJson(res, 200, raw, withUsage(servedHeaders(ctx, dep, performance.now() - call.sentAt), passthrough.usageFromResponse(json)));
       return;
     }

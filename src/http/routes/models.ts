@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AliasConfig } from '../../config/gateway-config.ts';
+import { GatewayError } from '../../errors/gateway-error.ts';
 import type { RequestContext } from '../../pipeline/request-context.ts';
 import { resolveAlias } from '../../pipeline/route.ts';
 import type { AppDeps } from '../app-deps.ts';
@@ -26,7 +27,13 @@ export function modelRoute(deps: AppDeps, startedAt: number) {
   const created = Math.floor(startedAt / 1000);
   return async function model(ctx: RequestContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? '').split('?')[0]!;
-    const id = decodeURIComponent(path.slice(path.indexOf('/models/') + '/models/'.length));
+    const raw = path.slice(path.indexOf('/models/') + '/models/'.length);
+    let id: string;
+    try {
+      id = decodeURIComponent(raw);
+    } catch {
+      throw new GatewayError('invalid_request', `The model id in the path is not valid percent-encoding: "${raw.slice(0, 100)}".`, { param: 'model' });
+    }
     const alias = resolveAlias(deps.config, id);
     sendJson(res, 200, JSON.stringify(modelEntry(alias, created)), baseHeaders(ctx));
   };

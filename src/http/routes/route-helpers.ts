@@ -8,7 +8,6 @@ import type { AppDeps } from '../app-deps.ts';
 export const SSE_HEADERS = Object.freeze({
   'content-type': 'text/event-stream; charset=utf-8',
   'cache-control': 'no-cache',
-  connection: 'keep-alive',
   'x-accel-buffering': 'no',
 });
 

@@ -57,11 +57,34 @@ export function mapAnthropicError(status: number, bodyText: string, headers: Ups
   return failure(anthropicErrorCode(errorType(bodyText), message, status), message, headers);
 }
 
-/** The failure an in-stream `event: error` reports (there are no headers mid-stream). */
-export function streamErrorFailure(data: unknown): UpstreamFailure {
+function errorFields(data: unknown): { type: string | undefined; message: string | undefined } {
   const error = typeof data === 'object' && data !== null ? (data as { error?: unknown }).error : undefined;
   const fields = typeof error === 'object' && error !== null ? error as { type?: unknown; message?: unknown } : {};
-  const type = typeof fields.type === 'string' ? fields.type : undefined;
-  const message = typeof fields.message === 'string' && fields.message.trim() ? fields.message.trim() : 'provider stream error';
+  return {
+    type: typeof fields.type === 'string' ? fields.type : undefined,
+    message: typeof fields.message === 'string' && fields.message.trim() ? fields.message.trim() : undefined,
+  };
+}
+
+/** The failure an in-stream `event: error` reports (there are no headers mid-stream). */
+export function streamErrorFailure(data: unknown): UpstreamFailure {
+  const { type, message = 'provider stream error' } = errorFields(data);
   return { code: anthropicErrorCode(type, message), message };
+}
+
+/**
+ * The failure in a parsed response body that arrived with a success status but is an
+ * Anthropic error (`{"type":"error","error":{"type":"overloaded_error","message":"..."}}`);
+ * undefined for any other body. Bodies with no top-level `type` but an `error` object (as
+ * some Anthropic-compatible servers send) count too. The error type alone decides the code,
+ * since the status (200) says nothing.
+ */
+export function bodyErrorFailure(body: unknown): UpstreamFailure | undefined {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return undefined;
+  const { type: topType, error } = body as { type?: unknown; error?: unknown };
+  if (typeof error !== 'object' || error === null || Array.isArray(error)) return undefined;
+  if (topType !== 'error' && topType !== undefined) return undefined;
+  const { type, message } = errorFields(body);
+  const text = message === undefined ? `provider error${type ? ` (${type})` : ''}` : message.length > 600 ? `${message.slice(0, 600)}…` : message;
+  return { code: anthropicErrorCode(type, text), message: text };
 }

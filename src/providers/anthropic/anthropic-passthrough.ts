@@ -1,11 +1,11 @@
 // Native /v1/messages forwarding: the client's body goes upstream as-is (only `model` is
 // replaced) and the provider's events go back raw; this only reads usage out of them.
 
-import type { Deployment, MessagesPassthrough, SseEvent, StreamReducer, StreamStep, Usage, UpstreamRequest } from '../types.ts';
+import type { Deployment, MessagesPassthrough, SseEvent, StreamReducer, StreamStep, UpstreamFailure, Usage, UpstreamRequest } from '../types.ts';
 import type { AnthropicUsage } from './anthropic-types.ts';
 import { ANTHROPIC_VERSION } from './anthropic-types.ts';
 import { parseApiBase } from '../shared/api-base.ts';
-import { streamErrorFailure } from './anthropic-errors.ts';
+import { bodyErrorFailure, streamErrorFailure } from './anthropic-errors.ts';
 import { usageFromAnthropic } from './anthropic-to-chat.ts';
 import { mergeAnthropicUsage } from './anthropic-stream-to-chat.ts';
 
@@ -89,7 +89,7 @@ export const anthropicStreamUsage: StreamReducer<PassthroughUsageState> = {
   },
 };
 
-export const anthropicMessagesPassthrough: MessagesPassthrough = {
+export const anthropicMessagesPassthrough: MessagesPassthrough & { failureInBody(body: unknown): UpstreamFailure | undefined } = {
   toRequest(body: Record<string, unknown>, dep: Deployment, clientHeaders: ClientHeaders): UpstreamRequest {
     return {
       ...messagesTarget(dep),
@@ -106,6 +106,14 @@ export const anthropicMessagesPassthrough: MessagesPassthrough = {
   usageFromResponse(body: unknown): Usage | undefined {
     if (typeof body !== 'object' || body === null) return undefined;
     return usageFromAnthropic((body as { usage?: AnthropicUsage }).usage);
+  },
+  /**
+   * The failure in a non-streaming body that came with HTTP 200 but is an Anthropic error
+   * (`{"type":"error","error":{"type":"overloaded_error",...}}` → upstream_overloaded);
+   * undefined for a normal message or anything else.
+   */
+  failureInBody(body: unknown): UpstreamFailure | undefined {
+    return bodyErrorFailure(body);
   },
   streamUsage: anthropicStreamUsage,
 };

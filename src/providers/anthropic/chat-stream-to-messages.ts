@@ -3,8 +3,9 @@
 // content_block_start / content_block_delta… / content_block_stop (a ping after the first
 // block start), then message_delta (stop_reason, usage) and message_stop.
 
-import type { ChatChunk, FinishReason, OpenAIUsage, ToolCallDelta } from '../types.ts';
+import type { ChatChunk, FinishReason, OpenAIUsage } from '../types.ts';
 import type { AnthropicStopReason, AnthropicStreamEvent, AnthropicStreamEventType } from './anthropic-types.ts';
+import { GatewayError } from '../../errors/gateway-error.ts';
 import { anthropicMessageId, anthropicUsageFromOpenAI, stopReasonFromFinish } from './chat-to-messages-response.ts';
 
 /** One SSE event ready for formatSseEvent(data, event). */
@@ -77,18 +78,36 @@ function text(s: Draft, events: AnthropicSseEvent[], value: string): void {
   emit(events, { type: 'content_block_delta', index: s.open!.index, delta: { type: 'text_delta', text: value } });
 }
 
-function toolCall(s: Draft, events: AnthropicSseEvent[], call: ToolCallDelta, position: number): void {
-  const key = typeof call.index === 'number' ? call.index : position;
-  const args = call.function?.arguments ?? '';
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * One tool_calls delta. Junk is ignored where it can be (an entry that is not an object, a
+ * non-string id or name, arguments that are neither a string nor an object); a tool call
+ * that starts without a function name cannot be turned into a tool_use block and is an
+ * upstream_invalid_response. Arguments sent as an object (some local OpenAI-compatible
+ * servers) are forwarded as their JSON text.
+ */
+function toolCall(s: Draft, events: AnthropicSseEvent[], call: unknown, position: number): void {
+  if (!isRecord(call)) return;
+  const key = typeof call.index === 'number' && Number.isInteger(call.index) && call.index >= 0 ? call.index : position;
+  const fn = isRecord(call.function) ? call.function : {};
+  const args = typeof fn.arguments === 'string' ? fn.arguments : isRecord(fn.arguments) ? JSON.stringify(fn.arguments) : '';
   let index = s.tools[key];
   if (index === undefined) {
+    const name = typeof fn.name === 'string' ? fn.name : '';
+    if (name === '') {
+      throw new GatewayError('upstream_invalid_response', `The provider streamed a malformed chunk: tool call ${key} starts without function.name.`);
+    }
     closeOpen(s, events);
     index = s.nextIndex;
     s.tools = { ...s.tools, [key]: index };
+    const id = typeof call.id === 'string' && call.id !== '' ? call.id : `toolu_${key}`;
     openBlock(s, events, 'tool', {
       type: 'content_block_start',
       index,
-      content_block: { type: 'tool_use', id: call.id ?? `toolu_${key}`, name: call.function?.name ?? '', input: {} },
+      content_block: { type: 'tool_use', id, name, input: {} },
     });
   }
   // Arguments for a tool block that is no longer open still go to its own index.
@@ -117,19 +136,21 @@ export const chatChunksToMessagesEvents = {
     if (state.ended || !chunk || typeof chunk !== 'object') return { state, events };
     const s: Draft = { ...state };
     if (s.id === undefined && typeof chunk.id === 'string' && chunk.id !== '') s.id = chunk.id;
-    if (chunk.usage) s.usage = chunk.usage;
+    if (isRecord(chunk.usage)) s.usage = chunk.usage as OpenAIUsage;
     start(s, events);
-    const choice = Array.isArray(chunk.choices) ? chunk.choices.find((c) => (c.index ?? 0) === 0) : undefined;
+    // Junk (a choice or delta that is not an object, tool_calls that is not an array) is ignored.
+    const choices: unknown[] = Array.isArray(chunk.choices) ? chunk.choices : [];
+    const choice = choices.find((c): c is Record<string, unknown> => isRecord(c) && (c.index ?? 0) === 0);
     if (choice) {
-      const delta = choice.delta ?? {};
+      const delta = isRecord(choice.delta) ? choice.delta : {};
       if (typeof delta.content === 'string' && delta.content !== '') text(s, events, delta.content);
       if (typeof delta.refusal === 'string' && delta.refusal !== '') {
         s.refusal = true;
         text(s, events, delta.refusal);
       }
-      if (Array.isArray(delta.tool_calls)) delta.tool_calls.forEach((call, k) => toolCall(s, events, call, k));
-      if (choice.finish_reason) {
-        s.finishReason = choice.finish_reason;
+      if (Array.isArray(delta.tool_calls)) delta.tool_calls.forEach((call: unknown, k) => toolCall(s, events, call, k));
+      if (typeof choice.finish_reason === 'string' && choice.finish_reason !== '') {
+        s.finishReason = choice.finish_reason as FinishReason;
         closeOpen(s, events);
       }
     }

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { anthropicAdapter } from '../../../src/providers/anthropic/anthropic-adapter.ts';
-import { anthropicStreamUsage, mergeBetas } from '../../../src/providers/anthropic/anthropic-passthrough.ts';
+import { anthropicMessagesPassthrough, anthropicStreamUsage, mergeBetas } from '../../../src/providers/anthropic/anthropic-passthrough.ts';
 import type { SseEvent, Usage } from '../../../src/providers/types.ts';
 import { parseSse, readChunksFixture, readJsonFixture, splitEvery, SPLITS } from '../../helpers/fixtures.ts';
 import { deployment, thrown } from './helpers.ts';
@@ -137,4 +137,35 @@ test('streamUsage keeps message_start cache counts when message_delta only repor
   ]);
   assert.deepEqual(r.usages, [{ inputTokens: 1004, outputTokens: 12, cachedInputTokens: 1000, cacheWriteTokens: 0, reasoningTokens: 0, totalTokens: 1016 }]);
   assert.equal(anthropicStreamUsage.step(anthropicStreamUsage.init(), { data: 'garbage' }).error?.code, 'upstream_invalid_response');
+});
+
+test('failureInBody: an Anthropic error body sent with HTTP 200 maps like a status error, with the provider message', () => {
+  assert.equal(anthropicAdapter.messages, anthropicMessagesPassthrough);
+  const { failureInBody } = anthropicMessagesPassthrough;
+  const cases: Array<[string, string, string]> = [
+    ['error-overloaded.json', 'upstream_overloaded', 'Overloaded'],
+    ['error-api.json', 'upstream_error', 'Internal server error'],
+    ['error-rate-limit.json', 'upstream_rate_limited', readJsonFixture('anthropic/error-rate-limit.json').error.message],
+    ['error-authentication.json', 'upstream_auth_failed', 'invalid x-api-key'],
+    ['error-prompt-too-long.json', 'context_length_exceeded', 'prompt is too long: 208310 tokens > 200000 maximum'],
+    ['error-invalid-request.json', 'upstream_bad_request', readJsonFixture('anthropic/error-invalid-request.json').error.message],
+  ];
+  for (const [file, code, message] of cases) assert.deepEqual(failureInBody(readJsonFixture(`anthropic/${file}`)), { code, message }, file);
+  assert.deepEqual(failureInBody({ type: 'error', error: { type: 'timeout_error', message: '  Request timed out  ' } }), { code: 'upstream_timeout', message: 'Request timed out' });
+  // Unknown or missing error types, and missing messages, still fail (the 200 status says nothing).
+  assert.deepEqual(failureInBody({ type: 'error', error: { type: 'brand_new_error', message: 'x' } }), { code: 'upstream_error', message: 'x' });
+  assert.deepEqual(failureInBody({ type: 'error', error: {} }), { code: 'upstream_error', message: 'provider error' });
+  assert.deepEqual(failureInBody({ type: 'error', error: { type: 'overloaded_error' } }), { code: 'upstream_overloaded', message: 'provider error (overloaded_error)' });
+  // Anthropic-compatible servers that leave out the top-level type.
+  assert.deepEqual(failureInBody({ error: { type: 'overloaded_error', message: 'busy' } }), { code: 'upstream_overloaded', message: 'busy' });
+  const long = failureInBody({ type: 'error', error: { type: 'api_error', message: 'e'.repeat(5000) } });
+  assert.equal(long?.message.length, 601);
+});
+
+test('failureInBody: a normal message, or anything that is not an error body, is undefined', () => {
+  const { failureInBody } = anthropicMessagesPassthrough;
+  for (const file of ['message-text.json', 'message-tool-use.json', 'message-cache-usage.json']) assert.equal(failureInBody(readJsonFixture(`anthropic/${file}`)), undefined, file);
+  for (const body of [undefined, null, 'nope', 42, [], [{ type: 'error' }], {}, { type: 'error' }, { type: 'error', error: 'overloaded' }, { type: 'error', error: null }, { type: 'message', error: { type: 'api_error', message: 'x' } }]) {
+    assert.equal(failureInBody(body), undefined, JSON.stringify(body));
+  }
 });

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import Anthropic from '@anthropic-ai/sdk';
 import { chatChunksToMessagesEvents, type AnthropicSseEvent } from '../../../src/providers/anthropic/messages-ingress.ts';
 import { formatSseEvent } from '../../../src/providers/shared/sse-parser.ts';
+import { GatewayError } from '../../../src/errors/gateway-error.ts';
 import type { ChatChunk } from '../../../src/providers/types.ts';
 import { parseSse, readChunksFixture, splitEvery, SPLITS } from '../../helpers/fixtures.ts';
 
@@ -136,4 +137,73 @@ test('step does not mutate the state it is given', () => {
   const copy = structuredClone(s0);
   chatChunksToMessagesEvents.step(s0, c({ tool_calls: [{ index: 0, id: 'x', function: { name: 'f', arguments: '' } }] }));
   assert.deepEqual(s0, copy);
+});
+
+/** A chunk with any (possibly malformed) fields, as JSON.parse of a provider's data line gives. */
+const raw = (fields: Record<string, unknown>): ChatChunk => ({ id: 'gen-1', object: 'chat.completion.chunk', created: 1, model: 'llama', ...fields }) as unknown as ChatChunk;
+const rawDelta = (delta: unknown, extra: Record<string, unknown> = {}): ChatChunk => raw({ choices: [{ index: 0, delta, finish_reason: null, ...extra }] });
+
+test('malformed chunks are ignored where they can be: no TypeError, the rest of the stream still arrives', () => {
+  const events = translate([
+    raw({ choices: [null] }),
+    raw({ choices: ['zz', 7] }),
+    raw({ choices: 'zz' }),
+    raw({ choices: [{ index: 0, finish_reason: null }] }),
+    rawDelta(null),
+    rawDelta('zz'),
+    rawDelta({ content: 5, refusal: {} }),
+    rawDelta({ tool_calls: 'zz' }),
+    rawDelta({ tool_calls: { index: 0 } }),
+    rawDelta({ tool_calls: [null, 'zz', 3] }),
+    raw({ id: 42, usage: 'n/a', choices: [{ index: 0, delta: { content: 'Hi' }, finish_reason: null }] }),
+    rawDelta({ tool_calls: [null, { index: 0, id: 'call_a', type: 'function', function: { name: 'f', arguments: '{"x"' } }] }),
+    rawDelta({ tool_calls: [{ index: 0, function: null }, { index: 0, function: { name: 9, arguments: ':1}' } }] }),
+    rawDelta({ tool_calls: [{ index: 0, function: { arguments: 12 } }] }),
+    rawDelta({}, { finish_reason: 7 }),
+    rawDelta({}, { finish_reason: 'tool_calls' }),
+  ]);
+  assert.deepEqual(events.map((ev) => JSON.parse(ev.data)), [
+    {
+      type: 'message_start',
+      message: {
+        id: 'msg_gen-1', type: 'message', role: 'assistant', model: MODEL, content: [], stop_reason: null, stop_sequence: null,
+        usage: { input_tokens: 0, cache_creation_input_tokens: 0, cache_read_input_tokens: 0, output_tokens: 0 },
+      },
+    },
+    { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } },
+    { type: 'ping' },
+    { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'Hi' } },
+    { type: 'content_block_stop', index: 0 },
+    { type: 'content_block_start', index: 1, content_block: { type: 'tool_use', id: 'call_a', name: 'f', input: {} } },
+    { type: 'content_block_delta', index: 1, delta: { type: 'input_json_delta', partial_json: '{"x"' } },
+    { type: 'content_block_delta', index: 1, delta: { type: 'input_json_delta', partial_json: ':1}' } },
+    { type: 'content_block_stop', index: 1 },
+    { type: 'message_delta', delta: { stop_reason: 'tool_use', stop_sequence: null }, usage: { output_tokens: 0 } },
+    { type: 'message_stop' },
+  ]);
+});
+
+test('tool-call arguments streamed as an object are forwarded as their JSON text', () => {
+  const events = translate([
+    rawDelta({ tool_calls: [{ index: 0, id: 'call_a', type: 'function', function: { name: 'get_weather', arguments: { location: 'Paris' } } }] }),
+    rawDelta({}, { finish_reason: 'tool_calls' }),
+  ]);
+  assert.deepEqual(JSON.parse(events[3].data), { type: 'content_block_delta', index: 0, delta: { type: 'input_json_delta', partial_json: '{"location":"Paris"}' } });
+});
+
+test('a tool call that starts without a function name is upstream_invalid_response, not a TypeError', () => {
+  for (const call of [{ index: 0, id: 'call_a', function: null }, { index: 0, id: 'call_a' }, { index: 1, function: { name: 5, arguments: '{}' } }, { index: 0, function: { name: '' } }]) {
+    const state = chatChunksToMessagesEvents.step(chatChunksToMessagesEvents.init(MODEL), c({ content: 'x' })).state;
+    const copy = structuredClone(state);
+    let err: unknown;
+    try {
+      chatChunksToMessagesEvents.step(state, rawDelta({ tool_calls: [call] }));
+    } catch (e) {
+      err = e;
+    }
+    assert.ok(err instanceof GatewayError, `${JSON.stringify(call)}: ${String(err)}`);
+    assert.equal(err.code, 'upstream_invalid_response');
+    assert.match(err.message, new RegExp(`tool call ${call.index} starts without function\\.name`));
+    assert.deepEqual(state, copy, 'the state given is untouched');
+  }
 });

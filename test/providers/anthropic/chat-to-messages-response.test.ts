@@ -4,6 +4,7 @@ import {
   anthropicUsageFromOpenAI, chatCompletionToAnthropicMessage, stopReasonFromFinish, toolInput,
 } from '../../../src/providers/anthropic/messages-ingress.ts';
 import { anthropicToChatCompletion } from '../../../src/providers/anthropic/anthropic-to-chat.ts';
+import { GatewayError } from '../../../src/errors/gateway-error.ts';
 import type { ChatCompletion } from '../../../src/providers/types.ts';
 import { readJsonFixture } from '../../helpers/fixtures.ts';
 import { deployment, thrown } from './helpers.ts';
@@ -86,4 +87,103 @@ test('round trip: Anthropic message → chat completion → Anthropic message ke
       output_tokens: original.usage.output_tokens,
     });
   }
+});
+
+/** The GatewayError a malformed completion raises (a TypeError here would be an HTTP 500). */
+function invalidResponse(body: unknown): GatewayError {
+  const err = thrown(() => chatCompletionToAnthropicMessage(body as ChatCompletion, 'm'));
+  assert.ok(err instanceof GatewayError, `expected a GatewayError, got ${String(err)}`);
+  assert.equal(err.code, 'upstream_invalid_response');
+  assert.equal(err.status, 502);
+  return err;
+}
+
+function withMessage(message: unknown): unknown {
+  return { id: 'chatcmpl-1', object: 'chat.completion', created: 1, model: 'llama', choices: [{ index: 0, message, finish_reason: 'tool_calls' }] };
+}
+
+const call = (fn: unknown, extra: Record<string, unknown> = {}) => ({ id: 'call_1', type: 'function', function: fn, ...extra });
+
+test('malformed tool calls are upstream_invalid_response errors that say what is wrong', () => {
+  const cases: Array<[unknown, string]> = [
+    [[{ function: null }], 'choices[0].message.tool_calls[0].function is missing'],
+    [[{ id: 'call_1', type: 'function' }], 'choices[0].message.tool_calls[0].function is missing'],
+    ['zz', 'choices[0].message.tool_calls is a string, not an array'],
+    [{ 0: call({ name: 'f', arguments: '{}' }) }, 'choices[0].message.tool_calls is an object, not an array'],
+    [[call({ arguments: '{"a":1}' })], 'choices[0].message.tool_calls[0].function.name is missing'],
+    [[call({ name: '', arguments: '{}' })], 'choices[0].message.tool_calls[0].function.name is missing'],
+    [[call({ name: 42, arguments: '{}' })], 'choices[0].message.tool_calls[0].function.name is a number, not a string'],
+    [[call('get_weather')], 'choices[0].message.tool_calls[0].function is a string, not an object'],
+    [[null], 'choices[0].message.tool_calls[0] is null, not a tool call object'],
+    [['call_1'], 'choices[0].message.tool_calls[0] is a string, not a tool call object'],
+    [[call({ name: 'f', arguments: '{}' }), call(null)], 'choices[0].message.tool_calls[1].function is missing'],
+    [[call({ name: 'f', arguments: [1, 2] })], 'choices[0].message.tool_calls[0].function.arguments is an array, not a JSON string or object'],
+    [[call({ name: 'f', arguments: 7 })], 'choices[0].message.tool_calls[0].function.arguments is a number, not a JSON string or object'],
+    [[call({ name: 'f', arguments: '{}' }, { id: 12 })], 'choices[0].message.tool_calls[0].id is a number, not a string'],
+  ];
+  for (const [toolCalls, what] of cases) {
+    const err = invalidResponse(withMessage({ role: 'assistant', content: null, tool_calls: toolCalls }));
+    assert.equal(err.message, `The provider returned a malformed chat completion: ${what}.`, JSON.stringify(toolCalls));
+  }
+});
+
+test('malformed choices and messages are upstream_invalid_response errors that say what is wrong', () => {
+  const base = { id: 'chatcmpl-1', object: 'chat.completion', created: 1, model: 'llama' };
+  const cases: Array<[unknown, string]> = [
+    [{ ...base }, 'choices is missing'],
+    [{ ...base, choices: null }, 'choices is missing'],
+    [{ ...base, choices: [] }, 'choices is empty'],
+    [{ ...base, choices: 'zz' }, 'choices is a string, not an array'],
+    [{ ...base, choices: { 0: {} } }, 'choices is an object, not an array'],
+    [{ ...base, choices: [null] }, 'choices[0] is null, not an object'],
+    [{ ...base, choices: [{ index: 0, finish_reason: 'stop' }] }, 'choices[0].message is missing'],
+    [{ ...base, choices: [{ index: 0, message: null, finish_reason: 'stop' }] }, 'choices[0].message is missing'],
+    [{ ...base, choices: [{ index: 0, message: 'hello', finish_reason: 'stop' }] }, 'choices[0].message is a string, not an object'],
+    [{ ...base, choices: [{ index: 0, message: ['hello'], finish_reason: 'stop' }] }, 'choices[0].message is an array, not an object'],
+    [null, 'the body is null, not an object'],
+    ['<html>', 'the body is a string, not an object'],
+  ];
+  for (const [body, what] of cases) {
+    assert.equal(invalidResponse(body).message, `The provider returned a malformed chat completion: ${what}.`, JSON.stringify(body));
+  }
+});
+
+test('tool-call arguments sent as an object (local OpenAI-compatible servers) are the input as is', () => {
+  const m = chatCompletionToAnthropicMessage(withMessage({
+    role: 'assistant', content: null,
+    tool_calls: [call({ name: 'get_weather', arguments: { location: 'Paris', units: { temp: 'C' } } })],
+  }) as ChatCompletion, 'm');
+  assert.deepEqual(m.content, [{ type: 'tool_use', id: 'call_1', name: 'get_weather', input: { location: 'Paris', units: { temp: 'C' } } }]);
+  assert.equal(m.stop_reason, 'tool_use');
+});
+
+test('tool-call arguments that are not a JSON object, or missing, become {}; a missing id gets one', () => {
+  const m = chatCompletionToAnthropicMessage(withMessage({
+    role: 'assistant', content: null,
+    tool_calls: [
+      call({ name: 'a', arguments: '{"location": "Par' }),
+      call({ name: 'b', arguments: '"just a string"' }),
+      call({ name: 'c', arguments: null }),
+      call({ name: 'd' }),
+      { type: 'function', function: { name: 'e', arguments: '{"x":1}' } },
+    ],
+  }) as ChatCompletion, 'm');
+  assert.deepEqual(m.content, [
+    { type: 'tool_use', id: 'call_1', name: 'a', input: {} },
+    { type: 'tool_use', id: 'call_1', name: 'b', input: {} },
+    { type: 'tool_use', id: 'call_1', name: 'c', input: {} },
+    { type: 'tool_use', id: 'call_1', name: 'd', input: {} },
+    { type: 'tool_use', id: 'toolu_4', name: 'e', input: { x: 1 } },
+  ]);
+});
+
+test('null tool_calls, a non-string id and junk usage are tolerated', () => {
+  const m = chatCompletionToAnthropicMessage({
+    id: 12345, object: 'chat.completion', created: 1, model: 'llama', usage: 'n/a',
+    choices: [{ index: 0, message: { role: 'assistant', content: 'hi', tool_calls: null }, finish_reason: 'stop' }],
+  } as unknown as ChatCompletion, 'm');
+  assert.equal(m.id, 'msg_unknown');
+  assert.deepEqual(m.content, [{ type: 'text', text: 'hi' }]);
+  assert.equal(m.stop_reason, 'end_turn');
+  assert.deepEqual(m.usage, { input_tokens: 0, cache_creation_input_tokens: 0, cache_read_input_tokens: 0, output_tokens: 0 });
 });
