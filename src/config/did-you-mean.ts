@@ -15,9 +15,16 @@ function distance(a: string, b: string): number {
 /** The closest candidate within a small edit distance, for "did you mean" hints. */
 export function didYouMean(input: string, candidates: Iterable<string>): string | undefined {
   const needle = input.toLowerCase();
+  const list = [...candidates];
+  // A unit suffix or prefix left off (timeout → timeout_ms) is the likeliest slip.
+  const extended = list.find((c) => {
+    const lower = c.toLowerCase();
+    return needle.length >= 3 && (lower.startsWith(`${needle}_`) || lower.endsWith(`_${needle}`));
+  });
+  if (extended) return extended;
   let best: string | undefined;
   let bestScore = Infinity;
-  for (const candidate of candidates) {
+  for (const candidate of list) {
     const score = distance(needle, candidate.toLowerCase());
     if (score < bestScore) {
       best = candidate;

@@ -42,8 +42,6 @@ const PARAM_KEYS: Record<string, string> = {
   input_cost_per_token: 'input_cost_per_token',
   output_cost_per_token: 'output_cost_per_token',
   drop_params: 'drop_params',
-  extra_headers: 'headers',
-  headers: 'headers',
 };
 const SECONDS_KEYS: Record<string, string> = { timeout: 'timeout_ms', stream_timeout: 'stream_timeout_ms' };
 
@@ -82,15 +80,20 @@ function importDeployment(entry: Record<string, unknown>, path: PropertyKey[], o
   const deployment: Record<string, unknown> = { provider, model };
   for (const [key, value] of Object.entries(params)) {
     if (key === 'model') continue;
-    if (PARAM_KEYS[key]) deployment[PARAM_KEYS[key]] = value;
-    else if (SECONDS_KEYS[key] && typeof value === 'number') deployment[SECONDS_KEYS[key]] = Math.round(value * 1000);
+    if (key === 'headers' || key === 'extra_headers') deployment.headers = { ...record(deployment.headers), ...record(value) };
+    else if (PARAM_KEYS[key]) deployment[PARAM_KEYS[key]] = value;
+    else if (SECONDS_KEYS[key]) {
+      const seconds = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+      if (typeof seconds === 'number' && Number.isFinite(seconds) && seconds > 0) deployment[SECONDS_KEYS[key]] = Math.round(seconds * 1000);
+      else if (!(typeof value === 'string' && value.startsWith('os.environ/'))) out.problems.push(`${where}.litellm_params.${key}: must be a positive number of seconds.`);
+    }
     else if (key === 'order') out.warnings.push(`${where}.litellm_params.order: priority routing is not supported yet; deployments are chosen by weight.`);
     else out.warnings.push(`${where}.litellm_params.${key}: not supported yet; ignored.`);
   }
   const info = record(entry.model_info);
   if (Object.keys(info).length > 0) {
     const { id, ...rest } = info;
-    if (typeof id === 'string') deployment.id = id;
+    if (typeof id === 'string' || typeof id === 'number') deployment.id = String(id);
     deployment.model_info = rest;
   }
   for (const key of Object.keys(entry)) {

@@ -40,7 +40,8 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
   let format: 'native' | 'litellm' = 'native';
   if (isLiteLLMConfig(raw)) {
     if ('models' in raw) throw new ConfigError(file, ['models and model_list are both present: use the native `models` map or a LiteLLM `model_list`, not both.']);
-    const imported = importLiteLLMConfig(raw);
+    // LiteLLM files have no requires_env, so references resolve first, against LiteLLM's own paths.
+    const imported = importLiteLLMConfig(resolveSecretRefs(raw, env, problems) as Record<string, unknown>);
     native = imported.config;
     format = 'litellm';
     problems.push(...imported.problems);
@@ -48,8 +49,9 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
   }
 
   const disabledAliases = new Map<string, string[]>();
-  native = { ...native, models: enabledModels(native.models, env, disabledAliases) };
-  const resolved = resolveSecretRefs(native, env, problems);
+  const resolved = format === 'litellm'
+    ? native // resolved before the import
+    : resolveSecretRefs({ ...native, models: enabledModels(native.models, env, disabledAliases) }, env, problems);
   const parsed = configSchema.safeParse(resolved);
   if (!parsed.success) problems.push(...formatIssues(configSchema, parsed.error.issues, resolved));
   if (problems.length > 0 || !parsed.success) throw new ConfigError(file, problems);
@@ -90,8 +92,10 @@ function build(
     });
     aliases.set(name, Object.freeze({ name, ...(alias.description ? { description: alias.description } : {}), deployments: Object.freeze(deployments) }));
   }
-  const masterKey = env.TOLLGATE_MASTER_KEY || parsed.general_settings.master_key;
-  if (masterKey !== undefined && masterKey.length < 8) problems.push('TOLLGATE_MASTER_KEY: must be at least 8 characters.');
+  const fromEnv = env.TOLLGATE_MASTER_KEY?.trim();
+  const masterKey = fromEnv || parsed.general_settings.master_key;
+  if (fromEnv && fromEnv.length < 8) problems.push('TOLLGATE_MASTER_KEY: must be at least 8 characters.');
+  if (fromEnv && !/^[\x21-\x7e]+$/.test(fromEnv)) problems.push('TOLLGATE_MASTER_KEY: must be printable characters without spaces or line breaks.');
   return Object.freeze({
     source: Object.freeze(source),
     server: Object.freeze({

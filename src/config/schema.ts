@@ -14,13 +14,28 @@ export const byteSize = z.union([
   return Math.round(Number(amount) * UNITS[(unit ?? 'b').toLowerCase()]!);
 });
 
-const rate = z.number().min(0).max(1);
-const positiveInt = z.number().int().positive();
+/** Numbers and booleans may arrive as strings from os.environ/NAME references. */
+function fromEnvString(value: unknown): unknown {
+  if (typeof value !== 'string') return value;
+  const text = value.trim();
+  if (/^-?\d+(\.\d+)?(e-?\d+)?$/i.test(text)) return Number(text);
+  if (text === 'true' || text === 'false') return text === 'true';
+  return value;
+}
+const fromEnv = <T extends z.ZodType>(schema: T) => z.preprocess(fromEnvString, schema);
+const bool = () => fromEnv(z.boolean());
+const rate = fromEnv(z.number().min(0).max(1));
+const positiveInt = fromEnv(z.number().int().positive());
+
+/** Credentials go into HTTP headers: printable ASCII, no spaces. */
+const credential = (what: string) => z.string().regex(/^[\x21-\x7e]+$/, {
+  error: `${what} must be printable characters without spaces or line breaks (check the variable for a stray newline or quote)`,
+});
 
 export const simulatorSchema = z.strictObject({
-  latency_ms: z.number().min(0).default(0),
-  ttft_ms: z.number().min(0).default(0),
-  tokens_per_second: z.number().min(0).default(0),
+  latency_ms: fromEnv(z.number().min(0)).default(0),
+  ttft_ms: fromEnv(z.number().min(0)).default(0),
+  tokens_per_second: fromEnv(z.number().min(0)).default(0),
   output_tokens: positiveInt.default(32),
   failures: z.strictObject({
     rate_429: rate.default(0),
@@ -40,18 +55,18 @@ export const deploymentSchema = z.strictObject({
   provider: z.enum(PROVIDER_NAMES),
   model: z.string().min(1, { error: 'must name the provider model (e.g. gpt-4o-mini)' }),
   api_base: z.string().optional(),
-  api_key: z.string().optional(),
+  api_key: credential('api_key').optional(),
   api_version: z.string().optional(),
   headers: z.record(z.string(), z.string()).default({}),
-  weight: z.number().positive().default(1),
+  weight: fromEnv(z.number().positive()).default(1),
   timeout_ms: positiveInt.default(600_000),
   stream_timeout_ms: positiveInt.optional(),
-  drop_params: z.boolean().optional(),
+  drop_params: bool().optional(),
   region: z.string().optional(),
   rpm: positiveInt.optional(),
   tpm: positiveInt.optional(),
-  input_cost_per_token: z.number().min(0).optional(),
-  output_cost_per_token: z.number().min(0).optional(),
+  input_cost_per_token: fromEnv(z.number().min(0)).optional(),
+  output_cost_per_token: fromEnv(z.number().min(0)).optional(),
   model_info: z.record(z.string(), z.unknown()).default({}),
   simulator: simulatorSchema.optional(),
 });
@@ -69,16 +84,16 @@ export const aliasSchema = z.strictObject({
 export const configSchema = z.strictObject({
   server: z.strictObject({
     host: z.string().min(1).default('127.0.0.1'),
-    port: z.number().int().min(0).max(65535).default(4000),
+    port: fromEnv(z.number().int().min(0).max(65535)).default(4000),
     max_body_size: byteSize.default(32_000_000),
-    access_log: z.boolean().default(true),
+    access_log: bool().default(true),
     log_level: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
-    shutdown_grace_ms: z.number().int().min(0).default(10_000),
+    shutdown_grace_ms: fromEnv(z.number().int().min(0)).default(10_000),
     keep_alive_timeout_ms: positiveInt.default(65_000),
   }).prefault({}),
   general_settings: z.strictObject({
-    master_key: z.string().min(8, { error: 'master_key must be at least 8 characters' }).optional(),
-    drop_params: z.boolean().default(false),
+    master_key: credential('master_key').min(8, { error: 'master_key must be at least 8 characters' }).optional(),
+    drop_params: bool().default(false),
   }).prefault({}),
   upstream: z.strictObject({
     connections_per_origin: positiveInt.default(256),

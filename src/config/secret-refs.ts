@@ -11,7 +11,8 @@ const INLINE_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
 export function resolveSecretRefs(value: unknown, env: NodeJS.ProcessEnv, problems: string[]): unknown {
   return walkStrings(value, [], (text, path) => {
     const whole = WHOLE_REF.exec(text);
-    if (whole) return lookup(whole[1]!, path, env, problems) ?? text;
+    // Secrets mounted from files usually end in a newline: a whole-value reference is trimmed.
+    if (whole) return lookup(whole[1]!, path, env, problems)?.trim() ?? text;
     if (!text.includes('${')) return text;
     return text.replace(INLINE_REF, (_m, name: string) => lookup(name, path, env, problems) ?? '');
   });

@@ -134,3 +134,38 @@ test('LiteLLM config.yaml: model_list becomes routing groups; unsupported keys w
 test('a file with both models and model_list is rejected', () => {
   assert.match(problems('models: {}\nmodel_list: []\n')[0]!, /models and model_list are both present/);
 });
+
+test('values from the environment: secrets are trimmed, numbers and booleans are converted', () => {
+  const yaml = `server: { port: os.environ/PORT, access_log: os.environ/ACCESS_LOG }\n${SIM.replace('model: sim-1', 'model: sim-1\n        api_key: os.environ/SIM_KEY\n        timeout_ms: os.environ/SIM_TIMEOUT')}`;
+  const config = parseConfig(yaml, 't', { env: { PORT: '8080', ACCESS_LOG: 'false', SIM_KEY: 'sk-mounted-secret\n', SIM_TIMEOUT: '2500', TOLLGATE_MASTER_KEY: 'sk-master-from-file\n' } });
+  assert.equal(config.server.port, 8080);
+  assert.equal(config.server.accessLog, false);
+  assert.equal(config.aliases.get('chat')!.deployments[0]!.apiKey, 'sk-mounted-secret');
+  assert.equal(config.aliases.get('chat')!.deployments[0]!.timeoutMs, 2500);
+  assert.equal(config.masterKey, 'sk-master-from-file');
+});
+
+test('credentials with spaces or line breaks inside are rejected with a fix-it message', () => {
+  const [problem] = problems(SIM.replace('model: sim-1', 'model: sim-1\n        api_key: "sk-two words"'));
+  assert.match(problem!, /^models\.chat\.deployments\[0\]\.api_key: api_key must be printable characters without spaces or line breaks/);
+  assert.doesNotMatch(problem!, /two words/, 'the secret itself is not echoed');
+  assert.match(problems(SIM, { TOLLGATE_MASTER_KEY: 'sk-master key' })[0]!, /^TOLLGATE_MASTER_KEY: must be printable characters/);
+});
+
+test('a unit suffix left off gets a did-you-mean (timeout → timeout_ms)', () => {
+  assert.match(problems(SIM.replace('model: sim-1', 'model: sim-1\n        timeout: 30'))[0]!, /unknown key "timeout"\. Did you mean "timeout_ms"\?/);
+});
+
+test('LiteLLM: headers and extra_headers merge, timeouts may come from the environment, numeric model_info ids', () => {
+  const yaml = `model_list:
+  - model_name: m
+    litellm_params: { model: openai/gpt-4o, api_key: sk-x, headers: { a: "1" }, extra_headers: { b: "2" }, timeout: os.environ/T }
+    model_info: { id: 42 }
+`;
+  const dep = parseConfig(yaml, 't', { env: { T: '12.5' } }).aliases.get('m')!.deployments[0]!;
+  assert.deepEqual({ ...dep.headers }, { a: '1', b: '2' });
+  assert.equal(dep.timeoutMs, 12_500);
+  assert.equal(dep.id, '42');
+  assert.match(problems(yaml.replace('timeout: os.environ/T', 'timeout: soon'))[0]!, /model_list\[0\]\.litellm_params\.timeout: must be a positive number of seconds/);
+  assert.deepEqual(problems(yaml, {}), ['model_list[0].litellm_params.timeout: environment variable T is not set. Export it before starting Tollgate, or remove the reference.']);
+});

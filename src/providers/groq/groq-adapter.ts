@@ -1,8 +1,9 @@
 import { openAICompatibleAdapter } from '../shared/openai-compatible.ts';
 
-// Groq rejects these OpenAI fields with a 400 (GroqCloud OpenAI-compatibility notes).
+// Groq rejects these OpenAI fields with a 400, and n other than 1 (GroqCloud OpenAI-compatibility notes).
 export const groqAdapter = openAICompatibleAdapter({
   name: 'groq',
   defaultApiBase: 'https://api.groq.com/openai/v1',
-  unsupportedParams: ['logprobs', 'top_logprobs', 'logit_bias', 'n'],
+  unsupportedParams: ['logprobs', 'top_logprobs', 'logit_bias'],
+  onlyValues: { n: 1 },
 });

@@ -16,6 +16,8 @@ export interface OpenAICompatibleQuirks {
   requiresApiKey?: boolean;
   /** Top-level params this provider rejects (everything else is forwarded). */
   unsupportedParams?: readonly string[];
+  /** Params the provider accepts only at one value (e.g. Groq's n = 1). */
+  onlyValues?: Readonly<Record<string, unknown>>;
   /** Whether the provider serves /embeddings. */
   embeddings?: boolean;
   /** Where a request goes; defaults to `{api_base}/{endpoint}`. */
@@ -119,7 +121,7 @@ export function openAICompatibleAdapter(quirks: OpenAICompatibleQuirks): Provide
     },
     chat: {
       wire: 'openai',
-      supportsParam: (name) => !unsupported.has(name),
+      supportsParam: (name, value) => !unsupported.has(name) && (quirks.onlyValues?.[name] === undefined || quirks.onlyValues[name] === value),
       toRequest: (req: ChatRequest, dep, source) => post(dep, 'chat/completions', req, source),
       fromResponse(body, dep): ChatCompletion {
         const completion = body as ChatCompletion;

@@ -122,3 +122,8 @@ test('vllm: needs an api_base but no key', () => {
   assert.deepEqual(vllmAdapter.validate(deployment({ provider: 'vllm', apiBase: 'http://10.0.0.5:8000/v1' })), []);
   assert.deepEqual(vllmAdapter.validate(deployment({ provider: 'vllm', apiBase: 'not a url' })), ['api_base "not a url" is not a URL; write it like https://api.example.com/v1']);
 });
+
+test('groq: n is accepted at 1 only', () => {
+  assert.equal(groqAdapter.chat.supportsParam('n', 1), true);
+  assert.equal(groqAdapter.chat.supportsParam('n', 2), false);
+});
