@@ -28,6 +28,12 @@ export interface RelayResult {
 
 /** After the provider says the stream is complete, how long its connection may take to end. */
 const AFTER_DONE_GRACE_MS = 1_000;
+/**
+ * Response headers normally leave with the first event (one write). If the provider is slow
+ * to send one (a reasoning model thinking), they are flushed on their own after this long, so
+ * the client learns the status early.
+ */
+const HEADERS_ALONE_AFTER_MS = 20;
 
 /**
  * Writes to the client, honouring backpressure. A client that stops reading for longer than
@@ -59,7 +65,7 @@ function streamError(err: unknown, call: UpstreamCall): Error {
 
 /**
  * Streams a provider's SSE response to the client event by event, never buffering the whole
- * stream. The reducer reads usage and errors; the mode decides what is written. The client's
+ * stream. The caller has set the response headers (writeHead) but not flushed them. The reducer reads usage and errors; the mode decides what is written. The client's
  * response ends as soon as the provider says the stream is complete.
  */
 export async function relayStream(res: ServerResponse, call: UpstreamCall, reducer: StreamReducer<unknown>, mode: RelayMode): Promise<RelayResult> {
@@ -71,6 +77,9 @@ export async function relayStream(res: ServerResponse, call: UpstreamCall, reduc
   let stop = false;
   let finished = false;
   let graceTimer: NodeJS.Timeout | undefined;
+  const headersTimer = setTimeout(() => {
+    if (!res.headersSent && !res.destroyed) res.flushHeaders();
+  }, HEADERS_ALONE_AFTER_MS);
 
   const finish = (closing: string) => {
     finished = true;
@@ -139,6 +148,7 @@ export async function relayStream(res: ServerResponse, call: UpstreamCall, reduc
     result.error = failure as GatewayError;
     res.end(mode.errorEvent(result.error));
   } finally {
+    clearTimeout(headersTimer);
     if (graceTimer) clearTimeout(graceTimer);
     call.done();
   }

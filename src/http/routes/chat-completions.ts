@@ -70,7 +70,6 @@ export function chatCompletionsRoute(deps: AppDeps) {
       return;
     }
     res.writeHead(200, { ...SSE_HEADERS, ...servedHeaders(ctx, dep, call.headersAt - call.sentAt) });
-    res.flushHeaders();
     const mode = adapter.chat.wire === 'openai' ? passthroughMode(clientWantsUsage) : chunkMode(clientWantsUsage);
     await relayStream(res, call, adapter.chat.stream, mode);
   };

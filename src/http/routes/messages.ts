@@ -84,7 +84,6 @@ export function messagesRoute(deps: AppDeps) {
       return;
     }
     res.writeHead(200, { ...SSE_HEADERS, ...servedHeaders(ctx, dep, call.headersAt - call.sentAt) });
-    res.flushHeaders();
     await relayStream(res, call, passthrough.streamUsage, rawMode);
   }
 
@@ -102,7 +101,6 @@ export function messagesRoute(deps: AppDeps) {
       return;
     }
     res.writeHead(200, { ...SSE_HEADERS, ...servedHeaders(ctx, dep, call.headersAt - call.sentAt) });
-    res.flushHeaders();
     await relayStream(res, call, adapter.chat.stream, translatedMode(adapter, model));
   }
 
