@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { parseDocument } from 'yaml';
 import { providerFor } from '../providers/registry.ts';
 import type { Deployment } from '../providers/types.ts';
-import { ConfigError } from './config-error.ts';
+import { ConfigError, formatPath } from './config-error.ts';
 import { formatIssues } from './format-issues.ts';
 import type { AliasConfig, GatewayConfig } from './gateway-config.ts';
 import { importLiteLLMConfig, isLiteLLMConfig } from './litellm-import.ts';
@@ -36,12 +36,13 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
 
   const problems: string[] = [];
   const warnings: string[] = [];
+  const unresolved = new Set<string>();
   let native: Record<string, unknown> = raw;
   let format: 'native' | 'litellm' = 'native';
   if (isLiteLLMConfig(raw)) {
     if ('models' in raw) throw new ConfigError(file, ['models and model_list are both present: use the native `models` map or a LiteLLM `model_list`, not both.']);
     // LiteLLM files have no requires_env, so references resolve first, against LiteLLM's own paths.
-    const imported = importLiteLLMConfig(resolveSecretRefs(raw, env, problems) as Record<string, unknown>);
+    const imported = importLiteLLMConfig(resolveSecretRefs(raw, env, problems, unresolved) as Record<string, unknown>);
     native = imported.config;
     format = 'litellm';
     problems.push(...imported.problems);
@@ -51,9 +52,10 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
   const disabledAliases = new Map<string, string[]>();
   const resolved = format === 'litellm'
     ? native // resolved before the import
-    : resolveSecretRefs({ ...native, models: enabledModels(native.models, env, disabledAliases) }, env, problems);
+    : resolveSecretRefs({ ...native, models: enabledModels(native.models, env, disabledAliases) }, env, problems, unresolved);
   const parsed = configSchema.safeParse(resolved);
-  if (!parsed.success) problems.push(...formatIssues(configSchema, parsed.error.issues, resolved));
+  // A field whose variable is missing was already reported; its leftover text is no second problem.
+  if (!parsed.success) problems.push(...formatIssues(configSchema, parsed.error.issues.filter((i) => !unresolved.has(formatPath(i.path))), resolved));
   if (problems.length > 0 || !parsed.success) throw new ConfigError(file, problems);
 
   const config = build(parsed.data, { file, format }, env, options, disabledAliases, warnings, problems);

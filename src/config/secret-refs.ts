@@ -8,23 +8,22 @@ const INLINE_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
  * value. A missing variable is a problem naming it and where it is used; values never appear
  * in the problems.
  */
-export function resolveSecretRefs(value: unknown, env: NodeJS.ProcessEnv, problems: string[]): unknown {
+export function resolveSecretRefs(value: unknown, env: NodeJS.ProcessEnv, problems: string[], unresolved?: Set<string>): unknown {
+  const lookup = (name: string, path: PropertyKey[]): string | undefined => {
+    const found = env[name];
+    if (found !== undefined && found !== '') return found;
+    const where = formatPath(path);
+    unresolved?.add(where);
+    problems.push(`${where}: environment variable ${name} is not set. Export it before starting Tollgate, or remove the reference.`);
+    return undefined;
+  };
   return walkStrings(value, [], (text, path) => {
     const whole = WHOLE_REF.exec(text);
     // Secrets mounted from files usually end in a newline: a whole-value reference is trimmed.
-    if (whole) return lookup(whole[1]!, path, env, problems)?.trim() ?? text;
+    if (whole) return lookup(whole[1]!, path)?.trim() ?? text;
     if (!text.includes('${')) return text;
-    return text.replace(INLINE_REF, (_m, name: string) => lookup(name, path, env, problems) ?? '');
+    return text.replace(INLINE_REF, (_m, name: string) => lookup(name, path) ?? '');
   });
-}
-
-function lookup(name: string, path: PropertyKey[], env: NodeJS.ProcessEnv, problems: string[]): string | undefined {
-  const value = env[name];
-  if (value === undefined || value === '') {
-    problems.push(`${formatPath(path)}: environment variable ${name} is not set. Export it before starting Tollgate, or remove the reference.`);
-    return undefined;
-  }
-  return value;
 }
 
 function walkStrings(value: unknown, path: PropertyKey[], visit: (text: string, path: PropertyKey[]) => string): unknown {

@@ -169,3 +169,7 @@ test('LiteLLM: headers and extra_headers merge, timeouts may come from the envir
   assert.match(problems(yaml.replace('timeout: os.environ/T', 'timeout: soon'))[0]!, /model_list\[0\]\.litellm_params\.timeout: must be a positive number of seconds/);
   assert.deepEqual(problems(yaml, {}), ['model_list[0].litellm_params.timeout: environment variable T is not set. Export it before starting Tollgate, or remove the reference.']);
 });
+
+test('a missing variable on a numeric field is reported once', () => {
+  assert.deepEqual(problems('server: { port: os.environ/NO_SUCH_PORT }'), ['server.port: environment variable NO_SUCH_PORT is not set. Export it before starting Tollgate, or remove the reference.']);
+});

@@ -89,6 +89,9 @@ export function messagesRoute(deps: AppDeps) {
 
   async function translated(ctx: RequestContext, res: ServerResponse, body: Record<string, unknown>, model: string, dep: Deployment, adapter: ProviderAdapter) {
     const chat = messagesRequestToChat(body);
+    // `user` is derived from metadata.user_id, which the client sent for Anthropic's sake: a
+    // provider that takes no user field simply does not get it.
+    if (chat.user !== undefined && !adapter.chat.supportsParam('user', chat.user)) delete chat.user;
     applyParamSupport(chat, adapter, dep);
     const stream = chat.stream === true;
     if (stream) chat.stream_options = { include_usage: true };

@@ -28,6 +28,27 @@ export const SUPPORTED_CHAT_PARAMS: ReadonlySet<string> = new Set([
   'reasoning_effort', 'thinking',
 ]);
 
+/**
+ * Fields at their OpenAI default change nothing, so clients that always send them (n: 1,
+ * logprobs: false, penalties of 0, a text response_format) are accepted; the translation
+ * leaves them out. Other values cannot be honoured and stay unsupported.
+ */
+function isNoOpDefault(name: string, value: unknown): boolean {
+  switch (name) {
+    case 'n':
+      return value === 1;
+    case 'logprobs':
+      return value === false;
+    case 'presence_penalty':
+    case 'frequency_penalty':
+      return value === 0;
+    case 'response_format':
+      return typeof value === 'object' && value !== null && (value as { type?: unknown }).type === 'text';
+    default:
+      return false;
+  }
+}
+
 export const anthropicAdapter: ProviderAdapter = {
   name: 'anthropic',
   defaultApiBase: DEFAULT_API_BASE,
@@ -40,8 +61,7 @@ export const anthropicAdapter: ProviderAdapter = {
   },
   chat: {
     wire: 'translated',
-    // n = 1 is the default every client may send; more than one choice cannot be honoured.
-    supportsParam: (name: string, value: unknown) => SUPPORTED_CHAT_PARAMS.has(name) || (name === 'n' && value === 1),
+    supportsParam: (name: string, value: unknown) => SUPPORTED_CHAT_PARAMS.has(name) || isNoOpDefault(name, value),
     toRequest(req: ChatRequest, dep: Deployment): UpstreamRequest {
       const body = chatRequestToAnthropic(req, dep);
       return { ...messagesTarget(dep), method: 'POST', headers: anthropicHeaders(dep, body.stream === true), body: JSON.stringify(body) };

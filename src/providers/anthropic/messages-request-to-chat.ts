@@ -221,10 +221,12 @@ export function messagesRequestToChat(body: unknown): ChatRequest {
     }
     if (body.stop_sequences.length > 0) req.stop = body.stop_sequences as string[];
   }
-  for (const name of ['temperature', 'top_p', 'top_k'] as const) {
+  for (const name of ['temperature', 'top_p'] as const) {
     const value = optionalNumber(body, name);
     if (value !== undefined) req[name] = value;
   }
+  // Chat completions has no top_k (OpenAI rejects it), so it is checked but not carried over.
+  optionalNumber(body, 'top_k');
   if (body.metadata !== undefined && body.metadata !== null) {
     if (!isObject(body.metadata)) throw bad('metadata must be an object.', 'metadata');
     const userId = body.metadata.user_id;

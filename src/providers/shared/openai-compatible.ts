@@ -57,6 +57,9 @@ export function mapOpenAIError(status: number, bodyText: string, headers: Upstre
   return failure(code, message, headers);
 }
 
+/** A non-null usage object, however the provider spaces its JSON. */
+const USAGE_OBJECT = /"usage"\s*:\s*\{/;
+
 /**
  * The OpenAI wire reducer. Events pass through verbatim, so it parses only the events that
  * can carry usage or an error (the final usage chunk, error payloads), not every token.
@@ -67,7 +70,7 @@ export const openAIStreamReducer: StreamReducer<{ done: boolean }> = {
     if (state.done) return { state, out: [] };
     if (event.data === '[DONE]') return { state: { done: true }, out: [], done: true };
     const data = event.data;
-    if (!data.includes('"usage":{') && !data.includes('"error"')) return { state, out: [] };
+    if (!USAGE_OBJECT.test(data) && !data.includes('"error"')) return { state, out: [] };
     let chunk: ChatChunk & { error?: { message?: string; code?: string } };
     try {
       chunk = JSON.parse(data);

@@ -169,3 +169,10 @@ test('failureInBody: a normal message, or anything that is not an error body, is
     assert.equal(failureInBody(body), undefined, JSON.stringify(body));
   }
 });
+
+test('supportsParam: OpenAI defaults that change nothing are accepted, other values are not', () => {
+  const yes: Array<[string, unknown]> = [['logprobs', false], ['presence_penalty', 0], ['frequency_penalty', 0], ['response_format', { type: 'text' }], ['n', 1]];
+  const no: Array<[string, unknown]> = [['logprobs', true], ['presence_penalty', 0.5], ['frequency_penalty', -1], ['response_format', { type: 'json_object' }], ['n', 3]];
+  for (const [name, value] of yes) assert.equal(anthropicAdapter.chat.supportsParam(name, value), true, `${name}=${JSON.stringify(value)}`);
+  for (const [name, value] of no) assert.equal(anthropicAdapter.chat.supportsParam(name, value), false, `${name}=${JSON.stringify(value)}`);
+});

@@ -135,9 +135,10 @@ test('validation errors name the field', () => {
   assert.equal(thrown(() => messagesRequestToChat([1])).code, 'invalid_request');
 });
 
-test('top_k passes through; stream false sends no stream fields', () => {
+test('top_k is checked but not carried to chat (OpenAI has none); stream false sends no stream fields', () => {
   const out = messagesRequestToChat(body({ top_k: 5, top_p: 0.8, stream: false }));
-  assert.equal(out.top_k, 5);
+  assert.equal(out.top_k, undefined);
+  assert.throws(() => messagesRequestToChat(body({ top_k: 'five' })), { code: 'invalid_request' });
   assert.equal(out.top_p, 0.8);
   assert.equal(out.stream, undefined);
   assert.equal(out.stream_options, undefined);

@@ -127,3 +127,9 @@ test('groq: n is accepted at 1 only', () => {
   assert.equal(groqAdapter.chat.supportsParam('n', 1), true);
   assert.equal(groqAdapter.chat.supportsParam('n', 2), false);
 });
+
+test('openai stream reducer: usage is found however the provider spaces its JSON', () => {
+  const step = openAIStreamReducer.step(openAIStreamReducer.init(), { data: '{"id": "x", "choices": [], "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}}' });
+  assert.equal(step.usageOnly, true);
+  assert.equal(step.usage?.totalTokens, 5);
+});
