@@ -18,8 +18,8 @@
 // complete event), hang (never answers).
 
 import { randomBytes } from 'node:crypto';
-import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import { listenOnLoopback, readRequestBody, RequestLog } from './request-log.ts';
 
 /** The models the fake understands; anything else answers like `text`. */
 export type FakeAnthropicBehaviour =
@@ -264,8 +264,8 @@ export interface FakeAnthropicOptions {
 }
 
 export async function startFakeAnthropicUpstream(options: FakeAnthropicOptions): Promise<FakeAnthropicUpstream> {
-  const requests: RecordedAnthropicRequest[] = [];
-  const waiters: Array<{ model: string; resolve: (r: RecordedAnthropicRequest) => void }> = [];
+  const log = new RequestLog<RecordedAnthropicRequest>('fake Anthropic upstream');
+  const requests = log.requests;
 
   function writeHead(record: RecordedAnthropicRequest, res: ServerResponse, status: number, headers: Record<string, string>): void {
     record.response.status = status;
@@ -375,16 +375,7 @@ export async function startFakeAnthropicUpstream(options: FakeAnthropicOptions):
   }
 
   function handle(req: IncomingMessage, res: ServerResponse): void {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      const rawBody = Buffer.concat(chunks).toString('utf8');
-      let body: any;
-      try {
-        body = rawBody ? JSON.parse(rawBody) : undefined;
-      } catch {
-        body = undefined;
-      }
+    readRequestBody(req, (rawBody, body) => {
       let resolveEnded!: () => void;
       const response: RecordedAnthropicResponse = {
         status: 0,
@@ -404,55 +395,27 @@ export async function startFakeAnthropicUpstream(options: FakeAnthropicOptions):
         finished: false,
         ended: new Promise<void>((resolve) => (resolveEnded = resolve)),
       };
-      requests.push(record);
       res.once('finish', () => {
         record.finished = true;
       });
       res.once('close', () => resolveEnded());
-      for (let i = waiters.length - 1; i >= 0; i--) {
-        if (waiters[i]!.model === body?.model) {
-          waiters[i]!.resolve(record);
-          waiters.splice(i, 1);
-        }
-      }
+      log.add(record);
       const path = record.path.split('?')[0];
       if (req.method === 'POST' && path === '/v1/messages') return messages(record, res);
       sendError(record, res, 404, 'not_found_error', 'Not found');
     });
   }
 
-  const server = createServer(handle);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  const url = `http://127.0.0.1:${port}`;
+  const { url, close } = await listenOnLoopback(handle);
 
   return {
     url,
     apiKey: options.apiKey,
     requests,
-    last(model) {
-      const found = model === undefined ? requests.at(-1) : requests.findLast((r) => r.body?.model === model);
-      if (!found) throw new Error(`the fake Anthropic upstream received no request${model === undefined ? '' : ` for model ${model}`}`);
-      return found;
-    },
-    byRequestId(id) {
-      const found = requests.findLast((r) => r.headers['x-request-id'] === id);
-      if (!found) throw new Error(`the fake Anthropic upstream received no request with x-request-id ${id}`);
-      return found;
-    },
-    waitForRequest(model, timeoutMs = 2_000) {
-      const existing = requests.find((r) => r.body?.model === model && !r.finished);
-      if (existing) return Promise.resolve(existing);
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no request for model ${model} reached the fake Anthropic upstream within ${timeoutMs} ms`)), timeoutMs);
-        waiters.push({ model, resolve: (r) => { clearTimeout(timer); resolve(r); } });
-      });
-    },
-    async close() {
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeAllConnections();
-      await closed;
-    },
+    last: (model) => log.last(model),
+    byRequestId: (id) => log.byRequestId(id),
+    waitForRequest: (model, timeoutMs) => log.waitForRequest(model, timeoutMs),
+    close,
   };
 }
 

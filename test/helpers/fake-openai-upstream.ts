@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { listenOnLoopback, readRequestBody, RequestLog } from './request-log.ts';
 
 /** The models the fake understands; anything else answers like `ok`. */
 export type FakeBehaviour =
@@ -217,8 +218,8 @@ function bearerKey(headers: IncomingHttpHeaders): string {
 // ── the server ───────────────────────────────────────────────────────────────
 
 export async function startFakeOpenAIUpstream(): Promise<FakeOpenAIUpstream> {
-  const requests: RecordedRequest[] = [];
-  const waiters: Array<{ model: string; resolve: (r: RecordedRequest) => void }> = [];
+  const log = new RequestLog<RecordedRequest>('fake upstream');
+  const requests = log.requests;
 
   function chat(req: RecordedRequest, res: ServerResponse): void {
     const body = req.body;
@@ -277,16 +278,7 @@ export async function startFakeOpenAIUpstream(): Promise<FakeOpenAIUpstream> {
   }
 
   function handle(req: IncomingMessage, res: ServerResponse): void {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      const rawBody = Buffer.concat(chunks).toString('utf8');
-      let body: any;
-      try {
-        body = rawBody ? JSON.parse(rawBody) : undefined;
-      } catch {
-        body = undefined;
-      }
+    readRequestBody(req, (rawBody, body) => {
       let resolveEnded!: () => void;
       const record: RecordedRequest = {
         method: req.method ?? '',
@@ -299,7 +291,6 @@ export async function startFakeOpenAIUpstream(): Promise<FakeOpenAIUpstream> {
         closedByClient: false,
         ended: new Promise<void>((resolve) => (resolveEnded = resolve)),
       };
-      requests.push(record);
       res.once('finish', () => {
         record.finished = true;
       });
@@ -310,12 +301,7 @@ export async function startFakeOpenAIUpstream(): Promise<FakeOpenAIUpstream> {
         }
         resolveEnded();
       });
-      for (let i = waiters.length - 1; i >= 0; i--) {
-        if (waiters[i]!.model === body?.model) {
-          waiters[i]!.resolve(record);
-          waiters.splice(i, 1);
-        }
-      }
+      log.add(record);
       const path = record.path.split('?')[0];
       if (req.method === 'POST' && path === '/v1/chat/completions') return chat(record, res);
       if (req.method === 'POST' && path === '/v1/embeddings') return embeddings(res, body ?? {});
@@ -323,25 +309,14 @@ export async function startFakeOpenAIUpstream(): Promise<FakeOpenAIUpstream> {
     });
   }
 
-  const server = createServer(handle);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  const url = `http://127.0.0.1:${port}`;
+  const { url, close } = await listenOnLoopback(handle);
 
   return {
     url,
     baseURL: `${url}/v1`,
     requests,
-    last(model) {
-      const found = model === undefined ? requests.at(-1) : requests.findLast((r) => r.body?.model === model);
-      if (!found) throw new Error(`the fake upstream received no request${model === undefined ? '' : ` for model ${model}`}`);
-      return found;
-    },
-    byRequestId(id) {
-      const found = requests.findLast((r) => r.headers['x-request-id'] === id);
-      if (!found) throw new Error(`the fake upstream received no request with x-request-id ${id}`);
-      return found;
-    },
+    last: (model) => log.last(model),
+    byRequestId: (id) => log.byRequestId(id),
     async waitForClientClose(record, timeoutMs) {
       if (record.closedByClient) return true;
       let timer: NodeJS.Timeout | undefined;
@@ -350,19 +325,8 @@ export async function startFakeOpenAIUpstream(): Promise<FakeOpenAIUpstream> {
       clearTimeout(timer);
       return record.closedByClient;
     },
-    waitForRequest(model, timeoutMs = 2_000) {
-      const existing = requests.find((r) => r.body?.model === model && !r.finished && !r.closedByClient);
-      if (existing) return Promise.resolve(existing);
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no request for model ${model} reached the fake upstream within ${timeoutMs} ms`)), timeoutMs);
-        waiters.push({ model, resolve: (r) => { clearTimeout(timer); resolve(r); } });
-      });
-    },
-    async close() {
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeAllConnections();
-      await closed;
-    },
+    waitForRequest: (model, timeoutMs) => log.waitForRequest(model, timeoutMs, (r) => !r.finished && !r.closedByClient),
+    close,
   };
 }
 
