@@ -1,5 +1,8 @@
-import type { ChatChunk, ChatCompletion, ChatRequest, FinishReason, FunctionTool, OpenAIUsage, ToolCall } from '../types.ts';
+import type { ChatChunk, ChatCompletion, ChatRequest, FinishReason, OpenAIUsage, ToolCall } from '../types.ts';
+import { jsonTokens } from './simulator-json.ts';
+import { completionId, readPrompt } from './simulator-prompt.ts';
 import { countTokens, generateTokens, hashText } from './simulator-text.ts';
+import { pickTool, toolArguments } from './simulator-tools.ts';
 
 /** One simulated choice: text tokens, or a tool call. */
 interface SimulatedChoice {
@@ -16,62 +19,48 @@ export interface SimulatedChat {
   usage: OpenAIUsage;
 }
 
-function messageText(req: ChatRequest): string {
-  return req.messages.map((m) => (typeof m.content === 'string' ? m.content : JSON.stringify(m.content ?? ''))).join('\n');
+function stopSequences(stop: unknown): string[] {
+  const list: unknown[] = typeof stop === 'string' ? [stop] : Array.isArray(stop) ? stop : [];
+  return list.filter((s): s is string => typeof s === 'string' && s.length > 0);
 }
 
-function pickTool(req: ChatRequest): FunctionTool | undefined {
-  const tools = req.tools ?? [];
-  if (tools.length === 0 || req.tool_choice === 'none') return undefined;
-  const choice = req.tool_choice;
-  if (choice && typeof choice === 'object') return tools.find((t) => t.function.name === choice.function.name);
-  if (choice === 'required') return tools[0];
-  // auto: call a tool when the last user turn names it, as a model asked to use it would.
-  const last = [...req.messages].reverse().find((m) => m.role === 'user');
-  const text = typeof last?.content === 'string' ? last.content : JSON.stringify(last?.content ?? '');
-  return tools.find((t) => text.includes(t.function.name));
-}
-
-/** Arguments that satisfy the tool's JSON schema's required string/number/boolean fields. */
-function toolArguments(tool: FunctionTool, seed: number): string {
-  const schema = (tool.function.parameters ?? {}) as { properties?: Record<string, { type?: string; enum?: unknown[] }>; required?: string[] };
-  const args: Record<string, unknown> = {};
-  for (const name of schema.required ?? Object.keys(schema.properties ?? {})) {
-    const prop = schema.properties?.[name] ?? {};
-    if (prop.enum?.length) args[name] = prop.enum[seed % prop.enum.length];
-    else if (prop.type === 'number' || prop.type === 'integer') args[name] = seed % 100;
-    else if (prop.type === 'boolean') args[name] = seed % 2 === 0;
-    else args[name] = generateTokens(seed, 2).join('').replace(/\.$/, '');
+/**
+ * Cuts the output before the first stop sequence to appear, i.e. the one whose first occurrence
+ * ends earliest (a model stops as soon as it has produced one), even when it spans tokens.
+ * Tokens before the cut keep their boundaries; the one the cut falls in keeps its head.
+ */
+export function applyStop(tokens: string[], stop: unknown): { tokens: string[]; stopped: boolean } {
+  const text = tokens.join('');
+  let cut = -1;
+  let end = Infinity;
+  for (const sequence of stopSequences(stop)) {
+    const at = text.indexOf(sequence);
+    if (at < 0) continue;
+    const ends = at + sequence.length;
+    if (ends < end || (ends === end && at < cut)) [cut, end] = [at, ends];
   }
-  return JSON.stringify(args);
-}
-
-function applyStop(tokens: string[], stop: ChatRequest['stop']): { tokens: string[]; stopped: boolean } {
-  const sequences = stop === undefined || stop === null ? [] : Array.isArray(stop) ? stop : [stop];
-  if (sequences.length === 0) return { tokens, stopped: false };
-  let text = '';
-  for (let i = 0; i < tokens.length; i++) {
-    const next = text + tokens[i];
-    const hit = sequences.map((s) => next.indexOf(s)).filter((at) => at >= 0).sort((a, b) => a - b)[0];
-    if (hit !== undefined) {
-      const kept = tokens.slice(0, i);
-      const partial = next.slice(text.length, hit);
-      if (partial) kept.push(partial);
-      return { tokens: kept, stopped: true };
+  if (cut < 0) return { tokens, stopped: false };
+  const kept: string[] = [];
+  let length = 0;
+  for (const token of tokens) {
+    if (length + token.length > cut) {
+      if (cut > length) kept.push(token.slice(0, cut - length));
+      break;
     }
-    text = next;
+    kept.push(token);
+    length += token.length;
   }
-  return { tokens, stopped: false };
+  return { tokens: kept, stopped: true };
 }
 
 /** The deterministic answer to a chat request: same request, same output and usage. */
 export function simulateChat(req: ChatRequest, outputTokens: number, now: number): SimulatedChat {
-  const prompt = messageText(req);
-  const seed = hashText(`${req.model}\n${prompt}\n${JSON.stringify(req.tools ?? null)}`);
-  const limit = req.max_completion_tokens ?? req.max_tokens ?? Infinity;
-  const n = Math.max(1, req.n ?? 1);
+  const prompt = readPrompt(req);
+  const seed = hashText(`${req.model}\n${prompt.fingerprint}\n${JSON.stringify(req.tools ?? null)}`);
+  const requested = req.max_completion_tokens ?? req.max_tokens;
+  const limit = typeof requested === 'number' && requested >= 0 ? requested : Infinity;
+  const n = typeof req.n === 'number' && Number.isInteger(req.n) && req.n > 1 ? req.n : 1;
   const tool = pickTool(req);
-  const json = req.response_format?.type === 'json_object' || req.response_format?.type === 'json_schema';
   const choices: SimulatedChoice[] = [];
   for (let index = 0; index < n; index++) {
     const choiceSeed = (seed + index * 7919) >>> 0;
@@ -80,18 +69,18 @@ export function simulateChat(req: ChatRequest, outputTokens: number, now: number
       choices.push({ tokens: [], toolCall, finishReason: 'tool_calls' });
       continue;
     }
-    const wanted = Math.min(outputTokens, limit);
-    let tokens = generateTokens(choiceSeed, Math.max(1, wanted));
-    if (json) tokens = ['{"answer": "', ...tokens.map((t) => t.replace(/"/g, '')), '"}'];
-    const stopped = applyStop(tokens, req.stop);
-    tokens = stopped.tokens;
-    const finishReason: FinishReason = stopped.stopped ? 'stop' : outputTokens > limit ? 'length' : 'stop';
-    choices.push({ tokens, finishReason });
+    // The whole answer, then cut at max_tokens (JSON punctuation counts too), then at a stop sequence.
+    const json = jsonTokens(req, choiceSeed, outputTokens);
+    const full = json ?? generateTokens(choiceSeed, Math.max(1, Math.min(outputTokens, limit)));
+    const truncated = (json ? json.length : outputTokens) > limit;
+    const stopped = applyStop(full.slice(0, limit), req.stop);
+    const finishReason: FinishReason = stopped.stopped ? 'stop' : truncated ? 'length' : 'stop';
+    choices.push({ tokens: stopped.tokens, finishReason });
   }
-  const promptTokens = countTokens(prompt) + 3 * req.messages.length;
+  const promptTokens = prompt.tokens;
   const completionTokens = choices.reduce((sum, c) => sum + (c.toolCall ? countTokens(c.toolCall.function.arguments) + 3 : c.tokens.length), 0);
   return {
-    id: `chatcmpl-sim${seed.toString(36)}`,
+    id: completionId(seed, req),
     created: Math.floor(now / 1000),
     model: req.model,
     choices,

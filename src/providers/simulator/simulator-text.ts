@@ -65,3 +65,11 @@ export function lexicalEmbedding(text: string, dimensions: number): number[] {
   const norm = Math.sqrt(vector.reduce((sum, v) => sum + v * v, 0)) || 1;
   return vector.map((v) => Math.round((v / norm) * 1e6) / 1e6);
 }
+
+/**
+ * Text split into the simulator's tokens (a word or a punctuation mark, with the whitespace
+ * before it), so that `splitTokens(t).join('') === t` and the count matches countTokens.
+ */
+export function splitTokens(text: string): string[] {
+  return text.match(/\s*(?:[A-Za-z0-9]+|[^\sA-Za-z0-9])|\s+/gu) ?? [];
+}

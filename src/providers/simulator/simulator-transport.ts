@@ -82,14 +82,28 @@ function chat(req: ChatRequest, settings: SimulatorSettings, outcome: Outcome, s
   return delay >= 1 ? sleep(delay, undefined, { signal }).then(respond) : respond();
 }
 
+/** Each input's text and size: a string, or a token array (one input, as many tokens as it has). */
+function embeddingInputs(input: unknown): Array<{ text: string; tokens: number }> {
+  const read = (item: unknown) => (typeof item === 'string' ? { text: item, tokens: countTokens(item) } : { text: JSON.stringify(item ?? ''), tokens: Array.isArray(item) ? item.length : 1 });
+  if (!Array.isArray(input) || (input.length > 0 && input.every((item) => typeof item === 'number'))) return [read(input)];
+  return input.map(read);
+}
+
+/** As OpenAI encodes it: the little-endian float32 bytes, in base64. */
+function toBase64(vector: number[]): string {
+  const buffer = Buffer.alloc(vector.length * 4);
+  vector.forEach((v, i) => buffer.writeFloatLE(v, i * 4));
+  return buffer.toString('base64');
+}
+
 function embeddings(req: EmbeddingsRequest): UpstreamResponse {
-  const inputs = Array.isArray(req.input) ? req.input : [req.input];
-  const texts = inputs.map((item) => (typeof item === 'string' ? item : JSON.stringify(item)));
+  const inputs = embeddingInputs(req.input);
   const dimensions = req.dimensions ?? 64;
-  const tokens = texts.reduce((sum, t) => sum + countTokens(t), 0);
+  const tokens = inputs.reduce((sum, input) => sum + input.tokens, 0);
+  const encode = req.encoding_format === 'base64' ? toBase64 : (vector: number[]) => vector;
   const body = {
     object: 'list',
-    data: texts.map((text, index) => ({ object: 'embedding', index, embedding: lexicalEmbedding(text, dimensions) })),
+    data: inputs.map(({ text }, index) => ({ object: 'embedding', index, embedding: encode(lexicalEmbedding(text, dimensions)) })),
     model: req.model,
     usage: { prompt_tokens: tokens, total_tokens: tokens },
   };
