@@ -59,7 +59,8 @@ function tollgateTarget(name: string, port: number): TargetSpec {
 
 /** BENCH_TOLLGATE_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof": extra Node flags for the gateway. */
 function nodeArgs(): string[] {
-  return (process.env.BENCH_TOLLGATE_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+  // The same V8 flag `npm start` and the tollgate bin run with.
+  return ['--max-semi-space-size=8', ...(process.env.BENCH_TOLLGATE_NODE_ARGS ?? '').split(/\s+/).filter(Boolean)];
 }
 
 /** Start Tollgate in the bare configuration (master key, in-memory stores). */
