@@ -54,19 +54,20 @@ function describe(err: unknown): string {
   return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
 }
 
-/** One non-streaming request; returns its duration in µs or throws with a reason. */
-async function timedRequest(pool: Pool, spec: RequestSpec): Promise<number> {
-  const start = now();
-  const { statusCode, body } = await pool.request({
-    method: 'POST',
-    path: spec.path,
-    headers: spec.headers,
-    body: spec.body,
-  });
+/** Sends one request; resolves with the response body once the status is 200, else throws with a reason. */
+async function post(pool: Pool, spec: RequestSpec) {
+  const { statusCode, body } = await pool.request({ method: 'POST', path: spec.path, headers: spec.headers, body: spec.body });
   if (statusCode !== 200) {
     const text = await body.text();
     throw new Error(`HTTP ${statusCode}: ${text.slice(0, 300)}`);
   }
+  return body;
+}
+
+/** One non-streaming request; returns its duration in µs or throws with a reason. */
+async function timedRequest(pool: Pool, spec: RequestSpec): Promise<number> {
+  const start = now();
+  const body = await post(pool, spec);
   await body.arrayBuffer();
   return micros(start, now());
 }
@@ -154,16 +155,7 @@ interface StreamTiming {
 /** One streaming request: time to first body byte and mean gap between SSE events. */
 async function timedStream(pool: Pool, spec: RequestSpec): Promise<StreamTiming> {
   const start = now();
-  const { statusCode, body } = await pool.request({
-    method: 'POST',
-    path: spec.path,
-    headers: spec.headers,
-    body: spec.body,
-  });
-  if (statusCode !== 200) {
-    const text = await body.text();
-    throw new Error(`HTTP ${statusCode}: ${text.slice(0, 300)}`);
-  }
+  const body = await post(pool, spec);
   let firstByte = 0n;
   let firstEvent = 0n;
   let lastEvent = 0n;
