@@ -1,5 +1,6 @@
 import { GatewayError } from '../errors/gateway-error.ts';
 import type { Deployment, ProviderAdapter, Transport, UpstreamRequest, UpstreamResponse } from '../providers/types.ts';
+import { redactCredentials } from '../providers/shared/redact-credentials.ts';
 import { readAll } from '../streams/read-all.ts';
 import { traceparentHeader, type RequestContext } from './request-context.ts';
 
@@ -109,9 +110,7 @@ export async function callUpstream(
 
 /** Provider messages sometimes echo credentials: drop the deployment's key and anything key-shaped. */
 export function scrub(message: string, dep: Deployment): string {
-  let out = message;
-  if (dep.apiKey && dep.apiKey.length >= 4) out = out.split(dep.apiKey).join('[redacted]');
-  return out.replace(/\b(sk|pk|rk|gsk|xai|sk-ant)-[A-Za-z0-9_\-*]{6,}/g, '[redacted]');
+  return redactCredentials(message, dep.apiKey);
 }
 
 /** Reads a whole upstream body, failing if it grows past `limit` bytes. */
