@@ -10,7 +10,8 @@ export type ErrorType =
   | 'api_error'
   | 'upstream_error'
   | 'timeout_error'
-  | 'overloaded_error';
+  | 'overloaded_error'
+  | 'conflict_error';
 
 export interface ErrorSpec {
   readonly status: number;
@@ -50,6 +51,29 @@ export const ERROR_CODES = Object.freeze({
     'No key was sent. Send `Authorization: Bearer <key>` (or `x-api-key: <key>` from Anthropic clients).'),
   invalid_api_key: spec(401, 'authentication_error', false,
     'The key was not recognised. Check for typos or ask an admin for a valid key.'),
+  key_revoked: spec(401, 'authentication_error', false,
+    'The virtual key was revoked. Revocation is permanent: ask an admin for a new key.'),
+  key_blocked: spec(401, 'authentication_error', false,
+    'The virtual key is blocked. An admin can unblock it (POST /admin/keys/{key_id}/unblock).'),
+  key_expired: spec(401, 'authentication_error', false,
+    'The virtual key (or this secret of it, after a rotation\'s grace period) has expired. Use the current secret or ask for a new key.'),
+  tenant_required: spec(401, 'authentication_error', false,
+    'The key\'s policy requires a tenant: send `X-Tenant-Id: <tenant>` with the call.'),
+  tenant_not_allowed: spec(403, 'permission_error', false,
+    'The key may not act for the tenant named in X-Tenant-Id (it is bound to another tenant, or the tenant is unknown where unknown tenants are refused).'),
+  model_not_allowed: spec(403, 'permission_error', false,
+    'The key, its team or the tenant may not use this model alias. GET /v1/models lists the aliases the caller may use.'),
+  admin_required: spec(403, 'permission_error', false,
+    'The admin API needs the master key or a virtual key with role `admin`.'),
+  auth_unavailable: spec(503, 'overloaded_error', true,
+    'The key store (database) cannot be reached and the key is not cached on this replica. Retry; keys already in use keep working.'),
+  // ── admin API ───────────────────────────────────────────────────────────────
+  resource_not_found: spec(404, 'not_found_error', false,
+    'The team, tenant, key or other admin object does not exist. List them with GET /admin/teams, /admin/tenants or /admin/keys.'),
+  resource_conflict: spec(409, 'conflict_error', false,
+    'The change conflicts with existing state: the id is taken, the team still has keys, or the key is revoked. The message says which.'),
+  managed_by_config: spec(409, 'conflict_error', false,
+    'The object is declared in the config file, so it is read-only through the API. Change it in the config and redeploy.'),
   // ── upstream (provider) failures, mapped by each provider adapter ───────────
   upstream_bad_request: spec(400, 'invalid_request_error', false,
     'The provider rejected the request as invalid; the message carries the provider\'s reason.'),
@@ -76,6 +100,8 @@ export const ERROR_CODES = Object.freeze({
   upstream_stream_interrupted: spec(502, 'upstream_error', true,
     'The provider\'s response broke off before it finished. Once a stream has started it arrives as a final SSE error event.'),
   // ── the gateway itself ──────────────────────────────────────────────────────
+  store_unavailable: spec(503, 'overloaded_error', true,
+    'An admin action needs the database and it cannot be reached. Retry when the database is back; serving traffic is not affected.'),
   shutting_down: spec(503, 'overloaded_error', true,
     'This replica is draining for shutdown. Retry; the load balancer will pick another replica.'),
   internal_error: spec(500, 'api_error', true,

@@ -1,0 +1,93 @@
+// The storage contract for teams, tenants, virtual keys, their secrets and the audit log.
+// Two backends implement it: SQLite (node:sqlite, the embedded default) and PostgreSQL.
+// test/stores/identity-store.contract.ts runs every method against both.
+//
+// Every mutation takes the audit entry that describes it and writes object, audit entry and a
+// change-feed row in ONE transaction, so the audit log and cache invalidation can never miss a
+// change that happened.
+
+import type { AuditEntry, AuditQuery, Change, ObjectKind, ObjectTypes, VirtualKey } from '../identity/records.ts';
+
+export interface ListQuery {
+  /** Page size, 1..1000. */
+  limit: number;
+  /** Return objects whose id sorts after this one (ids ascending). */
+  after?: string;
+  /** Keys only. */
+  team_id?: string;
+  /** Keys only. */
+  status?: VirtualKey['status'];
+}
+
+/** A key found by the hash of a presented secret. */
+export interface KeyMatch {
+  key: VirtualKey;
+  /** ISO-8601: when this particular secret stops working (a rotated-out secret in its grace period). */
+  secret_expires_at?: string;
+}
+
+export interface MigrationReport {
+  /** Versions applied by this call (empty when the schema was already current). */
+  applied: number[];
+  /** The schema version after the call. */
+  version: number;
+}
+
+/** Thrown when a create names an id that exists, or an update/delete finds none to change. */
+export class StoreConflict extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StoreConflict';
+  }
+}
+
+/** Thrown when the database cannot be reached or fails; the message never includes credentials. */
+export class StoreUnavailable extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StoreUnavailable';
+  }
+}
+
+export interface IdentityStore {
+  readonly backend: 'sqlite' | 'postgres';
+  /** Applies pending migrations; safe to run from several processes at once. */
+  migrate(): Promise<MigrationReport>;
+  /** The schema version currently applied (0 on an empty database). */
+  schemaVersion(): Promise<number>;
+
+  get<K extends ObjectKind>(kind: K, id: string): Promise<ObjectTypes[K] | undefined>;
+  list<K extends ObjectKind>(kind: K, query: ListQuery): Promise<Array<ObjectTypes[K]>>;
+  /** Inserts; StoreConflict if the id exists. */
+  create<K extends ObjectKind>(kind: K, object: ObjectTypes[K], audit: AuditEntry): Promise<void>;
+  /** Replaces; StoreConflict if the id does not exist. */
+  update<K extends ObjectKind>(kind: K, object: ObjectTypes[K], audit: AuditEntry): Promise<void>;
+  /** Deletes (a key's secrets go with it); StoreConflict if the id does not exist. */
+  remove(kind: ObjectKind, id: string, audit: AuditEntry): Promise<void>;
+  /** How many keys belong to the team (any status). */
+  countKeys(teamId: string): Promise<number>;
+
+  /** Creates a key together with the SHA-256 (hex) of its first secret. */
+  createKey(key: VirtualKey, secretHash: string, audit: AuditEntry): Promise<void>;
+  /**
+   * Rotation: adds a new secret, makes every older secret expire at `previousValidUntil`
+   * (now = immediately), and stores the updated key record.
+   */
+  rotateKey(key: VirtualKey, newSecretHash: string, previousValidUntil: string, audit: AuditEntry): Promise<void>;
+  /** The key whose secret (current, or rotated out but not yet expired) has this hash. */
+  findKeyBySecretHash(secretHash: string): Promise<KeyMatch | undefined>;
+
+  appendAudit(entry: AuditEntry): Promise<void>;
+  /** Newest first. */
+  queryAudit(query: AuditQuery): Promise<AuditEntry[]>;
+
+  /**
+   * Changes recorded at or after `sinceMs` (epoch ms, by the database's clock) plus the
+   * database's current time, so the caller can poll with an overlap and never miss a commit.
+   */
+  changesSince(sinceMs: number): Promise<{ changes: Change[]; now: number }>;
+  /** Deletes change-feed rows older than `beforeMs` and secrets expired before it. */
+  prune(beforeMs: number): Promise<void>;
+
+  close(): Promise<void>;
+}
