@@ -1,0 +1,298 @@
+// IdentityStore on PostgreSQL through a `pg` pool. Every table lives in one schema (search_path
+// is set per connection); docs are jsonb; ids sort in byte order (COLLATE "C"). A dead server
+// fails fast (connect and query timeouts) as StoreUnavailable, and an idle connection dropped
+// by the server (57P01 on restart, a network cut) is reported, never thrown at the process.
+
+import pg from 'pg';
+import type { AuditEntry, AuditQuery, Change, ObjectKind, ObjectTypes, VirtualKey } from '../../identity/records.ts';
+import { StoreConflict, type IdentityStore, type KeyMatch, type ListQuery, type MigrationReport, type StoreUnavailable } from '../identity-store.ts';
+import {
+  AUDIT_COLUMNS,
+  auditEntryFromRow,
+  auditFilter,
+  auditValues,
+  changeFromRow,
+  docFromColumn,
+  isoFromColumn,
+  isoInstant,
+  listFilter,
+  objectRow,
+  objectTable,
+  requireEpochMs,
+  requireLimit,
+  toNumber,
+  type ObjectRow,
+} from '../identity-rows.ts';
+import { isConnectionFailure, redactCredentials, toStoreError } from './postgres-errors.ts';
+import { quoteSchema, readPostgresSchemaVersion, runPostgresMigrations } from './postgres-migrations.ts';
+
+export interface PostgresIdentityStoreOptions {
+  /** postgres://user:password@host:port/database?sslmode=... */
+  connectionString: string;
+  /** Where the tables live; created by migrate() when missing. Default "public". */
+  schema?: string;
+  /** Most connections open at once. Default 10. */
+  poolSize?: number;
+  /** Give up connecting after this long. Default 2000 ms. */
+  connectionTimeoutMillis?: number;
+  /** Give up on a query after this long, client side and as statement_timeout. Default 10000 ms. */
+  queryTimeoutMillis?: number;
+  /** Shown in pg_stat_activity. Default "tollgate". */
+  applicationName?: string;
+  /** Told when an idle pooled connection fails (the pool replaces it on next use). */
+  onPoolError?: (error: StoreUnavailable) => void;
+}
+
+const NOW_MS = '(extract(epoch FROM clock_timestamp()) * 1000)::bigint';
+const dollar = (index: number) => `$${index}`;
+const placeholders = (from: number, count: number) => Array.from({ length: count }, (_, i) => `$${from + i}`).join(', ');
+
+export class PostgresIdentityStore implements IdentityStore {
+  readonly backend = 'postgres' as const;
+  readonly #pool: pg.Pool;
+  readonly #schema: string;
+  /** host:port/database, for error messages: never the credentials. */
+  readonly #server: string;
+  #closed = false;
+
+  constructor(options: PostgresIdentityStoreOptions) {
+    this.#schema = options.schema ?? 'public';
+    quoteSchema(this.#schema);
+    this.#server = describeServer(options.connectionString);
+    const queryTimeout = options.queryTimeoutMillis ?? 10_000;
+    this.#pool = new pg.Pool({
+      connectionString: options.connectionString,
+      max: options.poolSize ?? 10,
+      connectionTimeoutMillis: options.connectionTimeoutMillis ?? 2000,
+      query_timeout: queryTimeout,
+      statement_timeout: queryTimeout,
+      idleTimeoutMillis: 30_000,
+      keepAlive: true,
+      application_name: options.applicationName ?? 'tollgate',
+      options: `-c search_path=${this.#schema}`,
+    });
+    this.#pool.on('error', (error) => options.onPoolError?.(toStoreError(error, this.#server) as StoreUnavailable));
+  }
+
+  async migrate(): Promise<MigrationReport> {
+    return this.#transaction((client) => runPostgresMigrations(client, this.#schema));
+  }
+
+  async schemaVersion(): Promise<number> {
+    try {
+      return await readPostgresSchemaVersion(this.#pool, this.#schema);
+    } catch (error) {
+      throw toStoreError(error, this.#server);
+    }
+  }
+
+  async get<K extends ObjectKind>(kind: K, id: string): Promise<ObjectTypes[K] | undefined> {
+    const { table, idColumn } = objectTable(kind);
+    const { rows } = await this.#query(`SELECT doc FROM ${table} WHERE ${idColumn} = $1`, [id]);
+    return rows.length ? docFromColumn<ObjectTypes[K]>(rows[0].doc) : undefined;
+  }
+
+  async list<K extends ObjectKind>(kind: K, query: ListQuery): Promise<Array<ObjectTypes[K]>> {
+    const { table, idColumn } = objectTable(kind);
+    const limit = requireLimit(query.limit);
+    const { where, params } = listFilter(kind, query, dollar);
+    const sql = `SELECT doc FROM ${table}${where} ORDER BY ${idColumn} LIMIT $${params.length + 1}`;
+    const { rows } = await this.#query(sql, [...params, limit]);
+    return rows.map((row) => docFromColumn<ObjectTypes[K]>(row.doc));
+  }
+
+  async create<K extends ObjectKind>(kind: K, object: ObjectTypes[K], audit: AuditEntry): Promise<void> {
+    const row = objectRow(kind, object);
+    const auditRow = auditValues(audit);
+    await this.#transaction(async (client) => {
+      await insertObject(client, kind, row);
+      await recordChange(client, kind, row.id, auditRow);
+    });
+  }
+
+  async update<K extends ObjectKind>(kind: K, object: ObjectTypes[K], audit: AuditEntry): Promise<void> {
+    const row = objectRow(kind, object);
+    const auditRow = auditValues(audit);
+    await this.#transaction(async (client) => {
+      await replaceObject(client, kind, row);
+      await recordChange(client, kind, row.id, auditRow);
+    });
+  }
+
+  async remove(kind: ObjectKind, id: string, audit: AuditEntry): Promise<void> {
+    const { table, idColumn } = objectTable(kind);
+    const auditRow = auditValues(audit);
+    await this.#transaction(async (client) => {
+      // A key's secrets go with it: key_secrets.key_id is ON DELETE CASCADE.
+      const result = await client.query(`DELETE FROM ${table} WHERE ${idColumn} = $1`, [id]);
+      if (result.rowCount === 0) throw new StoreConflict(`${kind} ${JSON.stringify(id)} does not exist`);
+      await recordChange(client, kind, id, auditRow);
+    });
+  }
+
+  async countKeys(teamId: string): Promise<number> {
+    const { rows } = await this.#query('SELECT count(*) AS n FROM keys WHERE team_id = $1', [teamId]);
+    return toNumber(rows[0].n);
+  }
+
+  async createKey(key: VirtualKey, secretHash: string, audit: AuditEntry): Promise<void> {
+    const row = objectRow('key', key);
+    const auditRow = auditValues(audit);
+    requireSecretHash(secretHash);
+    await this.#transaction(async (client) => {
+      await insertObject(client, 'key', row);
+      await insertSecret(client, secretHash, row.id);
+      await recordChange(client, 'key', row.id, auditRow);
+    });
+  }
+
+  async rotateKey(key: VirtualKey, newSecretHash: string, previousValidUntil: string, audit: AuditEntry): Promise<void> {
+    const row = objectRow('key', key);
+    const until = isoInstant(previousValidUntil, 'previousValidUntil');
+    const auditRow = auditValues(audit);
+    requireSecretHash(newSecretHash);
+    await this.#transaction(async (client) => {
+      await replaceObject(client, 'key', row);
+      await client.query('UPDATE key_secrets SET expires_at = $1 WHERE key_id = $2 AND (expires_at IS NULL OR expires_at > $1)', [until, row.id]);
+      await insertSecret(client, newSecretHash, row.id);
+      await recordChange(client, 'key', row.id, auditRow);
+    });
+  }
+
+  async findKeyBySecretHash(secretHash: string): Promise<KeyMatch | undefined> {
+    const { rows } = await this.#query(
+      `SELECT k.doc, s.expires_at FROM key_secrets s JOIN keys k ON k.key_id = s.key_id
+       WHERE s.secret_hash = $1 AND (s.expires_at IS NULL OR s.expires_at > now())`,
+      [secretHash],
+    );
+    if (!rows.length) return undefined;
+    const match: KeyMatch = { key: docFromColumn<VirtualKey>(rows[0].doc) };
+    if (rows[0].expires_at !== null) match.secret_expires_at = isoFromColumn(rows[0].expires_at);
+    return match;
+  }
+
+  async appendAudit(entry: AuditEntry): Promise<void> {
+    await this.#query(`INSERT INTO audit_log (${AUDIT_COLUMNS}) VALUES (${placeholders(1, 8)})`, auditValues(entry));
+  }
+
+  async queryAudit(query: AuditQuery): Promise<AuditEntry[]> {
+    const limit = requireLimit(query.limit);
+    const { where, params } = auditFilter(query, dollar);
+    const sql = `SELECT seq, ${AUDIT_COLUMNS} FROM audit_log${where} ORDER BY seq DESC LIMIT $${params.length + 1}`;
+    const { rows } = await this.#query(sql, [...params, limit]);
+    return rows.map((row) => auditEntryFromRow(row));
+  }
+
+  async changesSince(sinceMs: number): Promise<{ changes: Change[]; now: number }> {
+    const since = requireEpochMs(sinceMs, 'sinceMs');
+    // One statement: `now` is read after the snapshot, so it is never behind a change returned.
+    const { rows } = await this.#query(
+      `SELECT n.now, c.seq, c.kind, c.object_id FROM (SELECT ${NOW_MS} AS now) n
+       LEFT JOIN changes c ON c.at_ms >= $1 ORDER BY c.seq`,
+      [since],
+    );
+    const changes = rows.filter((row) => row.seq !== null).map((row) => changeFromRow(row));
+    return { changes, now: toNumber(rows[0].now) };
+  }
+
+  async prune(beforeMs: number): Promise<void> {
+    const before = requireEpochMs(beforeMs, 'beforeMs');
+    await this.#query(
+      `WITH pruned AS (DELETE FROM changes WHERE at_ms < $1)
+       DELETE FROM key_secrets WHERE expires_at < $2`,
+      [before, new Date(before).toISOString()],
+    );
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#pool.end();
+  }
+
+  async #query(text: string, values: unknown[]): Promise<pg.QueryResult> {
+    try {
+      return await this.#pool.query(text, values);
+    } catch (error) {
+      throw toStoreError(error, this.#server);
+    }
+  }
+
+  /** A transaction on a checked-out client, which is discarded afterwards if its connection failed. */
+  async #transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    let client: pg.PoolClient;
+    try {
+      client = await this.#pool.connect();
+    } catch (error) {
+      throw toStoreError(error, this.#server);
+    }
+    // While checked out, the pool does not listen: a dropped connection must not become an
+    // uncaught 'error' event. The failure reaches the pending query, or the next one.
+    let broken: Error | undefined;
+    const onError = (error: Error) => {
+      broken ??= error;
+    };
+    client.on('error', onError);
+    try {
+      await client.query('BEGIN');
+      const result = await work(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      // A dead or timed-out connection is discarded; the server rolls back on its own.
+      if (isConnectionFailure(error)) broken ??= error as Error;
+      else await client.query('ROLLBACK').catch((rollbackError: Error) => (broken ??= rollbackError));
+      throw toStoreError(error, this.#server);
+    } finally {
+      client.off('error', onError);
+      client.release(broken);
+    }
+  }
+}
+
+async function insertObject(client: pg.PoolClient, kind: ObjectKind, row: ObjectRow): Promise<void> {
+  const { table, idColumn, columns } = objectTable(kind);
+  const names = [idColumn, 'doc', ...columns];
+  const sql = `INSERT INTO ${table} (${names.join(', ')}) VALUES (${placeholders(1, names.length)}) ON CONFLICT (${idColumn}) DO NOTHING`;
+  const result = await client.query(sql, [row.id, row.doc, ...row.values]);
+  if (result.rowCount === 0) throw new StoreConflict(`${kind} ${JSON.stringify(row.id)} already exists`);
+}
+
+async function replaceObject(client: pg.PoolClient, kind: ObjectKind, row: ObjectRow): Promise<void> {
+  const { table, idColumn, columns } = objectTable(kind);
+  const assignments = ['doc', ...columns].map((column, i) => `${column} = $${i + 2}`).join(', ');
+  const result = await client.query(`UPDATE ${table} SET ${assignments} WHERE ${idColumn} = $1`, [row.id, row.doc, ...row.values]);
+  if (result.rowCount === 0) throw new StoreConflict(`${kind} ${JSON.stringify(row.id)} does not exist`);
+}
+
+async function insertSecret(client: pg.PoolClient, secretHash: string, keyId: string): Promise<void> {
+  const result = await client.query('INSERT INTO key_secrets (secret_hash, key_id) VALUES ($1, $2) ON CONFLICT (secret_hash) DO NOTHING', [
+    secretHash,
+    keyId,
+  ]);
+  if (result.rowCount === 0) throw new StoreConflict('that secret hash is already in use');
+}
+
+/** The audit entry and the change-feed row (at_ms from the database clock) in one statement. */
+async function recordChange(client: pg.PoolClient, kind: ObjectKind, id: string, auditRow: unknown[]): Promise<void> {
+  await client.query(
+    `WITH audit AS (INSERT INTO audit_log (${AUDIT_COLUMNS}) VALUES (${placeholders(1, 8)}))
+     INSERT INTO changes (kind, object_id, at_ms) VALUES ($9, $10, ${NOW_MS})`,
+    [...auditRow, kind, id],
+  );
+}
+
+function requireSecretHash(secretHash: string): void {
+  if (typeof secretHash !== 'string' || secretHash === '') throw new TypeError('secret hash must be a non-empty string');
+}
+
+function describeServer(connectionString: string): string {
+  let url: URL;
+  try {
+    url = new URL(connectionString);
+  } catch {
+    throw new TypeError(`not a valid PostgreSQL URL: ${redactCredentials(connectionString)}`);
+  }
+  const host = url.hostname || url.searchParams.get('host') || 'localhost';
+  return `${host}${url.port ? `:${url.port}` : ''}${url.pathname.length > 1 ? url.pathname : ''}`;
+}

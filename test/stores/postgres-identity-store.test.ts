@@ -1,0 +1,171 @@
+// The identity store contract on a real PostgreSQL (TOLLGATE_TEST_POSTGRES_URL, default
+// postgresql://postgres@127.0.0.1:5432/test), one fresh schema per test, all dropped at the end;
+// plus how the store fails when the server is down, silent, or drops its connections.
+// Unreachable server: skipped with a message, or a failure when CI is set.
+
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { createServer, type Socket } from 'node:net';
+import { after, test } from 'node:test';
+import pg from 'pg';
+import { StoreUnavailable } from '../../src/stores/identity-store.ts';
+import { openIdentityStore } from '../../src/stores/open-identity-store.ts';
+import { redactCredentials } from '../../src/stores/postgres/postgres-errors.ts';
+import { PostgresIdentityStore } from '../../src/stores/postgres/postgres-identity-store.ts';
+import { identityStoreContract } from './identity-store.contract.ts';
+import { audit, team } from './identity-fixtures.ts';
+
+const URL = process.env.TOLLGATE_TEST_POSTGRES_URL || 'postgresql://postgres@127.0.0.1:5432/test';
+const SCHEMA_PREFIX = `tg_test_${process.pid}_${randomBytes(4).toString('hex')}`;
+const admin = new pg.Pool({ connectionString: URL, max: 2, connectionTimeoutMillis: 2000 });
+admin.on('error', () => undefined);
+const schemas = new Set<string>();
+
+async function dropSchema(schema: string): Promise<void> {
+  await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  schemas.delete(schema);
+}
+
+after(async () => {
+  for (const schema of [...schemas]) await dropSchema(schema).catch(() => undefined);
+  await admin.end();
+});
+
+async function reachability(): Promise<string | undefined> {
+  try {
+    await admin.query('SELECT 1');
+    return undefined;
+  } catch (error) {
+    const reason = (error as Error).message || (error as { code?: string }).code;
+    return `PostgreSQL at ${redactCredentials(URL)} unreachable: ${reason}`;
+  }
+}
+
+const unreachable = await reachability();
+if (unreachable && process.env.CI) throw new Error(`${unreachable} (CI is set, so the PostgreSQL store tests fail instead of skipping)`);
+
+function newSchema(): string {
+  const schema = `${SCHEMA_PREFIX}_${schemas.size + 1}_${randomBytes(2).toString('hex')}`;
+  schemas.add(schema);
+  return schema;
+}
+
+if (unreachable) {
+  test('IdentityStore contract: PostgreSQL, and the PostgreSQL-only store tests', { skip: `${unreachable}; skipped` }, () => undefined);
+} else {
+  identityStoreContract('PostgreSQL', async () => {
+    const schema = newSchema();
+    const store = await openIdentityStore({ url: URL, schema, poolSize: 4 });
+    return {
+      store,
+      openSibling: () => openIdentityStore({ url: URL, schema, poolSize: 2 }),
+      cleanup: async () => {
+        await store.close();
+        await dropSchema(schema);
+      },
+    };
+  });
+
+  test('PostgreSQL: tables live in the schema, docs are jsonb, each migration recorded once', async () => {
+    const schema = newSchema();
+    const stores = await Promise.all([1, 2, 3].map(() => openIdentityStore({ url: URL, schema, poolSize: 1 })));
+    try {
+      await Promise.all(stores.map((s) => s.migrate()));
+      const tables = await admin.query('SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY 1', [schema]);
+      assert.deepEqual(
+        tables.rows.map((r) => r.table_name),
+        ['audit_log', 'changes', 'key_secrets', 'keys', 'schema_migrations', 'teams', 'tenants'],
+      );
+      const doc = await admin.query("SELECT data_type FROM information_schema.columns WHERE table_schema = $1 AND table_name = 'teams' AND column_name = 'doc'", [schema]);
+      assert.equal(doc.rows[0].data_type, 'jsonb');
+      const versions = await admin.query(`SELECT version, count(*)::int AS n FROM "${schema}".schema_migrations GROUP BY version`);
+      assert.ok(versions.rows.length > 0 && versions.rows.every((r) => r.n === 1));
+    } finally {
+      await Promise.all(stores.map((s) => s.close()));
+      await dropSchema(schema);
+    }
+  });
+
+  test('PostgreSQL: a query blocked past queryTimeoutMillis fails as StoreUnavailable', async () => {
+    const schema = newSchema();
+    const store = new PostgresIdentityStore({ connectionString: URL, schema, queryTimeoutMillis: 300 });
+    const locker = await admin.connect();
+    try {
+      await store.migrate();
+      await locker.query('BEGIN');
+      await locker.query(`LOCK TABLE "${schema}".teams IN ACCESS EXCLUSIVE MODE`);
+      const started = Date.now();
+      await assert.rejects(store.get('team', 't'), (error: Error) => {
+        assert.ok(error instanceof StoreUnavailable, `${error.name}: ${error.message}`);
+        assert.match(error.message, /unavailable: .*(timeout|canceling statement)/i);
+        return true;
+      });
+      assert.ok(Date.now() - started < 2000, `failed after ${Date.now() - started} ms`);
+    } finally {
+      await locker.query('ROLLBACK');
+      locker.release();
+      await store.close();
+      await dropSchema(schema);
+    }
+  });
+
+  test('PostgreSQL: a connection the server terminates (57P01) is reported, replaced, and never crashes', async () => {
+    const schema = newSchema();
+    const applicationName = `tg_test_${randomBytes(4).toString('hex')}`;
+    const reported: StoreUnavailable[] = [];
+    const store = new PostgresIdentityStore({ connectionString: URL, schema, applicationName, onPoolError: (e) => reported.push(e) });
+    try {
+      await store.migrate();
+      await store.create('team', team('t'), audit('team.create', 'team', 't'));
+      const killed = await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1', [applicationName]);
+      assert.ok(killed.rowCount! >= 1);
+      for (let i = 0; i < 100 && reported.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+      assert.ok(reported.length >= 1, 'the pool error was reported');
+      assert.ok(reported[0] instanceof StoreUnavailable);
+      assert.match(reported[0].message, /unavailable/);
+      assert.deepEqual(await store.get('team', 't'), team('t'));
+    } finally {
+      await store.close();
+      await dropSchema(schema);
+    }
+  });
+}
+
+test('PostgreSQL: a refused connection is StoreUnavailable, fast, without the password', async () => {
+  const store = await openIdentityStore({ url: 'postgresql://tollgate:s3cret-pw@127.0.0.1:1/test', schema: 'anything' });
+  try {
+    const calls = [() => store.migrate(), () => store.get('team', 'x'), () => store.remove('team', 'x', audit('team.delete', 'team', 'x'))];
+    for (const call of calls) {
+      await assert.rejects(call(), (error: Error) => {
+        assert.ok(error instanceof StoreUnavailable, `${error.name}: ${error.message}`);
+        assert.match(error.message, /PostgreSQL at 127\.0\.0\.1:1\/test is unavailable: .*ECONNREFUSED/);
+        assert.doesNotMatch(error.message, /s3cret-pw/);
+        return true;
+      });
+    }
+  } finally {
+    await store.close();
+  }
+});
+
+test('PostgreSQL: a server that accepts but never answers fails within connectionTimeoutMillis', async () => {
+  const sockets = new Set<Socket>();
+  const silent = createServer((socket) => sockets.add(socket));
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  const { port } = silent.address() as { port: number };
+  const store = new PostgresIdentityStore({ connectionString: `postgres://u:pw-xyz@127.0.0.1:${port}/db`, connectionTimeoutMillis: 300 });
+  const started = Date.now();
+  try {
+    await assert.rejects(store.schemaVersion(), (error: Error) => {
+      assert.ok(error instanceof StoreUnavailable);
+      assert.match(error.message, /unavailable: .*timeout/i);
+      assert.doesNotMatch(error.message, /pw-xyz/);
+      return true;
+    });
+    assert.ok(Date.now() - started < 2000, `failed after ${Date.now() - started} ms`);
+  } finally {
+    await store.close();
+    for (const socket of sockets) socket.destroy();
+    await new Promise((resolve) => silent.close(resolve));
+  }
+});

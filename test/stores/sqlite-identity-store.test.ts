@@ -1,0 +1,116 @@
+// The identity store contract on SQLite (a file per test in a temp dir, and :memory:), plus
+// migration from several threads at once and the URL forms openIdentityStore accepts.
+
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { after, test } from 'node:test';
+import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { openIdentityStore } from '../../src/stores/open-identity-store.ts';
+import type { MigrationReport } from '../../src/stores/identity-store.ts';
+import { identityStoreContract } from './identity-store.contract.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'tollgate-sqlite-store-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+let files = 0;
+
+identityStoreContract('SQLite file', async () => {
+  const url = `sqlite:${join(dir, `store-${++files}.db`)}`;
+  const file = url.slice('sqlite:'.length);
+  const store = await openIdentityStore({ url });
+  return {
+    store,
+    openSibling: () => openIdentityStore({ url }),
+    cleanup: async () => {
+      await store.close();
+      for (const suffix of ['', '-wal', '-shm']) rmSync(file + suffix, { force: true });
+    },
+  };
+});
+
+identityStoreContract('SQLite :memory:', async () => {
+  const store = await openIdentityStore({ url: 'sqlite::memory:' });
+  return { store, cleanup: () => store.close() };
+});
+
+const STORE_MODULE = pathToFileURL(join(import.meta.dirname, '../../src/stores/sqlite/sqlite-identity-store.ts')).href;
+
+/** Each worker opens its own connection, waits at the barrier, then migrates. */
+const MIGRATE_IN_WORKER = `
+  const { workerData, parentPort } = require('node:worker_threads');
+  import(workerData.module).then(async ({ SqliteIdentityStore }) => {
+    const store = new SqliteIdentityStore({ path: workerData.file });
+    const barrier = new Int32Array(workerData.barrier);
+    Atomics.add(barrier, 1, 1);
+    Atomics.wait(barrier, 0, 0);
+    try {
+      parentPort.postMessage({ report: await store.migrate() });
+    } catch (error) {
+      parentPort.postMessage({ error: String(error) });
+    } finally {
+      await store.close();
+    }
+  });
+`;
+
+test('SQLite: three threads migrating one new file at once apply each version exactly once', async () => {
+  const file = join(dir, 'threads.db');
+  const barrier = new SharedArrayBuffer(8);
+  const flags = new Int32Array(barrier);
+  const workers = Array.from({ length: 3 }, () => new Worker(MIGRATE_IN_WORKER, { eval: true, workerData: { module: STORE_MODULE, file, barrier } }));
+  const exited = workers.map((worker) => new Promise((resolve) => worker.once('exit', resolve)));
+  const results = workers.map(
+    (worker) =>
+      new Promise<{ report?: MigrationReport; error?: string }>((resolve, reject) => {
+        worker.once('message', resolve);
+        worker.once('error', reject);
+      }),
+  );
+  while (Atomics.load(flags, 1) < 3) await new Promise((r) => setTimeout(r, 5));
+  Atomics.store(flags, 0, 1);
+  Atomics.notify(flags, 0);
+  const outcomes = await Promise.all(results);
+  await Promise.all(exited);
+  for (const outcome of outcomes) assert.equal(outcome.error, undefined);
+  const reports = outcomes.map((o) => o.report!);
+  const version = reports[0].version;
+  assert.ok(reports.every((r) => r.version === version));
+  assert.deepEqual(reports.flatMap((r) => r.applied).sort((a, b) => a - b), Array.from({ length: version }, (_, i) => i + 1));
+});
+
+test('openIdentityStore: sqlite:PATH and sqlite://PATH are relative to the working directory, parents created', async () => {
+  for (const [prefix, sub] of [['sqlite:', 'single'], ['sqlite://', 'double']]) {
+    const file = join(dir, sub, 'nested', 'deeper', 'identity.db');
+    const store = await openIdentityStore({ url: `${prefix}${relative(process.cwd(), file)}` });
+    assert.equal(store.backend, 'sqlite');
+    assert.ok((await store.migrate()).version > 0);
+    await store.close();
+    assert.ok(existsSync(file), `${prefix} created ${file}`);
+  }
+  const absolute = await openIdentityStore({ url: `sqlite://${join(dir, 'absolute.db')}` });
+  await absolute.close();
+  assert.ok(existsSync(join(dir, 'absolute.db')));
+});
+
+test('openIdentityStore: postgres:// and postgresql:// open PostgreSQL without connecting', async () => {
+  for (const url of ['postgres://u:p@127.0.0.1:1/db', 'postgresql://127.0.0.1:1/db']) {
+    const store = await openIdentityStore({ url, schema: 'tenant_a' });
+    assert.equal(store.backend, 'postgres');
+    await store.close();
+  }
+  await assert.rejects(openIdentityStore({ url: 'postgres://127.0.0.1/db', schema: 'Bad-Name' }), /schema must match/);
+});
+
+test('openIdentityStore: any other URL is refused, naming the accepted forms and never the password', async () => {
+  for (const url of ['mysql://bob:hunter2@db.internal:3306/gw', 'redis://:hunter2@cache:6379', 'sqlite:', 'identity.db', 'file:identity.db']) {
+    await assert.rejects(openIdentityStore({ url }), (error: Error) => {
+      assert.match(error.message, /accepted forms: postgres:\/\/.*sqlite:PATH.*sqlite::memory:/);
+      assert.doesNotMatch(error.message, /hunter2/);
+      return true;
+    });
+  }
+  await assert.rejects(openIdentityStore({ url: 'mysql://bob:hunter2@db.internal/gw' }), /mysql:\/\/bob:\*\*\*@db\.internal\/gw/);
+  await assert.rejects(openIdentityStore({ url: 'postgres://bob:hunter2@[bad/gw' }), (error: Error) => !error.message.includes('hunter2'));
+});
