@@ -1,0 +1,81 @@
+// Every admin API operation, described once: method, path, schemas and status. The router
+// dispatches on this list and the OpenAPI document is generated from it, so both always agree.
+
+import { z } from 'zod';
+import { auditQuery, keyGenerate, keyListQuery, keyPatch, keyRotate, listQuery, noFields, teamCreate, teamPatch, tenantCreate, tenantPatch } from './admin-schemas.ts';
+import {
+  auditPage, keyDeleted, keyPage, keyRecord, keyWithSecret, teamDeleted, teamPage, teamRecord, tenantDeleted, tenantPage, tenantRecord,
+} from './record-schemas.ts';
+
+export type HttpMethod = 'GET' | 'POST' | 'PATCH' | 'DELETE';
+
+export interface AdminOperation<Id extends string = string> {
+  readonly id: Id;
+  readonly method: HttpMethod;
+  /** OpenAPI path template; at most one `{param}`, a whole segment. */
+  readonly path: string;
+  readonly summary: string;
+  readonly tag: string;
+  readonly query?: z.ZodObject;
+  readonly body?: z.ZodType;
+  readonly bodyRequired?: boolean;
+  readonly status: number;
+  readonly response: z.ZodType;
+  /** The response carries a secret: sent with cache-control: no-store. */
+  readonly secret?: boolean;
+}
+
+interface CollectionSpec<N extends string, V extends string> {
+  /** Team, Tenant, Key: operation ids are listTeams, createTeam, getTeam, updateTeam, deleteTeam. */
+  name: N;
+  /** The path segment: teams, tenants, keys. */
+  plural: string;
+  idParam: string;
+  query: z.ZodObject;
+  /** create, or generate for keys. */
+  createVerb: V;
+  create: z.ZodType;
+  created: z.ZodType;
+  patch: z.ZodType;
+  record: z.ZodType;
+  page: z.ZodType;
+  deleted: z.ZodType;
+  secret?: boolean;
+}
+
+export type CollectionOperationId<N extends string, V extends string> = `list${N}s` | `${V}${N}` | `get${N}` | `update${N}` | `delete${N}`;
+
+/** list, create, get, update and delete of one collection: the same five routes for teams, tenants and keys. */
+function collection<N extends string, V extends string>(c: CollectionSpec<N, V>): Array<AdminOperation<CollectionOperationId<N, V>>> {
+  const base = `/admin/${c.plural}`;
+  const item = `${base}/{${c.idParam}}`;
+  const one = c.name.toLowerCase();
+  const verb = c.createVerb.charAt(0).toUpperCase() + c.createVerb.slice(1);
+  return [
+    { id: `list${c.name}s`, method: 'GET', path: base, tag: c.plural, summary: `List ${c.plural} (config-declared and stored), ids ascending.`, query: c.query, status: 200, response: c.page },
+    { id: `${c.createVerb}${c.name}`, method: 'POST', path: base, tag: c.plural, summary: `${verb} a ${one}.`, body: c.create, bodyRequired: true, status: 201, response: c.created, ...(c.secret ? { secret: true } : {}) },
+    { id: `get${c.name}`, method: 'GET', path: item, tag: c.plural, summary: `Get one ${one}.`, status: 200, response: c.record },
+    { id: `update${c.name}`, method: 'PATCH', path: item, tag: c.plural, summary: `Change a ${one}: absent fields stay, null clears.`, body: c.patch, bodyRequired: true, status: 200, response: c.record },
+    { id: `delete${c.name}`, method: 'DELETE', path: item, tag: c.plural, summary: `Delete a ${one}.`, status: 200, response: c.deleted },
+  ];
+}
+
+function keyAction<A extends string>(action: A, summary: string, body: z.ZodType, response: z.ZodType): AdminOperation<`${A}Key`> {
+  return { id: `${action}Key`, method: 'POST', path: `/admin/keys/{key_id}/${action}`, tag: 'keys', summary, body, status: 200, response, ...(response === keyWithSecret ? { secret: true } : {}) };
+}
+
+export const openApiDocument = z.record(z.string(), z.unknown()).meta({ description: 'An OpenAPI 3.1 document.' });
+
+export const ADMIN_OPERATIONS = [
+  ...collection({ name: 'Team', plural: 'teams', idParam: 'team_id', query: listQuery, create: teamCreate, createVerb: 'create', created: teamRecord, patch: teamPatch, record: teamRecord, page: teamPage, deleted: teamDeleted }),
+  ...collection({ name: 'Tenant', plural: 'tenants', idParam: 'tenant_id', query: listQuery, create: tenantCreate, createVerb: 'create', created: tenantRecord, patch: tenantPatch, record: tenantRecord, page: tenantPage, deleted: tenantDeleted }),
+  ...collection({ name: 'Key', plural: 'keys', idParam: 'key_id', query: keyListQuery, create: keyGenerate, createVerb: 'generate', created: keyWithSecret, patch: keyPatch, record: keyRecord, page: keyPage, deleted: keyDeleted, secret: true }),
+  keyAction('rotate', 'New secret for the key; the old one keeps working for grace_period. Returns the secret once.', keyRotate, keyWithSecret),
+  keyAction('revoke', 'Revoke the key for good.', noFields, keyRecord),
+  keyAction('block', 'Block the key until it is unblocked (no-op when blocked).', noFields, keyRecord),
+  keyAction('unblock', 'Unblock the key (no-op when active).', noFields, keyRecord),
+  { id: 'queryAudit', method: 'GET', path: '/admin/audit', tag: 'audit', summary: 'Admin actions, newest first.', query: auditQuery, status: 200, response: auditPage },
+  { id: 'getOpenApi', method: 'GET', path: '/admin/openapi.json', tag: 'meta', summary: 'This document.', status: 200, response: openApiDocument },
+] as const satisfies ReadonlyArray<AdminOperation>;
+
+export type OperationId = (typeof ADMIN_OPERATIONS)[number]['id'];

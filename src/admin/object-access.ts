@@ -1,0 +1,139 @@
+// What every admin operation on teams, tenants and keys shares: reading through the declared
+// objects (config wins over the store), paging over both, refusing changes to declared objects,
+// mapping store errors to gateway errors, and committing a change with its audit entry.
+
+import type { DeclaredIdentity } from '../identity/declared.ts';
+import type { AuditEntry, IdentityObject, ObjectKind, ObjectTypes } from '../identity/records.ts';
+import { GatewayError } from '../errors/gateway-error.ts';
+import { OBJECT_ID } from '../identity/ids.ts';
+import { StoreConflict, StoreUnavailable, type IdentityStore, type ListQuery } from '../stores/identity-store.ts';
+import type { Actor, ChangeNotifier, Page } from './admin-service.ts';
+
+export interface AccessDeps {
+  store: IdentityStore;
+  declared: DeclaredIdentity;
+  notify: ChangeNotifier;
+  now: () => Date;
+}
+
+export const ID_FIELD = { team: 'team_id', tenant: 'tenant_id', key: 'key_id' } as const;
+const LIST_PATH = { team: '/admin/teams', tenant: '/admin/tenants', key: '/admin/keys' } as const;
+
+export function idOf(kind: ObjectKind, object: IdentityObject): string {
+  return (object as unknown as Record<string, string>)[ID_FIELD[kind]]!;
+}
+
+export function notFound(kind: ObjectKind, id: string, param?: string): GatewayError {
+  return new GatewayError('resource_not_found', `No ${kind} with ${ID_FIELD[kind]} "${id}" exists. List them with GET ${LIST_PATH[kind]}.`, param ? { param } : {});
+}
+
+export function conflict(message: string): GatewayError {
+  return new GatewayError('resource_conflict', message);
+}
+
+/** Runs a store call; StoreConflict becomes `onConflict()`, StoreUnavailable a 503. Anything else propagates. */
+export async function storeCall<T>(call: () => Promise<T>, onConflict?: () => GatewayError): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    if (err instanceof StoreConflict && onConflict) throw onConflict();
+    if (err instanceof StoreUnavailable) {
+      throw new GatewayError('store_unavailable', `The identity store is unavailable: ${err.message} Retry when the database is back.`, { cause: err });
+    }
+    throw err;
+  }
+}
+
+export interface Commit<K extends ObjectKind> {
+  action: string;
+  kind: K;
+  id: string;
+  before: ObjectTypes[K] | null;
+  after: ObjectTypes[K] | null;
+  actor: Actor;
+  /** The store write; receives the audit entry to write in the same transaction. */
+  write: (audit: AuditEntry) => Promise<void>;
+  onConflict: () => GatewayError;
+}
+
+export function createObjectAccess(deps: AccessDeps) {
+  function declaredMap<K extends ObjectKind>(kind: K): ReadonlyMap<string, ObjectTypes[K]> {
+    const maps = { team: deps.declared.teams, tenant: deps.declared.tenants, key: deps.declared.keys };
+    return maps[kind] as unknown as ReadonlyMap<string, ObjectTypes[K]>;
+  }
+
+  /** The object with this id: the declared one if there is one, else the stored one. */
+  async function find<K extends ObjectKind>(kind: K, id: string): Promise<ObjectTypes[K] | undefined> {
+    // An id no object can have (a NUL, a space, 200 characters) is not looked up at all.
+    if (!OBJECT_ID.test(id)) return undefined;
+    return declaredMap(kind).get(id) ?? (await storeCall(() => deps.store.get(kind, id)));
+  }
+
+  async function get<K extends ObjectKind>(kind: K, id: string): Promise<ObjectTypes[K]> {
+    const found = await find(kind, id);
+    if (!found) throw notFound(kind, id);
+    return found;
+  }
+
+  /** The stored object a mutation may change: declared objects are refused, missing ones are a 404. */
+  async function mutable<K extends ObjectKind>(kind: K, id: string): Promise<ObjectTypes[K]> {
+    refuseDeclared(kind, id);
+    const stored = OBJECT_ID.test(id) ? await storeCall(() => deps.store.get(kind, id)) : undefined;
+    if (!stored) throw notFound(kind, id);
+    return stored;
+  }
+
+  function refuseDeclared(kind: ObjectKind, id: string): void {
+    if (declaredMap(kind).has(id)) {
+      throw new GatewayError('managed_by_config', `The ${kind} "${id}" is declared in the config file, so it is read-only through the API. Change it in the config file and redeploy (or reload).`);
+    }
+  }
+
+  /** Declared and stored objects together, ids ascending, one page after `query.after`. */
+  async function list<K extends ObjectKind>(kind: K, query: ListQuery, matches: (object: ObjectTypes[K]) => boolean = () => true): Promise<Page<ObjectTypes[K]>> {
+    const declared = declaredMap(kind);
+    const fromConfig = [...declared.values()]
+      .filter((object) => (query.after === undefined || idOf(kind, object) > query.after) && matches(object))
+      .sort((a, b) => (idOf(kind, a) < idOf(kind, b) ? -1 : 1));
+    const data: Array<ObjectTypes[K]> = [];
+    let buffer: Array<ObjectTypes[K]> = [];
+    let cursor = query.after;
+    let storeDone = false;
+    while (data.length < query.limit) {
+      if (buffer.length === 0 && !storeDone) {
+        const batch = await storeCall(() => deps.store.list(kind, { ...query, after: cursor }));
+        storeDone = batch.length < query.limit;
+        if (batch.length > 0) cursor = idOf(kind, batch[batch.length - 1]!);
+        buffer = batch.filter((object) => !declared.has(idOf(kind, object)));
+        continue;
+      }
+      const nextStored = buffer[0];
+      const nextDeclared = fromConfig[0];
+      if (!nextStored && !nextDeclared) break;
+      const takeDeclared = nextDeclared && (!nextStored || idOf(kind, nextDeclared) < idOf(kind, nextStored));
+      data.push(takeDeclared ? fromConfig.shift()! : buffer.shift()!);
+    }
+    const last = data[data.length - 1];
+    return data.length === query.limit && last ? { data, next: idOf(kind, last) } : { data };
+  }
+
+  /** Writes the change and its audit entry (one transaction in the store), then notifies the caches. */
+  async function commit<K extends ObjectKind>(change: Commit<K>): Promise<void> {
+    const audit: AuditEntry = {
+      at: deps.now().toISOString(),
+      actor: change.actor.id,
+      action: change.action,
+      object_type: change.kind,
+      object_id: change.id,
+      ...(change.actor.requestId ? { request_id: change.actor.requestId } : {}),
+      before: change.before,
+      after: change.after,
+    };
+    await storeCall(() => change.write(audit), change.onConflict);
+    deps.notify(change.kind, change.id);
+  }
+
+  return { declaredMap, find, get, mutable, refuseDeclared, list, commit };
+}
+
+export type ObjectAccess = ReturnType<typeof createObjectAccess>;
