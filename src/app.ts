@@ -10,7 +10,10 @@ import { liveness, readiness } from './http/routes/health.ts';
 import { messagesRoute } from './http/routes/messages.ts';
 import { modelRoute, modelsRoute } from './http/routes/models.ts';
 import type { Logger } from './logging/logger.ts';
-import { createAuthenticator } from './pipeline/auth.ts';
+import { createAdminRouter } from './admin/admin-routes.ts';
+import type { IdentityRuntime } from './identity/identity-runtime.ts';
+import { attributeHeaders } from './pipeline/attribution.ts';
+import { actorId, createAuthenticator, isAdmin } from './pipeline/auth.ts';
 import { ClientGone, type TransportFor } from './pipeline/dispatch.ts';
 import { ClientWatchSlot, createRequestContext, type RequestContext } from './pipeline/request-context.ts';
 import type { Random } from './pipeline/route.ts';
@@ -28,6 +31,8 @@ interface Route {
 export interface AppOptions {
   config: GatewayConfig;
   logger: Logger;
+  /** Keys, teams, tenants and the admin service (opened by startGateway unless given). */
+  identity: IdentityRuntime;
   /** Replaces the upstream transport (tests); by default undici pools, or the provider's own. */
   transportFor?: TransportFor;
   random?: Random;
@@ -73,7 +78,17 @@ export function createApp(options: AppOptions): App {
     random: options.random ?? Math.random,
     maxUpstreamBodyBytes: options.maxUpstreamBodyBytes ?? 64 * 1024 * 1024,
   };
-  const authenticate = createAuthenticator(config.masterKey);
+  const { identity } = options;
+  const authenticate = createAuthenticator({ masterKey: config.masterKey, directory: identity.directory, unknownTenants: config.identity.unknownTenants });
+  const userSalt = config.identity.userIdSalt;
+  const adminRouter = createAdminRouter(identity.admin, { maxBodyBytes: config.server.maxBodyBytes });
+  const adminHandler: Handler = async (ctx, req, res) => {
+    if (!isAdmin(ctx.principal)) throw new GatewayError('admin_required', 'The admin API needs the master key or a key with role "admin".');
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    await adminRouter(ctx, req, res, q === -1 ? url : url.slice(0, q), { id: actorId(ctx.principal), requestId: ctx.requestId });
+  };
+  const admin: Route = { methods: { GET: adminHandler, POST: adminHandler, PATCH: adminHandler, DELETE: adminHandler, PUT: adminHandler }, auth: true, errors: 'openai' };
   let draining = false;
   const live = new Set<ServerResponse>();
 
@@ -104,15 +119,24 @@ export function createApp(options: AppOptions): App {
       trace_id: ctx.trace.traceId,
     };
     if (ctx.served) Object.assign(fields, { model: ctx.served.alias, deployment: ctx.served.deployment, provider: ctx.served.provider });
+    const principal = ctx.principal;
+    if (principal.kind === 'virtual') Object.assign(fields, { key_id: principal.resolved.key.key_id, team_id: principal.resolved.key.team_id });
+    else if (principal.kind === 'master') fields.key_id = 'master';
     if (ctx.tenantId) fields.tenant_id = ctx.tenantId;
     if (ctx.featureId) fields.feature_id = ctx.featureId;
+    if (ctx.userHash) fields.user_id_hash = ctx.userHash;
+    if (ctx.tags) fields.tags = ctx.tags;
     if (!res.writableFinished) fields.client_aborted = true;
     logger.info('request', fields);
   }
 
   async function run(route: Route, handler: Handler, ctx: RequestContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
     try {
-      if (route.auth) authenticate(ctx, req.headers);
+      if (route.auth) {
+        attributeHeaders(ctx, req.headers, userSalt);
+        const pending = authenticate(ctx, req.headers);
+        if (pending) await pending;
+      }
       await handler(ctx, req, res);
     } catch (err) {
       if (err instanceof ClientGone) {
@@ -144,7 +168,8 @@ export function createApp(options: AppOptions): App {
         if (config.server.accessLog) accessLog(ctx, req, res, path);
       });
       if (draining) res.shouldKeepAlive = false;
-      const route = routes.get(path) ?? (path.startsWith('/v1/models/') || path.startsWith('/models/') ? model : undefined);
+      const route = routes.get(path)
+        ?? (path.startsWith('/v1/models/') || path.startsWith('/models/') ? model : path.startsWith('/admin/') ? admin : undefined);
       if (!route) {
         const format: ErrorFormat = path.startsWith('/v1/messages/') ? 'anthropic' : 'openai';
         sendError(res, ctx, new GatewayError('route_not_found', `No endpoint ${req.method} ${path}. See docs/api.md for the endpoints Tollgate serves.`), format);

@@ -2,11 +2,13 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createApp, type App, type AppOptions } from './app.ts';
 import type { GatewayConfig } from './config/gateway-config.ts';
+import { openIdentityRuntime, type IdentityRuntime } from './identity/identity-runtime.ts';
 
 export interface RunningGateway {
   readonly url: string;
   readonly port: number;
   readonly app: App;
+  readonly identity: IdentityRuntime;
   readonly server: Server;
   /** Graceful shutdown: stop accepting, let in-flight requests finish (up to the grace period), close pools. */
   shutdown(): Promise<void>;
@@ -24,17 +26,24 @@ export function unsafeToServe(config: GatewayConfig): string | undefined {
   return `No master key is configured, so auth is off; refusing to listen on ${config.server.host}. Set TOLLGATE_MASTER_KEY (or general_settings.master_key), or bind to 127.0.0.1.`;
 }
 
-export async function startGateway(options: AppOptions): Promise<RunningGateway> {
+export type GatewayOptions = Omit<AppOptions, 'identity'> & { identity?: IdentityRuntime };
+
+export async function startGateway(options: GatewayOptions): Promise<RunningGateway> {
   const { config } = options;
   const unsafe = unsafeToServe(config);
   if (unsafe) throw new Error(unsafe);
-  const app = createApp(options);
+  const identity = options.identity ?? await openIdentityRuntime(config, options.logger);
+  const app = createApp({ ...options, identity });
   const server = createServer({ keepAliveTimeout: config.server.keepAliveTimeoutMs }, app.handle);
   server.headersTimeout = Math.min(60_000, config.server.keepAliveTimeoutMs + 1_000);
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    const failed = (err: Error) => {
+      if (!options.identity) void identity.close();
+      reject(err);
+    };
+    server.once('error', failed);
     server.listen(config.server.port, config.server.host, () => {
-      server.off('error', reject);
+      server.off('error', failed);
       resolve();
     });
   });
@@ -51,12 +60,14 @@ export async function startGateway(options: AppOptions): Promise<RunningGateway>
     server.closeAllConnections();
     await closed;
     await app.close();
+    if (!options.identity) await identity.close();
   }
 
   return {
     url: `http://${host}:${port}`,
     port,
     app,
+    identity,
     server,
     shutdown: () => (closing ??= shutdown()),
   };

@@ -1,3 +1,4 @@
+import type { DeclaredIdentity } from '../identity/declared.ts';
 import type { Deployment } from '../providers/types.ts';
 
 export interface AliasConfig {
@@ -25,6 +26,27 @@ export interface GatewayConfig {
   readonly aliases: ReadonlyMap<string, AliasConfig>;
   /** Aliases switched off because a variable in their requires_env is unset. */
   readonly disabledAliases: ReadonlyMap<string, readonly string[]>;
+  /** Where teams, tenants, keys and the audit log live. */
+  readonly database: {
+    /** sqlite:PATH, sqlite::memory: or postgresql://… (may hold a password: never log it). */
+    readonly url: string;
+    readonly schema?: string;
+    readonly poolSize: number;
+    readonly migrateOnStart: boolean;
+  };
+  /** Shared state across replicas (identity change events now; counters and cache later). */
+  readonly redis?: { readonly url: string; readonly keyPrefix: string };
+  readonly identity: {
+    /** Teams, tenants and keys declared in the config file (read-only at run time). */
+    readonly declared: DeclaredIdentity;
+    readonly keyCacheSize: number;
+    readonly keyRefreshMs: number;
+    readonly unknownKeyTtlMs: number;
+    readonly changePollMs: number;
+    readonly unknownTenants: 'allow' | 'reject';
+    readonly rotationGraceSeconds: number;
+    readonly userIdSalt: string;
+  };
   /** Non-fatal findings (LiteLLM keys not supported yet, settings not enforced yet). */
   readonly warnings: readonly string[];
 }

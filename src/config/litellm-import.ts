@@ -47,7 +47,7 @@ const SECONDS_KEYS: Record<string, string> = { timeout: 'timeout_ms', stream_tim
 
 const ROUTER_SUPPORTED = new Set<string>();
 const LITELLM_SETTINGS_SUPPORTED = new Set(['drop_params']);
-const GENERAL_SUPPORTED = new Set(['master_key']);
+const GENERAL_SUPPORTED = new Set(['master_key', 'database_url']);
 
 export function isLiteLLMConfig(raw: Record<string, unknown>): boolean {
   return 'model_list' in raw || 'litellm_settings' in raw || 'router_settings' in raw;
@@ -135,6 +135,8 @@ export function importLiteLLMConfig(raw: Record<string, unknown>): ImportResult 
   const settings = record(raw.litellm_settings);
   if (settings.drop_params !== undefined) general.drop_params = settings.drop_params;
   out.config.general_settings = general;
+  // LiteLLM's database: Tollgate keeps its own tables there, in their own schema.
+  if (generalIn.database_url !== undefined) out.config.database = { url: generalIn.database_url, schema: 'tollgate' };
 
   for (const key of Object.keys(raw)) {
     if (key === 'server') out.config.server = raw.server;

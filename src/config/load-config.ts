@@ -2,7 +2,9 @@ import { readFile } from 'node:fs/promises';
 import { parseDocument } from 'yaml';
 import { providerFor } from '../providers/registry.ts';
 import type { Deployment } from '../providers/types.ts';
+import { durationSeconds } from '../admin/duration.ts';
 import { ConfigError, formatPath } from './config-error.ts';
+import { buildDeclaredIdentity } from './declared-identity.ts';
 import { formatIssues } from './format-issues.ts';
 import type { AliasConfig, GatewayConfig } from './gateway-config.ts';
 import { importLiteLLMConfig, isLiteLLMConfig } from './litellm-import.ts';
@@ -98,6 +100,8 @@ function build(
   const masterKey = fromEnv || parsed.general_settings.master_key;
   if (fromEnv && fromEnv.length < 8) problems.push('TOLLGATE_MASTER_KEY: must be at least 8 characters.');
   if (fromEnv && !/^[\x21-\x7e]+$/.test(fromEnv)) problems.push('TOLLGATE_MASTER_KEY: must be printable characters without spaces or line breaks.');
+  const declared = buildDeclaredIdentity(parsed, masterKey, problems);
+  const auth = parsed.auth;
   return Object.freeze({
     source: Object.freeze(source),
     server: Object.freeze({
@@ -117,6 +121,23 @@ function build(
     }),
     aliases,
     disabledAliases,
+    database: Object.freeze({
+      url: parsed.database.url,
+      ...(parsed.database.schema ? { schema: parsed.database.schema } : {}),
+      poolSize: parsed.database.pool_size,
+      migrateOnStart: parsed.database.migrate_on_start,
+    }),
+    ...(parsed.redis ? { redis: Object.freeze({ url: parsed.redis.url, keyPrefix: parsed.redis.key_prefix }) } : {}),
+    identity: Object.freeze({
+      declared,
+      keyCacheSize: auth.key_cache_size,
+      keyRefreshMs: auth.key_refresh_ms,
+      unknownKeyTtlMs: auth.unknown_key_ttl_ms,
+      changePollMs: auth.change_poll_ms,
+      unknownTenants: auth.unknown_tenants,
+      rotationGraceSeconds: durationSeconds(auth.rotation_grace)!,
+      userIdSalt: auth.user_id_salt ?? 'tollgate-user-id',
+    }),
     warnings: Object.freeze(warnings),
   });
 }

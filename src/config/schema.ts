@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { PROVIDER_NAMES } from '../providers/registry.ts';
+import { fromEnv, identitySections, positiveInt } from './identity-schema.ts';
 
 const SIZE = /^(\d+(?:\.\d+)?)\s*(b|kb|kib|mb|mib|gb|gib)?$/i;
 const UNITS: Record<string, number> = { b: 1, kb: 1e3, kib: 1024, mb: 1e6, mib: 1024 ** 2, gb: 1e9, gib: 1024 ** 3 };
@@ -14,18 +15,8 @@ export const byteSize = z.union([
   return Math.round(Number(amount) * UNITS[(unit ?? 'b').toLowerCase()]!);
 });
 
-/** Numbers and booleans may arrive as strings from os.environ/NAME references. */
-function fromEnvString(value: unknown): unknown {
-  if (typeof value !== 'string') return value;
-  const text = value.trim();
-  if (/^-?\d+(\.\d+)?(e-?\d+)?$/i.test(text)) return Number(text);
-  if (text === 'true' || text === 'false') return text === 'true';
-  return value;
-}
-const fromEnv = <T extends z.ZodType>(schema: T) => z.preprocess(fromEnvString, schema);
 const bool = () => fromEnv(z.boolean());
 const rate = fromEnv(z.number().min(0).max(1));
-const positiveInt = fromEnv(z.number().int().positive());
 
 /** Credentials go into HTTP headers: printable ASCII, no spaces. */
 const credential = (what: string) => z.string().regex(/^[\x21-\x7e]+$/, {
@@ -100,6 +91,7 @@ export const configSchema = z.strictObject({
     keep_alive_timeout_ms: positiveInt.default(30_000),
   }).prefault({}),
   models: z.record(aliasName, aliasSchema).default({}),
+  ...identitySections,
 });
 
 export type ConfigInput = z.input<typeof configSchema>;
@@ -107,4 +99,4 @@ export type ParsedConfig = z.output<typeof configSchema>;
 export type DeploymentConfig = z.output<typeof deploymentSchema>;
 
 /** Fields whose values are secrets: never echoed in problems or logs. */
-export const SECRET_FIELDS: ReadonlySet<string> = new Set(['api_key', 'master_key', 'headers']);
+export const SECRET_FIELDS: ReadonlySet<string> = new Set(['api_key', 'master_key', 'headers', 'key', 'url', 'user_id_salt']);

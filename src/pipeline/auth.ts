@@ -1,7 +1,8 @@
 import { hash, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { GatewayError } from '../errors/gateway-error.ts';
-import type { RequestContext } from './request-context.ts';
+import type { KeyDirectory, ResolvedKey, TenantPolicy } from '../identity/key-directory.ts';
+import type { Principal, RequestContext } from './request-context.ts';
 
 function digest(value: string): Buffer {
   return hash('sha256', value, 'buffer');
@@ -18,34 +19,96 @@ export function presentedKey(headers: IncomingHttpHeaders): string | undefined {
   return typeof apiKey === 'string' && apiKey.trim() ? apiKey.trim() : undefined;
 }
 
+export interface AuthOptions {
+  masterKey: string | undefined;
+  directory: KeyDirectory;
+  /** reject: an X-Tenant-Id that names no configured tenant gets 403. */
+  unknownTenants: 'allow' | 'reject';
+  now?: () => number;
+}
+
 const MAX_REMEMBERED = 10_000;
+const MASTER: Principal = Object.freeze({ kind: 'master' });
+
+export type Authenticate = (ctx: RequestContext, headers: IncomingHttpHeaders) => void | Promise<void>;
 
 /**
- * Auth stage. A key seen for the first time is compared as a SHA-256 digest with
- * timingSafeEqual, so the time taken does not depend on how much of it matched. Keys that
- * passed are remembered in a hash map, so later requests skip the digest: a Map lookup hashes
- * the whole string (with V8's per-process seed) and compares only on a full hash match, which
- * reveals nothing about partial matches either. Failures are never remembered.
+ * Auth stage. The master key is compared as a SHA-256 digest with timingSafeEqual; once it has
+ * passed it is remembered in a hash map so later requests skip the digest (a Map lookup hashes
+ * the whole string and compares only on a full hash match, which reveals nothing about partial
+ * matches). Every other key is a virtual key, resolved through the key directory: synchronously
+ * from memory once cached, so the hot path does no I/O. Unknown, revoked, blocked and expired
+ * keys fail with 401s whose codes differ only for callers who hold a real secret.
+ *
+ * Without a master key (loopback-only open mode) callers without a key, or with a key the
+ * gateway does not know, are anonymous; a known virtual key still applies its policy.
  */
-export function createAuthenticator(masterKey: string | undefined) {
+export function createAuthenticator(options: AuthOptions): Authenticate {
+  const { masterKey, directory } = options;
+  const now = options.now ?? Date.now;
   const masterDigest = masterKey === undefined ? undefined : digest(masterKey);
-  const verified = new Map<string, RequestContext['principal']>();
-  return function authenticate(ctx: RequestContext, headers: IncomingHttpHeaders): void {
-    if (!masterDigest) return; // no key configured: loopback-only open mode (see main.ts)
+  const masters = new Set<string>();
+  const open = masterDigest === undefined;
+
+  function admitTenant(ctx: RequestContext, policy: TenantPolicy | null): void {
+    if (policy) ctx.tenant = policy;
+    else if (options.unknownTenants === 'reject') throw new GatewayError('tenant_not_allowed', `The tenant "${ctx.tenantId}" is not configured on this gateway.`, { param: 'X-Tenant-Id' });
+  }
+
+  function resolveTenant(ctx: RequestContext): void | Promise<void> {
+    if (ctx.tenantId === undefined) return;
+    const policy = directory.lookupTenant(ctx.tenantId);
+    if (policy instanceof Promise) return policy.then((p) => admitTenant(ctx, p));
+    admitTenant(ctx, policy);
+  }
+
+  function admitKey(ctx: RequestContext, resolved: ResolvedKey | null): void | Promise<void> {
+    if (!resolved) {
+      if (open) return resolveTenant(ctx);
+      throw new GatewayError('invalid_api_key', 'Invalid API key.');
+    }
+    const { key } = resolved;
+    if (key.status === 'revoked') throw new GatewayError('key_revoked', 'This key was revoked.');
+    if (key.status === 'blocked') throw new GatewayError('key_blocked', 'This key is blocked. Ask an admin to unblock it.');
+    const at = now();
+    if (resolved.expiresAtMs <= at) throw new GatewayError('key_expired', `This key expired at ${key.expires_at}.`);
+    if (resolved.secretExpiresAtMs <= at) throw new GatewayError('key_expired', 'This secret was replaced by a rotation and its grace period has ended. Use the new secret.');
+    ctx.principal = { kind: 'virtual', resolved };
+    const allowed = resolved.allowedTenants;
+    if (ctx.tenantId === undefined) {
+      if (key.tenant_id) ctx.tenantId = key.tenant_id;
+      else if (resolved.requireTenant) throw new GatewayError('tenant_required', 'This key must name a tenant: send the X-Tenant-Id header.', { param: 'X-Tenant-Id' });
+    } else if (allowed && !allowed.has(ctx.tenantId)) {
+      throw new GatewayError('tenant_not_allowed', `This key may not act for tenant "${ctx.tenantId}".`, { param: 'X-Tenant-Id' });
+    }
+    return resolveTenant(ctx);
+  }
+
+  return function authenticate(ctx, headers) {
     const key = presentedKey(headers);
     if (key === undefined) {
-      const hasHeader = headers.authorization !== undefined;
-      throw new GatewayError('missing_api_key', hasHeader
+      if (open) return resolveTenant(ctx);
+      throw new GatewayError('missing_api_key', headers.authorization !== undefined
         ? 'The Authorization header must be "Bearer <key>".'
         : 'Missing API key. Send "Authorization: Bearer <key>" (or "x-api-key: <key>").');
     }
-    const known = verified.get(key);
-    if (known) {
-      ctx.principal = known;
-      return;
+    if (masters.has(key) || (masterDigest && timingSafeEqual(digest(key), masterDigest))) {
+      if (masters.size < MAX_REMEMBERED) masters.add(key);
+      ctx.principal = MASTER;
+      return resolveTenant(ctx);
     }
-    if (!timingSafeEqual(digest(key), masterDigest)) throw new GatewayError('invalid_api_key', 'Invalid API key.');
-    ctx.principal = Object.freeze({ kind: 'master' as const });
-    if (verified.size < MAX_REMEMBERED) verified.set(key, ctx.principal);
+    const resolved = directory.lookupKey(key);
+    if (resolved instanceof Promise) return resolved.then((r) => admitKey(ctx, r));
+    return admitKey(ctx, resolved);
   };
+}
+
+/** The admin API is for the master key and admin-role keys (and anyone in loopback open mode). */
+export function isAdmin(principal: Principal): boolean {
+  return principal.kind === 'master' || principal.kind === 'anonymous' || principal.resolved.key.role === 'admin';
+}
+
+/** The audit log's name for the caller. */
+export function actorId(principal: Principal): string {
+  return principal.kind === 'virtual' ? `key:${principal.resolved.key.key_id}` : principal.kind;
 }

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
+import type { ResolvedKey, TenantPolicy } from '../identity/key-directory.ts';
 import { randomHex } from './random-ids.ts';
 
 export interface TraceContext {
@@ -33,15 +34,28 @@ export class ClientWatchSlot implements ClientWatch {
   }
 }
 
+/** Who is calling: filled in by auth. Anonymous only when no master key is configured (loopback). */
+export type Principal =
+  | { readonly kind: 'anonymous' }
+  | { readonly kind: 'master' }
+  | { readonly kind: 'virtual'; readonly resolved: ResolvedKey };
+
 export interface RequestContext {
   readonly requestId: string;
   /** performance.now() when the request arrived. */
   readonly receivedAt: number;
   readonly trace: TraceContext;
-  readonly tenantId?: string;
-  readonly featureId?: string;
-  /** Filled in by auth. */
-  principal: { kind: 'master' | 'anonymous' };
+  /** X-Tenant-Id, or the tenant the key is bound to (auth). */
+  tenantId?: string;
+  /** The tenant's policy when the tenant is known (auth). */
+  tenant?: TenantPolicy;
+  /** X-Feature-Id. */
+  featureId?: string;
+  /** HMAC of X-User-Id, or of the body's `user` / `metadata.user_id`. Never the raw value. */
+  userHash?: string;
+  /** X-Gateway-Tags plus the body's metadata.tags. */
+  tags?: readonly string[];
+  principal: Principal;
   /** Fires when the client disconnects before the response is finished. */
   readonly client: ClientWatch;
   /** Filled in by the route stage, for the access log. */
@@ -50,9 +64,8 @@ export interface RequestContext {
 
 const REQUEST_ID = /^[\w.:@\-]{1,128}$/;
 const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
-const HEADER_ID = /^[\w.:@\-/ ]{1,128}$/;
 
-function header(headers: IncomingHttpHeaders, name: string): string | undefined {
+export function header(headers: IncomingHttpHeaders, name: string): string | undefined {
   const value = headers[name];
   return Array.isArray(value) ? value[0] : value;
 }
@@ -74,21 +87,15 @@ export function traceparentHeader(trace: TraceContext): string {
   return `00-${trace.traceId}-${trace.spanId}-${trace.flags}`;
 }
 
-function optionalId(value: string | undefined): string | undefined {
-  return value !== undefined && HEADER_ID.test(value) ? value : undefined;
-}
+const ANONYMOUS: Principal = Object.freeze({ kind: 'anonymous' });
 
 export function createRequestContext(headers: IncomingHttpHeaders, receivedAt: number, client: ClientWatch): RequestContext {
   const given = header(headers, 'x-request-id');
-  const tenantId = optionalId(header(headers, 'x-tenant-id'));
-  const featureId = optionalId(header(headers, 'x-feature-id'));
   return {
     requestId: given !== undefined && REQUEST_ID.test(given) ? given : randomUUID(),
     receivedAt,
     trace: traceFrom(header(headers, 'traceparent')),
-    ...(tenantId ? { tenantId } : {}),
-    ...(featureId ? { featureId } : {}),
-    principal: { kind: 'anonymous' },
+    principal: ANONYMOUS,
     client,
   };
 }

@@ -120,13 +120,13 @@ test('LiteLLM config.yaml: model_list becomes routing groups; unsupported keys w
   assert.deepEqual({ provider: openai!.provider, weight: openai!.weight, in: openai!.inputCostPerToken, out: openai!.outputCostPerToken }, { provider: 'openai', weight: 2, in: 0.0000025, out: 0.00001 });
   assert.equal(config.aliases.get('claude')!.deployments[0]!.provider, 'anthropic');
   assert.ok(!config.aliases.has('titan'));
+  assert.deepEqual(config.database, { url: 'postgres://x', schema: 'tollgate', poolSize: 10, migrateOnStart: true });
   assert.deepEqual([...config.warnings], [
     'model_list[2].litellm_params.temperature: not supported yet; ignored.',
     'model_list[3].litellm_params.model: provider "bedrock" is not supported yet; this deployment is skipped.',
     'router_settings.routing_strategy: not supported yet; ignored.',
     'router_settings.num_retries: not supported yet; ignored.',
     'litellm_settings.success_callback: not supported yet; ignored.',
-    'general_settings.database_url: not supported yet; ignored.',
     'models.gpt-4o.deployments[0]: rpm/tpm are recorded but not enforced yet (rate limits arrive with the limits feature).',
   ]);
 });

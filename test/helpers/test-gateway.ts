@@ -2,6 +2,7 @@
 // listening on 127.0.0.1 on a free port, logging into memory instead of stdout.
 
 import type { GatewayConfig } from '../../src/config/gateway-config.ts';
+import { DEFAULT_DATABASE_URL } from '../../src/config/identity-schema.ts';
 import { parseConfig } from '../../src/config/load-config.ts';
 import { createLogger } from '../../src/logging/logger.ts';
 import { startGateway, type RunningGateway } from '../../src/server.ts';
@@ -29,7 +30,9 @@ export interface TestGateway {
  */
 export async function startTestGateway(yaml: string, env: Record<string, string> = {}): Promise<TestGateway> {
   const parsed = parseConfig(yaml, 'test-gateway.yaml', { env, overrides: { host: '127.0.0.1', port: 0 } });
-  const config: GatewayConfig = { ...parsed, server: { ...parsed.server, shutdownGraceMs: Math.min(parsed.server.shutdownGraceMs, 200) } };
+  // Each test gateway gets its own in-memory SQLite database unless the YAML names one.
+  const database = parsed.database.url === DEFAULT_DATABASE_URL ? { ...parsed.database, url: 'sqlite::memory:' } : parsed.database;
+  const config: GatewayConfig = { ...parsed, database, server: { ...parsed.server, shutdownGraceMs: Math.min(parsed.server.shutdownGraceMs, 200) } };
   let text = '';
   const logger = createLogger({ level: 'debug', write: (batch) => { text += batch; }, flushMs: 5 });
   const gateway = await startGateway({ config, logger });

@@ -5,6 +5,7 @@ import { formatSseEvent } from '../../providers/shared/sse-parser.ts';
 import { usageFromOpenAI } from '../../providers/shared/usage.ts';
 import type { ChatChunk, ChatRequest, SseEvent, StreamStep } from '../../providers/types.ts';
 import { callUpstream, readJsonResponse } from '../../pipeline/dispatch.ts';
+import { attributeBody } from '../../pipeline/attribution.ts';
 import { applyParamSupport } from '../../pipeline/param-support.ts';
 import type { RequestContext } from '../../pipeline/request-context.ts';
 import { relayStream, type RelayMode } from '../../pipeline/stream-relay.ts';
@@ -51,12 +52,13 @@ export function chatCompletionsRoute(deps: AppDeps) {
     const body = await readJsonBody(req, deps.config.server.maxBodyBytes);
     const chat: ChatRequest = validateChatRequest(requireObject(body.value));
     const { dep, adapter } = startDeployment(deps, ctx, chat.model);
+    const attributed = attributeBody(ctx, chat as unknown as Record<string, unknown>, deps.config.identity.userIdSalt);
     const dropped = applyParamSupport(chat, adapter, dep);
     const stream = chat.stream === true;
     const clientWantsUsage = stream && chat.stream_options?.include_usage === true;
     // Streams always ask the provider for usage, so no streamed call goes uncounted.
     if (stream && !clientWantsUsage) chat.stream_options = { ...chat.stream_options, include_usage: true };
-    const unchanged = dropped.length === 0 && (!stream || clientWantsUsage);
+    const unchanged = dropped.length === 0 && !attributed && (!stream || clientWantsUsage);
     const request = adapter.chat.toRequest(chat, dep, unchanged ? body.text : undefined);
     const call = await callUpstream(deps.transportFor, ctx, dep, adapter, request, stream);
 

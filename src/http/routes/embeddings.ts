@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GatewayError } from '../../errors/gateway-error.ts';
+import { attributeBody } from '../../pipeline/attribution.ts';
 import { callUpstream, readJsonResponse } from '../../pipeline/dispatch.ts';
 import type { RequestContext } from '../../pipeline/request-context.ts';
 import { requireObject, validateEmbeddingsRequest } from '../../pipeline/validate-request.ts';
@@ -13,6 +14,7 @@ export function embeddingsRoute(deps: AppDeps) {
   return async function embeddings(ctx: RequestContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
     const request = validateEmbeddingsRequest(requireObject((await readJsonBody(req, deps.config.server.maxBodyBytes)).value));
     const { dep, adapter } = startDeployment(deps, ctx, request.model);
+    attributeBody(ctx, request as unknown as Record<string, unknown>, deps.config.identity.userIdSalt);
     if (!adapter.embeddings) {
       throw new GatewayError('endpoint_not_supported', `The model "${request.model}" routes to ${dep.provider}, which has no embeddings endpoint. Use an embeddings alias.`, { param: 'model' });
     }

@@ -8,6 +8,7 @@ import { formatSseEvent } from '../../providers/shared/sse-parser.ts';
 import { usageFromOpenAI } from '../../providers/shared/usage.ts';
 import type { ChatChunk, Deployment, ProviderAdapter, SseEvent, StreamStep, Usage } from '../../providers/types.ts';
 import { callUpstream, readJsonResponse, scrub } from '../../pipeline/dispatch.ts';
+import { attributeBody } from '../../pipeline/attribution.ts';
 import { applyParamSupport } from '../../pipeline/param-support.ts';
 import type { RequestContext } from '../../pipeline/request-context.ts';
 import { relayStream, type RelayMode } from '../../pipeline/stream-relay.ts';
@@ -111,6 +112,7 @@ export function messagesRoute(deps: AppDeps) {
     const body = requireObject((await readJsonBody(req, deps.config.server.maxBodyBytes)).value);
     const model = requireModel(body);
     const { dep, adapter } = startDeployment(deps, ctx, model);
+    attributeBody(ctx, body, deps.config.identity.userIdSalt);
     if (adapter.messages) await native(ctx, req, res, body, dep, adapter);
     else await translated(ctx, res, body, model, dep, adapter);
   };

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AliasConfig } from '../../config/gateway-config.ts';
 import { GatewayError } from '../../errors/gateway-error.ts';
+import { authorizeModel, mayUseModel, unrestricted } from '../../pipeline/model-access.ts';
 import type { RequestContext } from '../../pipeline/request-context.ts';
 import { resolveAlias } from '../../pipeline/route.ts';
 import type { AppDeps } from '../app-deps.ts';
@@ -10,14 +11,13 @@ function modelEntry(alias: AliasConfig, created: number) {
   return { id: alias.name, object: 'model', created, owned_by: 'tollgate', ...(alias.description ? { description: alias.description } : {}) };
 }
 
-/** GET /v1/models: the aliases, in OpenAI's list shape (built once; config is frozen). */
+/** GET /v1/models: the aliases the caller may use, in OpenAI's list shape (the full list is built once). */
 export function modelsRoute(deps: AppDeps, startedAt: number) {
   const created = Math.floor(startedAt / 1000);
-  const body = JSON.stringify({
-    object: 'list',
-    data: [...deps.config.aliases.values()].map((alias) => modelEntry(alias, created)),
-  });
+  const entries = [...deps.config.aliases.values()].map((alias) => modelEntry(alias, created));
+  const everything = JSON.stringify({ object: 'list', data: entries });
   return async function models(ctx: RequestContext, _req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const body = unrestricted(ctx) ? everything : JSON.stringify({ object: 'list', data: entries.filter((e) => mayUseModel(ctx, e.id)) });
     sendJson(res, 200, body, baseHeaders(ctx));
   };
 }
@@ -35,6 +35,7 @@ export function modelRoute(deps: AppDeps, startedAt: number) {
       throw new GatewayError('invalid_request', `The model id in the path is not valid percent-encoding: "${raw.slice(0, 100)}".`, { param: 'model' });
     }
     const alias = resolveAlias(deps.config, id);
+    authorizeModel(ctx, alias.name);
     sendJson(res, 200, JSON.stringify(modelEntry(alias, created)), baseHeaders(ctx));
   };
 }

@@ -1,0 +1,84 @@
+// Opens everything identity needs for one gateway process: the store (migrated), the key
+// directory and its caches, the change feed, Redis pub/sub when configured, and the admin
+// service whose changes invalidate this replica's caches at once and the others' through
+// Redis and the feed.
+
+import { createLocalAdminService } from '../admin/local-admin-service.ts';
+import type { AdminService } from '../admin/admin-service.ts';
+import type { GatewayConfig } from '../config/gateway-config.ts';
+import type { Logger } from '../logging/logger.ts';
+import { openIdentityStore } from '../stores/open-identity-store.ts';
+import { redactCredentials } from '../stores/postgres/postgres-errors.ts';
+import type { IdentityStore } from '../stores/identity-store.ts';
+import { startChangeFeed, type ChangeFeed } from './change-feed.ts';
+import { KeyDirectory } from './key-directory.ts';
+import type { ObjectKind } from './records.ts';
+import { openRedisChangeBus } from './redis-change-bus.ts';
+
+export interface IdentityRuntime {
+  readonly store: IdentityStore;
+  readonly directory: KeyDirectory;
+  readonly admin: AdminService;
+  readonly feed: ChangeFeed;
+  close(): Promise<void>;
+}
+
+export async function openIdentityRuntime(config: GatewayConfig, logger: Logger): Promise<IdentityRuntime> {
+  const { database, identity } = config;
+  const store = await openIdentityStore({ url: database.url, poolSize: database.poolSize, ...(database.schema ? { schema: database.schema } : {}) });
+  try {
+    if (database.migrateOnStart) {
+      const report = await store.migrate();
+      if (report.applied.length > 0) logger.info('database migrated', { database: redactCredentials(database.url), applied: report.applied, version: report.version });
+    } else if ((await store.schemaVersion()) === 0) {
+      throw new Error(`The database ${redactCredentials(database.url)} has no Tollgate schema and database.migrate_on_start is false. Run \`tollgate migrate --config FILE\` first.`);
+    }
+    await warnShadowed(config, store, logger);
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+
+  const directory = new KeyDirectory({
+    store,
+    declared: identity.declared,
+    logger,
+    maxKeys: identity.keyCacheSize,
+    refreshMs: identity.keyRefreshMs,
+    negativeTtlMs: identity.unknownKeyTtlMs,
+  });
+  const invalidate = (kind: ObjectKind, id: string) => directory.invalidate(kind, id);
+  const bus = config.redis ? openRedisChangeBus({ url: config.redis.url, keyPrefix: config.redis.keyPrefix, logger, onChange: invalidate }) : undefined;
+  const feed = startChangeFeed({ store, invalidate, logger, pollMs: identity.changePollMs });
+  const admin = createLocalAdminService({
+    store,
+    declared: identity.declared,
+    rotationGraceSeconds: identity.rotationGraceSeconds,
+    notify(kind, id) {
+      invalidate(kind, id);
+      bus?.publish(kind, id);
+    },
+  });
+  return {
+    store,
+    directory,
+    admin,
+    feed,
+    async close() {
+      feed.stop();
+      await bus?.close();
+      await store.close();
+    },
+  };
+}
+
+/** Config wins over a stored object with the same id; say so once at startup. */
+async function warnShadowed(config: GatewayConfig, store: IdentityStore, logger: Logger): Promise<void> {
+  const { declared } = config.identity;
+  const kinds = [['team', declared.teams], ['tenant', declared.tenants], ['key', declared.keys]] as const;
+  for (const [kind, objects] of kinds) {
+    for (const id of objects.keys()) {
+      if (await store.get(kind, id)) logger.warn('config object shadows a stored one; the config version applies', { kind, id });
+    }
+  }
+}
