@@ -4,14 +4,26 @@ import { ConfigError } from '../config/config-error.ts';
 import { loadConfigFile } from '../config/load-config.ts';
 import { createLogger } from '../logging/logger.ts';
 import { startGateway } from '../server.ts';
+import type { AdminCommand } from './admin-commands.ts';
 
 const USAGE = `Usage:
   tollgate serve --config FILE [--port N] [--host H]   run the gateway
   tollgate validate-config FILE                         check a config file, print every problem
+  tollgate migrate --config FILE [--status]             create or upgrade the database schema
+  tollgate keys create|list|info|update|rotate|revoke|block|unblock|delete|secret ...
+  tollgate teams create|list|info|update|delete ...
+  tollgate tenants create|list|info|update|delete ...
+  tollgate audit [--actor A] [--action X] [--type T] [--object ID] [--since ISO] ...
   tollgate --version | --help
+  tollgate <command> --help                             the options of one command
+
+keys, teams, tenants and audit act on the database of --config FILE, or through a running
+gateway's admin API with --url URL (--admin-key KEY); add --json for output to scripts.
 
 Environment:
-  TOLLGATE_MASTER_KEY   the admin/master key (overrides general_settings.master_key)`;
+  TOLLGATE_MASTER_KEY   the admin/master key (overrides general_settings.master_key)
+  TOLLGATE_URL          gateway URL for the admin commands (instead of --url)
+  TOLLGATE_ADMIN_KEY    admin key for the admin commands (else TOLLGATE_MASTER_KEY)`;
 
 export interface CliIO {
   out(text: string): void;
@@ -109,7 +121,13 @@ async function serve(values: { config?: string; port?: string; host?: string }, 
   return 0;
 }
 
+const ADMIN_COMMANDS = new Set(['keys', 'teams', 'tenants', 'audit']);
+
 export async function runCli(argv: string[], io: CliIO = defaultIO): Promise<number> {
+  // Loaded on demand, so `serve` never loads the admin client or its dependencies.
+  const [first = '', ...args] = argv;
+  if (ADMIN_COMMANDS.has(first)) return (await import('./admin-commands.ts')).runAdminCommand(first as AdminCommand, args, io);
+  if (first === 'migrate') return (await import('./migrate-command.ts')).runMigrate(args, io);
   let parsed;
   try {
     parsed = parseArgs({
