@@ -1,7 +1,7 @@
 /**
  * The paths measured side by side. Each is either running (with a target the load client can
  * hit) or unavailable with a reason that the report prints in its column.
- * To add the governed configuration: give it a start function below, like tollgate_bare.
+ * Governed (virtual key, team and tenant ACLs; limits, budgets and ledger as they arrive).
  */
 import { directTarget } from './chat-requests.ts';
 import type { TargetSpec } from './load-protocol.ts';
@@ -9,7 +9,7 @@ import { ensurePortkey, startPortkey } from './portkey.ts';
 import type { Rss, Tracked } from './processes.ts';
 import type { BenchSettings } from './settings.ts';
 import { startNodeFloor } from './node-floor-process.ts';
-import { startTollgateBare } from './tollgate.ts';
+import { startTollgateBare, startTollgateGoverned } from './tollgate.ts';
 import type { GatewayHandle } from './tollgate.ts';
 
 export type PathId = 'direct' | 'node_floor' | 'tollgate_bare' | 'tollgate_governed' | 'portkey';
@@ -23,8 +23,6 @@ export const PATH_LABELS: Record<PathId, string> = {
   tollgate_governed: 'tollgate governed',
   portkey: 'portkey',
 };
-
-export const GOVERNED_NOT_BUILT = 'n/a (virtual keys/limits/ledger not built yet)';
 
 export interface PathState {
   id: PathId;
@@ -76,7 +74,11 @@ export async function startPaths(settings: BenchSettings, upstreamPort: number, 
     paths.push(await startGateway('tollgate_bare', () => startTollgateBare(settings.repoRoot, upstreamPort, delayMs), log));
   }
 
-  paths.push({ id: 'tollgate_governed', label: PATH_LABELS.tollgate_governed, unavailable: GOVERNED_NOT_BUILT });
+  if (settings.skipTollgate) {
+    paths.push({ id: 'tollgate_governed', label: PATH_LABELS.tollgate_governed, unavailable: 'skipped (BENCH_SKIP_TOLLGATE)' });
+  } else {
+    paths.push(await startGateway('tollgate_governed', () => startTollgateGoverned(settings.repoRoot, upstreamPort, delayMs), log));
+  }
 
   if (settings.skipPortkey) {
     paths.push({ id: 'portkey', label: PATH_LABELS.portkey, unavailable: 'skipped (BENCH_SKIP_PORTKEY)' });

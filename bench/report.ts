@@ -112,6 +112,8 @@ export function buildTable(r: BenchResults): TableRow[] {
   const st = r.streaming;
   const gatewayOr = (id: PathId, gateway: () => string, base: () => string): string => (id === 'direct' ? base() : gateway());
 
+  const governedExtra = (l: typeof lat): number | undefined =>
+    l.tollgate_governed && l.tollgate_bare ? l.tollgate_governed.addedP50Us - l.tollgate_bare.addedP50Us : undefined;
   const rows: TableRow[] = [];
   rows.push(
     row(
@@ -131,6 +133,12 @@ export function buildTable(r: BenchResults): TableRow[] {
       cells((id) => (id === 'tollgate_governed' ? signed(lat[id]?.addedP50Us) : DASH), p),
       TARGETS.addedP50Governed,
       lat.tollgate_governed?.addedP50Us,
+    ),
+    row(
+      'governed minus bare, p50 (µs)',
+      cells((id) => (id === 'tollgate_governed' ? signed(governedExtra(lat)) : DASH), p),
+      TARGETS.governedOverBareP50,
+      governedExtra(lat),
     ),
     row(
       `added latency p50, ${r.settings.delayed.delayMs} ms upstream (µs)`,

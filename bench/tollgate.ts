@@ -21,7 +21,7 @@ export interface GatewayHandle {
 }
 
 /** Native YAML config: one model on the instant upstream, one on the fixed-delay variant. */
-export function bareConfigYaml(gatewayPort: number, upstreamPort: number, delayMs: number): string {
+export function bareConfigYaml(gatewayPort: number, upstreamPort: number, delayMs: number, extra: string[] = []): string {
   const deployment = (apiBase: string): string =>
     [
       '    deployments:',
@@ -41,12 +41,13 @@ export function bareConfigYaml(gatewayPort: number, upstreamPort: number, delayM
     deployment(`${upstream}/v1`),
     `  ${DELAYED_MODEL}:`,
     deployment(`${upstream}${delayPrefix(delayMs)}/v1`),
+    ...extra,
     '',
   ].join('\n');
 }
 
-function tollgateTarget(name: string, port: number): TargetSpec {
-  const headers = { 'content-type': 'application/json', authorization: `Bearer ${MASTER_KEY}` };
+function tollgateTarget(name: string, port: number, key = MASTER_KEY, extraHeaders: Record<string, string> = {}): TargetSpec {
+  const headers = { 'content-type': 'application/json', authorization: `Bearer ${key}`, ...extraHeaders };
   const route = '/v1/chat/completions';
   return {
     name,
@@ -63,12 +64,10 @@ function nodeArgs(): string[] {
   return ['--max-semi-space-size=8', ...(process.env.BENCH_TOLLGATE_NODE_ARGS ?? '').split(/\s+/).filter(Boolean)];
 }
 
-/** Start Tollgate in the bare configuration (master key, in-memory stores). */
-export async function startTollgateBare(repoRoot: string, upstreamPort: number, delayMs: number): Promise<GatewayHandle> {
-  const port = await freePort();
+async function startTollgate(repoRoot: string, port: number, yaml: (dir: string) => string): Promise<Tracked> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'tollgate-bench-'));
   const configFile = path.join(dir, 'tollgate.yaml');
-  writeFileSync(configFile, bareConfigYaml(port, upstreamPort, delayMs));
+  writeFileSync(configFile, yaml(dir));
   const child = startProcess(
     'tollgate',
     process.execPath,
@@ -82,5 +81,42 @@ export async function startTollgateBare(repoRoot: string, upstreamPort: number, 
     await stopProcess(child);
     throw err;
   }
+  return child;
+}
+
+/** Start Tollgate in the bare configuration (master key, no tenant, in-memory SQLite). */
+export async function startTollgateBare(repoRoot: string, upstreamPort: number, delayMs: number): Promise<GatewayHandle> {
+  const port = await freePort();
+  const child = await startTollgate(repoRoot, port, () => bareConfigYaml(port, upstreamPort, delayMs, ['database: { url: "sqlite::memory:" }']));
   return { process: child, target: tollgateTarget('tollgate bare', port) };
+}
+
+async function adminPost(port: number, route: string, body: unknown): Promise<Record<string, unknown>> {
+  const res = await fetch(`http://127.0.0.1:${port}${route}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${MASTER_KEY}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  const json = await res.json() as Record<string, unknown>;
+  if (res.status !== 201) throw new Error(`${route} answered ${res.status}: ${JSON.stringify(json)}`);
+  return json;
+}
+
+/**
+ * Start Tollgate governed: a SQLite database file, a team, a tenant with a model list, and a
+ * virtual key created through the admin API, so every request resolves the key (from the
+ * cache), checks its state, its team's and tenant's model ACLs, and the tenant binding.
+ */
+export async function startTollgateGoverned(repoRoot: string, upstreamPort: number, delayMs: number): Promise<GatewayHandle> {
+  const port = await freePort();
+  const child = await startTollgate(repoRoot, port, (dir) => bareConfigYaml(port, upstreamPort, delayMs, [`database: { url: "sqlite:${dir}/bench.db" }`]));
+  try {
+    await adminPost(port, '/admin/teams', { team_id: 'bench-team', models: ['bench-*'] });
+    await adminPost(port, '/admin/tenants', { tenant_id: 'bench-tenant', models: ['bench-model*'] });
+    const key = await adminPost(port, '/admin/keys', { team_id: 'bench-team', allowed_tenants: ['bench-tenant'], key_alias: 'bench' });
+    return { process: child, target: tollgateTarget('tollgate governed', port, key.key as string, { 'x-tenant-id': 'bench-tenant', 'x-feature-id': 'bench' }) };
+  } catch (err) {
+    await stopProcess(child);
+    throw err;
+  }
 }
