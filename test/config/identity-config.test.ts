@@ -1,20 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ConfigError } from '../../src/config/config-error.ts';
 import { parseConfig } from '../../src/config/load-config.ts';
+import { configProblems } from '../helpers/config-problems.ts';
 import { secretHash } from '../../src/identity/key-secret.ts';
 
 const SECRET = 'sk-tg-config-declared-secret-abcdefghijklmnopqrstuvwxyz';
 
-function problems(yaml: string, env: NodeJS.ProcessEnv = {}): readonly string[] {
-  try {
-    parseConfig(yaml, 'test.yaml', { env });
-  } catch (err) {
-    if (err instanceof ConfigError) return err.problems;
-    throw err;
-  }
-  assert.fail('expected config problems');
-}
+const problems = configProblems;
 
 const IDENTITY = `
 teams:

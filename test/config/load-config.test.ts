@@ -1,19 +1,11 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { ConfigError } from '../../src/config/config-error.ts';
 import { parseConfig } from '../../src/config/load-config.ts';
+import { configProblems } from '../helpers/config-problems.ts';
 import { fixturePath } from '../helpers/fixtures.ts';
 
-function problems(yaml: string, env: NodeJS.ProcessEnv = {}): readonly string[] {
-  try {
-    parseConfig(yaml, 'test.yaml', { env });
-  } catch (err) {
-    if (err instanceof ConfigError) return err.problems;
-    throw err;
-  }
-  assert.fail('expected a ConfigError');
-}
+const problems = configProblems;
 
 const SIM = `
 models:
