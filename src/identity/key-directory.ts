@@ -55,6 +55,8 @@ interface Cached<T> {
 }
 
 const time = (iso: string | undefined): number => (iso ? Date.parse(iso) : Infinity);
+/** After a failed background refresh, the next attempt for that entry waits this long. */
+const REFRESH_RETRY_MS = 5_000;
 
 export class KeyDirectory {
   private readonly options: KeyDirectoryOptions;
@@ -68,6 +70,8 @@ export class KeyDirectory {
   private readonly pending = new Map<string, Promise<ResolvedKey | null>>();
   /** Bumped by every invalidation: a lookup that started before one must not cache its result. */
   private generation = 0;
+  /** True from a failed refresh until the next successful read: one warning per outage. */
+  private refreshFailing = false;
 
   constructor(options: KeyDirectoryOptions) {
     this.options = options;
@@ -95,7 +99,7 @@ export class KeyDirectory {
     if (cached) {
       if (this.now() - cached.loadedAt > this.options.refreshMs && !cached.refreshing) {
         cached.refreshing = true;
-        this.loadTenant(id, this.generation).catch(() => { cached.refreshing = false; });
+        this.loadTenant(id, this.generation).catch(() => this.postponeRefresh(cached));
       }
       return cached.value;
     }
@@ -154,9 +158,16 @@ export class KeyDirectory {
     if (cached.refreshing) return;
     cached.refreshing = true;
     this.loadKey(secret, this.generation).catch((err) => {
-      cached.refreshing = false;
-      this.options.logger.warn('key refresh failed; serving the cached key', { key_id: cached.value.key.key_id, error: describe(err) });
+      this.postponeRefresh(cached);
+      if (!this.refreshFailing) this.options.logger.warn('key refresh failed; serving cached keys until the store answers', { key_id: cached.value.key.key_id, error: describe(err) });
+      this.refreshFailing = true;
     });
+  }
+
+  /** Keeps a stale entry after a failed refresh, and tries again only after REFRESH_RETRY_MS. */
+  private postponeRefresh(cached: Cached<unknown>): void {
+    cached.refreshing = false;
+    cached.loadedAt = this.now() - this.options.refreshMs + REFRESH_RETRY_MS;
   }
 
   private async loadKey(secret: string, generation: number): Promise<ResolvedKey | null> {
@@ -172,6 +183,7 @@ export class KeyDirectory {
       return null;
     }
     const team = await this.team(match.key.team_id);
+    this.refreshFailing = false;
     const key = match.key;
     const resolved: ResolvedKey = Object.freeze({
       key,
