@@ -9,10 +9,8 @@ import { createRemoteAdminService } from '../admin/remote-admin-service.ts';
 import type { GatewayConfig } from '../config/gateway-config.ts';
 import { loadConfigFile } from '../config/load-config.ts';
 import { StoreUnavailable, type IdentityStore } from '../stores/identity-store.ts';
-import { openIdentityStore } from '../stores/open-identity-store.ts';
+import { openIdentityStore, prepareSchema, SchemaNotReady } from '../stores/open-identity-store.ts';
 import { redactCredentials } from '../stores/postgres/postgres-errors.ts';
-import { POSTGRES_MIGRATIONS } from '../stores/postgres/postgres-migrations.ts';
-import { SQLITE_MIGRATIONS } from '../stores/sqlite/sqlite-migrations.ts';
 import { UsageError, type ParsedCommand } from './admin-flags.ts';
 import { CommandFailed } from './run-command.ts';
 import type { CliIO } from './run-cli.ts';
@@ -34,12 +32,6 @@ function cliActor(env: NodeJS.ProcessEnv): Actor {
   return { id: `cli:${name || 'unknown'}` };
 }
 
-/** The schema version this build's migrations end at, for the store's backend. */
-export function latestSchemaVersion(store: IdentityStore): number {
-  const migrations = store.backend === 'postgres' ? POSTGRES_MIGRATIONS : SQLITE_MIGRATIONS;
-  return Math.max(0, ...migrations.map((m) => m.version));
-}
-
 /** Loads the config and opens its database (not yet migrated). The caller closes the store. */
 export async function openConfiguredStore(file: string, io: CliIO): Promise<{ config: GatewayConfig; store: IdentityStore }> {
   const config = await loadConfigFile(file, { env: io.env });
@@ -58,19 +50,10 @@ async function readyStore(file: string, io: CliIO): Promise<{ config: GatewayCon
   const opened = await openConfiguredStore(file, io);
   const { config, store } = opened;
   try {
-    if (config.database.migrateOnStart) {
-      await store.migrate();
-    } else {
-      const version = await store.schemaVersion();
-      const latest = latestSchemaVersion(store);
-      if (version < latest) {
-        const state = version === 0 ? 'has no Tollgate schema yet' : `is at schema version ${version}, this build needs ${latest}`;
-        throw new CommandFailed(`the database ${redactCredentials(config.database.url)} ${state} (database.migrate_on_start is off). Run \`tollgate migrate --config ${file}\` first.`);
-      }
-    }
+    await prepareSchema(store, config.database);
   } catch (err) {
     await store.close();
-    throw err;
+    throw err instanceof SchemaNotReady ? new CommandFailed(err.message.replace('--config FILE', `--config ${file}`)) : err;
   }
   return opened;
 }

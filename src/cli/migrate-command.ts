@@ -4,7 +4,8 @@
 
 import { flag, flagHelp, JSON_FLAG, UsageError } from './admin-flags.ts';
 import { redactCredentials } from '../stores/postgres/postgres-errors.ts';
-import { latestSchemaVersion, openConfiguredStore } from './admin-target.ts';
+import { latestSchemaVersion } from '../stores/open-identity-store.ts';
+import { openConfiguredStore } from './admin-target.ts';
 import type { CliIO } from './run-cli.ts';
 import { execute } from './run-command.ts';
 

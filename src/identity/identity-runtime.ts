@@ -7,7 +7,7 @@ import { createLocalAdminService } from '../admin/local-admin-service.ts';
 import type { AdminService } from '../admin/admin-service.ts';
 import type { GatewayConfig } from '../config/gateway-config.ts';
 import type { Logger } from '../logging/logger.ts';
-import { openIdentityStore } from '../stores/open-identity-store.ts';
+import { openIdentityStore, prepareSchema } from '../stores/open-identity-store.ts';
 import { redactCredentials } from '../stores/postgres/postgres-errors.ts';
 import type { IdentityStore } from '../stores/identity-store.ts';
 import { startChangeFeed, type ChangeFeed } from './change-feed.ts';
@@ -27,12 +27,8 @@ export async function openIdentityRuntime(config: GatewayConfig, logger: Logger)
   const { database, identity } = config;
   const store = await openIdentityStore({ url: database.url, poolSize: database.poolSize, ...(database.schema ? { schema: database.schema } : {}) });
   try {
-    if (database.migrateOnStart) {
-      const report = await store.migrate();
-      if (report.applied.length > 0) logger.info('database migrated', { database: redactCredentials(database.url), applied: report.applied, version: report.version });
-    } else if ((await store.schemaVersion()) === 0) {
-      throw new Error(`The database ${redactCredentials(database.url)} has no Tollgate schema and database.migrate_on_start is false. Run \`tollgate migrate --config FILE\` first.`);
-    }
+    const report = await prepareSchema(store, database);
+    if (report && report.applied.length > 0) logger.info('database migrated', { database: redactCredentials(database.url), applied: report.applied, version: report.version });
     await warnShadowed(config, store, logger);
   } catch (err) {
     await store.close();

@@ -4,7 +4,9 @@
 
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import type { IdentityStore } from './identity-store.ts';
+import type { IdentityStore, MigrationReport } from './identity-store.ts';
+import { POSTGRES_MIGRATIONS } from './postgres/postgres-migrations.ts';
+import { SQLITE_MIGRATIONS } from './sqlite/sqlite-migrations.ts';
 import { redactCredentials } from './postgres/postgres-errors.ts';
 import { PostgresIdentityStore } from './postgres/postgres-identity-store.ts';
 import { SqliteIdentityStore } from './sqlite/sqlite-identity-store.ts';
@@ -42,4 +44,31 @@ export function sqlitePath(url: string): string | undefined {
   const path = match[2];
   if (path === '' || path === '/') return undefined;
   return path;
+}
+
+/** The schema version this build's migrations end at, for the store's backend. */
+export function latestSchemaVersion(store: IdentityStore): number {
+  const migrations = store.backend === 'postgres' ? POSTGRES_MIGRATIONS : SQLITE_MIGRATIONS;
+  return Math.max(0, ...migrations.map((m) => m.version));
+}
+
+/** The database is behind this build and migrations are not to run automatically. */
+export class SchemaNotReady extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SchemaNotReady';
+  }
+}
+
+/**
+ * Startup's schema step, for the gateway and the CLI alike: migrate when `migrateOnStart`,
+ * otherwise insist that the schema is current (SchemaNotReady says to run `tollgate migrate`).
+ */
+export async function prepareSchema(store: IdentityStore, database: { url: string; migrateOnStart: boolean }): Promise<MigrationReport | undefined> {
+  if (database.migrateOnStart) return store.migrate();
+  const version = await store.schemaVersion();
+  const latest = latestSchemaVersion(store);
+  if (version >= latest) return undefined;
+  const state = version === 0 ? 'has no Tollgate schema yet' : `is at schema version ${version}, and this build needs ${latest}`;
+  throw new SchemaNotReady(`The database ${redactCredentials(database.url)} ${state} (database.migrate_on_start is false). Run \`tollgate migrate --config FILE\` first.`);
 }

@@ -37,7 +37,7 @@ test('with migrate_on_start off, commands ask for `tollgate migrate` first', asy
   const { file } = dbConfig('  migrate_on_start: false\n');
   const before = await cli(['teams', 'list', '--config', file]);
   assert.equal(before.code, 1);
-  assert.match(before.err, /^error: the database sqlite:.* has no Tollgate schema yet .*Run `tollgate migrate --config /);
+  assert.match(before.err, /^error: The database sqlite:.* has no Tollgate schema yet .*Run `tollgate migrate --config /);
   assert.equal((await cli(['migrate', '--config', file])).code, 0);
   assert.equal((await cli(['teams', 'list', '--config', file])).code, 0);
 });
