@@ -69,6 +69,14 @@ test('the tollgate bin runs through npx and prints every config problem', () => 
   assert.match(result.stderr, /environment variable NOPE_NOT_SET is not set/);
 });
 
+test('serve will not start on a database without the schema when migrations are off', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tollgate-cli-'));
+  const file = tempConfig(`database: { url: "sqlite:${join(dir, 'empty.db')}", migrate_on_start: false }\nmodels: {}\n`);
+  const cap = io({ TOLLGATE_MASTER_KEY: 'sk-cli-test-key' });
+  assert.equal(await runCli(['serve', '--config', file, '--port', '0'], cap.value), 1);
+  assert.match(cap.err.join('\n'), /Cannot start: The database sqlite:.*empty\.db has no Tollgate schema yet .*Run `tollgate migrate --config FILE` first/);
+});
+
 test('serve starts, answers readiness, and exits 0 on SIGTERM', async () => {
   const child = spawn(process.execPath, [join(ROOT, 'src/main.ts'), 'serve', '--config', EXAMPLE, '--port', '0'], { env: { PATH: process.env.PATH, TOLLGATE_MASTER_KEY: 'sk-cli-test-key' }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
