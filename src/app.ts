@@ -13,7 +13,7 @@ import type { Logger } from './logging/logger.ts';
 import { createAdminRouter } from './admin/admin-routes.ts';
 import type { IdentityRuntime } from './identity/identity-runtime.ts';
 import { attributeHeaders } from './pipeline/attribution.ts';
-import { actorId, createAuthenticator, isAdmin } from './pipeline/auth.ts';
+import { actorId, createAuthenticator, isAdmin, type AuthScope } from './pipeline/auth.ts';
 import { ClientGone, type TransportFor } from './pipeline/dispatch.ts';
 import { ClientWatchSlot, createRequestContext, type RequestContext } from './pipeline/request-context.ts';
 import type { Random } from './pipeline/route.ts';
@@ -24,7 +24,8 @@ type Handler = (ctx: RequestContext, req: IncomingMessage, res: ServerResponse) 
 
 interface Route {
   readonly methods: Readonly<Record<string, Handler>>;
-  readonly auth: boolean;
+  /** false: no key needed (health); else which API the key is checked for. */
+  readonly auth: false | AuthScope;
   readonly errors: ErrorFormat;
 }
 
@@ -88,7 +89,7 @@ export function createApp(options: AppOptions): App {
     const q = url.indexOf('?');
     await adminRouter(ctx, req, res, q === -1 ? url : url.slice(0, q), { id: actorId(ctx.principal), requestId: ctx.requestId });
   };
-  const admin: Route = { methods: { GET: adminHandler, POST: adminHandler, PATCH: adminHandler, DELETE: adminHandler, PUT: adminHandler }, auth: true, errors: 'openai' };
+  const admin: Route = { methods: { GET: adminHandler, POST: adminHandler, PATCH: adminHandler, DELETE: adminHandler, PUT: adminHandler }, auth: 'admin', errors: 'openai' };
   let draining = false;
   const live = new Set<ServerResponse>();
 
@@ -96,15 +97,15 @@ export function createApp(options: AppOptions): App {
   const embeddings = { POST: embeddingsRoute(deps) };
   const startedAt = Date.now();
   const models = { GET: modelsRoute(deps, startedAt) };
-  const model: Route = { methods: { GET: modelRoute(deps, startedAt) }, auth: true, errors: 'openai' };
+  const model: Route = { methods: { GET: modelRoute(deps, startedAt) }, auth: 'model', errors: 'openai' };
   const routes = new Map<string, Route>([
-    ['/v1/chat/completions', { methods: chat, auth: true, errors: 'openai' }],
-    ['/chat/completions', { methods: chat, auth: true, errors: 'openai' }],
-    ['/v1/embeddings', { methods: embeddings, auth: true, errors: 'openai' }],
-    ['/embeddings', { methods: embeddings, auth: true, errors: 'openai' }],
-    ['/v1/models', { methods: models, auth: true, errors: 'openai' }],
-    ['/models', { methods: models, auth: true, errors: 'openai' }],
-    ['/v1/messages', { methods: { POST: messagesRoute(deps) }, auth: true, errors: 'anthropic' }],
+    ['/v1/chat/completions', { methods: chat, auth: 'model', errors: 'openai' }],
+    ['/chat/completions', { methods: chat, auth: 'model', errors: 'openai' }],
+    ['/v1/embeddings', { methods: embeddings, auth: 'model', errors: 'openai' }],
+    ['/embeddings', { methods: embeddings, auth: 'model', errors: 'openai' }],
+    ['/v1/models', { methods: models, auth: 'model', errors: 'openai' }],
+    ['/models', { methods: models, auth: 'model', errors: 'openai' }],
+    ['/v1/messages', { methods: { POST: messagesRoute(deps) }, auth: 'model', errors: 'anthropic' }],
     ['/health/live', { methods: { GET: liveness }, auth: false, errors: 'openai' }],
     ['/health/ready', { methods: { GET: readiness(() => draining) }, auth: false, errors: 'openai' }],
   ]);
@@ -133,8 +134,8 @@ export function createApp(options: AppOptions): App {
   async function run(route: Route, handler: Handler, ctx: RequestContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
     try {
       if (route.auth) {
-        attributeHeaders(ctx, req.headers, userSalt);
-        const pending = authenticate(ctx, req.headers);
+        if (route.auth === 'model') attributeHeaders(ctx, req.headers, userSalt);
+        const pending = authenticate(ctx, req.headers, route.auth);
         if (pending) await pending;
       }
       await handler(ctx, req, res);

@@ -1,12 +1,16 @@
 // Virtual keys: generate, update, rotate, the status transitions (revoke, block, unblock) and
 // delete. Secrets leave this module only in the return value of generate and rotate.
+//
+// Every change is a compare-and-swap on the key as read, so a revoke can never be undone by a
+// PATCH, rotate or block that read the key before it: the later writer finds the key changed
+// and is refused (409), or, for a status transition, decides again on the revoked key.
 
 import { newKeyId, newSecret } from '../identity/key-secret.ts';
 import type { KeyStatus, VirtualKey } from '../identity/records.ts';
 import { KEY_DEFAULTS, keyGenerate, keyPatch, keyRotate } from './admin-schemas.ts';
 import type { Actor, KeyWithSecret } from './admin-service.ts';
 import { durationSeconds } from './duration.ts';
-import { conflict, notFound, type AccessDeps, type ObjectAccess } from './object-access.ts';
+import { conflict, notFound, rereadOnChange, type AccessDeps, type ObjectAccess } from './object-access.ts';
 import { compact, type Fields, type KindSpec, type ObjectCrud } from './object-crud.ts';
 import { invalidField, parseInput } from './parse-input.ts';
 
@@ -89,7 +93,7 @@ export function createKeyAdmin(deps: KeyAdminDeps, access: ObjectAccess, crud: O
     await access.commit({
       action: 'key.generate', kind: 'key', id: key.key_id, before: null, after: key, actor,
       write: (audit) => deps.store.createKey(key, secret.hash, audit),
-      onConflict: () => conflict(`A key with key_id "${key.key_id}" already exists. Retry.`),
+      onConflict: (reason) => (reason === 'exists' ? conflict(`A key with key_id "${key.key_id}" already exists. Retry.`) : undefined),
     });
     return { ...key, key: secret.secret };
   }
@@ -112,25 +116,32 @@ export function createKeyAdmin(deps: KeyAdminDeps, access: ObjectAccess, crud: O
     };
     await access.commit({
       action: 'key.rotate', kind: 'key', id, before, after, actor,
-      write: (audit) => deps.store.rotateKey(after, secret.hash, previousValidUntil, audit),
-      onConflict: () => notFound('key', id),
+      // Compare-and-swap on `before`: a key revoked meanwhile gets no new secret ('changed' → 409).
+      write: (audit) => deps.store.rotateKey(after, secret.hash, previousValidUntil, { ...audit, before }),
     });
     return { ...after, key: secret.secret };
   }
 
-  /** revoke, block, unblock. Moving to the status the key already has is a no-op success. */
+  /**
+   * revoke, block, unblock. Moving to the status the key already has is a no-op success. The
+   * decision depends only on the current status, so when the key changed between read and write
+   * it is simply made again on the newer version (a revoke is never lost to a concurrent edit;
+   * a block that finds the key revoked meanwhile is refused as usual).
+   */
   async function transition(id: string, action: Transition, actor: Actor): Promise<VirtualKey> {
-    const before = await access.mutable('key', id);
-    const status = TARGET[action];
-    if (before.status === status) return before;
-    refuseRevoked(before, `${action}ed`);
-    const after: VirtualKey = { ...before, status, updated_at: deps.now().toISOString() };
-    await access.commit({
-      action: `key.${action}`, kind: 'key', id, before, after, actor,
-      write: (audit) => deps.store.update('key', after, audit),
-      onConflict: () => notFound('key', id),
+    return rereadOnChange(async (retry) => {
+      const before = await access.mutable('key', id);
+      const status = TARGET[action];
+      if (before.status === status) return before;
+      refuseRevoked(before, `${action}ed`);
+      const after: VirtualKey = { ...before, status, updated_at: deps.now().toISOString() };
+      await access.commit({
+        action: `key.${action}`, kind: 'key', id, before, after, actor,
+        write: (audit) => deps.store.update('key', after, { ...audit, before }),
+        retryOnChange: retry,
+      });
+      return after;
     });
-    return after;
   }
 
   return {

@@ -52,6 +52,11 @@ export function createLocalAdminService(options: LocalAdminDeps): AdminService {
     return { limit: limit ?? DEFAULT_PAGE, ...(after === undefined ? {} : { after }) };
   }
 
+  function teamHasKeys(id: string, count: number) {
+    const keys = count > 0 ? `${count} key${count === 1 ? '' : 's'}` : 'keys';
+    return conflict(`The team "${id}" still has ${keys}. Delete them first (DELETE /admin/keys/{key_id}; list them with GET /admin/keys?team_id=${encodeURIComponent(id)}).`);
+  }
+
   async function teamKeyCount(teamId: string): Promise<number> {
     const stored = await storeCall(() => deps.store.countKeys(teamId));
     const declared = [...deps.declared.keys.values()].filter((key) => key.team_id === teamId).length;
@@ -63,11 +68,15 @@ export function createLocalAdminService(options: LocalAdminDeps): AdminService {
     listTeams: async (query) => access.list('team', page(query)),
     getTeam: (id) => access.get('team', id),
     updateTeam: (id, patch, actor) => crud.update(TEAMS, id, patch, actor),
-    deleteTeam: (id, actor) => crud.remove('team', id, actor, async () => {
-      const count = await teamKeyCount(id);
-      if (count > 0) {
-        throw conflict(`The team "${id}" still has ${count} key${count === 1 ? '' : 's'}. Delete them first (DELETE /admin/keys/{key_id}; list them with GET /admin/keys?team_id=${encodeURIComponent(id)}).`);
-      }
+    // The store refuses atomically ('in_use') a team that has stored keys when the delete runs;
+    // the count beforehand covers keys declared in config (which the store does not hold) and
+    // gives the usual message without a write attempt.
+    deleteTeam: (id, actor) => crud.remove('team', id, actor, {
+      guard: async () => {
+        const count = await teamKeyCount(id);
+        if (count > 0) throw teamHasKeys(id, count);
+      },
+      inUse: async () => teamHasKeys(id, await teamKeyCount(id).catch(() => 0)),
     }),
 
     createTenant: (input, actor) => crud.create(TENANTS, input, actor),

@@ -1,12 +1,17 @@
 // What every admin operation on teams, tenants and keys shares: reading through the declared
 // objects (config wins over the store), paging over both, refusing changes to declared objects,
 // mapping store errors to gateway errors, and committing a change with its audit entry.
+//
+// Updates are compare-and-swap: the store writes only while the object is still the one read
+// (`before`). When another request changed it meanwhile, the store says so ('changed') and the
+// caller gets a 409 telling it to read again, or, for operations that are safe to decide again
+// on the newer version (status transitions), the whole read-decide-write is retried.
 
 import type { DeclaredIdentity } from '../identity/declared.ts';
 import type { AuditEntry, IdentityObject, ObjectKind, ObjectTypes } from '../identity/records.ts';
 import { GatewayError } from '../errors/gateway-error.ts';
 import { OBJECT_ID } from '../identity/ids.ts';
-import { StoreConflict, StoreUnavailable, type IdentityStore, type ListQuery } from '../stores/identity-store.ts';
+import { StoreConflict, StoreUnavailable, type ConflictReason, type IdentityStore, type ListQuery } from '../stores/identity-store.ts';
 import type { Actor, ChangeNotifier, Page } from './admin-service.ts';
 
 export interface AccessDeps {
@@ -31,12 +36,36 @@ export function conflict(message: string): GatewayError {
   return new GatewayError('resource_conflict', message);
 }
 
-/** Runs a store call; StoreConflict becomes `onConflict()`, StoreUnavailable a 503. Anything else propagates. */
-export async function storeCall<T>(call: () => Promise<T>, onConflict?: () => GatewayError): Promise<T> {
+/** The 409 for an object another request changed while this one was running. */
+export function changedMeanwhile(kind: ObjectKind, id: string): GatewayError {
+  return conflict(`The ${kind} "${id}" was changed by another request while this one was running; read it again and retry.`);
+}
+
+/** What a StoreConflict means for a change to this object, unless the change says otherwise. */
+export function conflictFor(kind: ObjectKind, id: string, reason: ConflictReason): GatewayError {
+  switch (reason) {
+    case 'exists':
+      return conflict(`A ${kind} with ${ID_FIELD[kind]} "${id}" already exists. Pick another id.`);
+    case 'missing':
+      return notFound(kind, id);
+    case 'changed':
+      return changedMeanwhile(kind, id);
+    case 'in_use':
+      return conflict(`The ${kind} "${id}" is still in use, so it cannot be deleted.`);
+  }
+}
+
+export type ConflictMapper = (reason: ConflictReason) => GatewayError | Promise<GatewayError>;
+
+/**
+ * Runs a store call; StoreConflict becomes `onConflict(reason)` (or propagates when there is
+ * none), StoreUnavailable a 503. Anything else propagates.
+ */
+export async function storeCall<T>(call: () => Promise<T>, onConflict?: ConflictMapper): Promise<T> {
   try {
     return await call();
   } catch (err) {
-    if (err instanceof StoreConflict && onConflict) throw onConflict();
+    if (err instanceof StoreConflict && onConflict) throw await onConflict(err.reason);
     if (err instanceof StoreUnavailable) {
       throw new GatewayError('store_unavailable', `The identity store is unavailable: ${err.message} Retry when the database is back.`, { cause: err });
     }
@@ -53,7 +82,38 @@ export interface Commit<K extends ObjectKind> {
   actor: Actor;
   /** The store write; receives the audit entry to write in the same transaction. */
   write: (audit: AuditEntry) => Promise<void>;
-  onConflict: () => GatewayError;
+  /** The error for a StoreConflict; undefined (or no mapper) falls back to conflictFor. */
+  onConflict?: (reason: ConflictReason) => GatewayError | Promise<GatewayError> | undefined;
+  /**
+   * When the store reports 'changed', throw RetryRead so that rereadOnChange runs the whole
+   * operation again on the newer version, instead of failing with a 409.
+   */
+  retryOnChange?: boolean;
+}
+
+/** Thrown by commit (retryOnChange) when the object changed after it was read. */
+class RetryRead extends Error {
+  constructor() {
+    super('the object changed after it was read');
+    this.name = 'RetryRead';
+  }
+}
+
+/** How many times an operation that may decide again is run before a 'changed' becomes a 409. */
+export const CHANGE_ATTEMPTS = 5;
+
+/**
+ * Runs `work` (read, decide, commit) again while its commit finds the object changed meanwhile,
+ * at most CHANGE_ATTEMPTS times; `retry` is false on the last attempt, whose 'changed' is a 409.
+ */
+export async function rereadOnChange<T>(work: (retry: boolean) => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await work(attempt < CHANGE_ATTEMPTS);
+    } catch (err) {
+      if (!(err instanceof RetryRead)) throw err;
+    }
+  }
 }
 
 export function createObjectAccess(deps: AccessDeps) {
@@ -129,7 +189,13 @@ export function createObjectAccess(deps: AccessDeps) {
       before: change.before,
       after: change.after,
     };
-    await storeCall(() => change.write(audit), change.onConflict);
+    await storeCall(
+      () => change.write(audit),
+      async (reason) => {
+        if (reason === 'changed' && change.retryOnChange) throw new RetryRead();
+        return (await change.onConflict?.(reason)) ?? conflictFor(change.kind, change.id, reason);
+      },
+    );
     deps.notify(change.kind, change.id);
   }
 

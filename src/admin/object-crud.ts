@@ -2,9 +2,10 @@
 // its schemas, how a record is built from create input, and any extra checks.
 
 import type { z } from 'zod';
-import type { ObjectKind, ObjectTypes } from '../identity/records.ts';
+import type { GatewayError } from '../errors/gateway-error.ts';
+import type { AuditEntry, ObjectKind, ObjectTypes } from '../identity/records.ts';
 import type { Actor } from './admin-service.ts';
-import { conflict, ID_FIELD, idOf, notFound, type AccessDeps, type ObjectAccess } from './object-access.ts';
+import { conflict, ID_FIELD, idOf, type AccessDeps, type ObjectAccess } from './object-access.ts';
 import { parseInput } from './parse-input.ts';
 
 export type Fields = Record<string, unknown>;
@@ -63,7 +64,8 @@ export function createObjectCrud(deps: AccessDeps, access: ObjectAccess) {
     await access.commit({
       action: `${spec.kind}.create`, kind: spec.kind, id, before: null, after: object, actor,
       write: (audit) => deps.store.create(spec.kind, object, audit),
-      onConflict: () => conflict(`A ${spec.kind} with ${ID_FIELD[spec.kind]} "${id}" already exists. Pick another id, or PATCH the existing one.`),
+      onConflict: (reason) =>
+        reason === 'exists' ? conflict(`A ${spec.kind} with ${ID_FIELD[spec.kind]} "${id}" already exists. Pick another id, or PATCH the existing one.`) : undefined,
     });
     return object;
   }
@@ -76,20 +78,29 @@ export function createObjectCrud(deps: AccessDeps, access: ObjectAccess) {
     const after = applyPatch(before, { ...changes, updated_at: deps.now().toISOString() }, spec.defaults);
     await access.commit({
       action: `${spec.kind}.update`, kind: spec.kind, id, before, after, actor,
-      write: (audit) => deps.store.update(spec.kind, after, audit),
-      onConflict: () => notFound(spec.kind, id),
+      // Compare-and-swap on `before`: 'missing' is a 404, 'changed' a 409 asking to read again.
+      write: (audit) => deps.store.update(spec.kind, after, { ...audit, before } as AuditEntry & { before: ObjectTypes[K] }),
     });
     return after;
   }
 
-  /** Deletes a stored object; `guard` may refuse (for example a team that still has keys). */
-  async function remove<K extends ObjectKind>(kind: K, id: string, actor: Actor, guard?: (before: ObjectTypes[K]) => Promise<void>): Promise<void> {
+  /**
+   * Deletes a stored object. `guard` may refuse early with a friendly message (for example a team
+   * that still has keys); `inUse` is the error when the store itself refuses ('in_use', decided
+   * atomically with the delete), which is what makes the refusal certain.
+   */
+  async function remove<K extends ObjectKind>(
+    kind: K,
+    id: string,
+    actor: Actor,
+    options: { guard?: (before: ObjectTypes[K]) => Promise<void>; inUse?: () => Promise<GatewayError> } = {},
+  ): Promise<void> {
     const before = await access.mutable(kind, id);
-    await guard?.(before);
+    await options.guard?.(before);
     await access.commit({
       action: `${kind}.delete`, kind, id, before, after: null, actor,
       write: (audit) => deps.store.remove(kind, id, audit),
-      onConflict: () => notFound(kind, id),
+      onConflict: (reason) => (reason === 'in_use' ? options.inUse?.() : undefined),
     });
   }
 

@@ -9,8 +9,8 @@ import { GatewayError } from '../errors/gateway-error.ts';
  * mean" for unknown fields), never a 500.
  */
 export function parseInput<S extends z.ZodType>(schema: S, input: unknown, what: string): z.output<S> {
-  const nul = nulPath(input, []);
-  if (nul) throw new GatewayError('invalid_request', `Invalid ${what}: ${formatPath(nul)} contains a NUL character (\\u0000), which cannot be stored.`, nul.length > 0 ? { param: formatPath(nul) } : {});
+  const bad = unstorable(input, [], 0);
+  if (bad) throw new GatewayError('invalid_request', `Invalid ${what}: ${bad.path.length > 0 ? formatPath(bad.path) : 'the input'} ${bad.problem}.`, bad.path.length > 0 ? { param: formatPath(bad.path) } : {});
   const result = schema.safeParse(input);
   if (result.success) return result.data;
   const issues = result.error.issues;
@@ -25,14 +25,25 @@ export function invalidField(param: string, message: string): GatewayError {
   return new GatewayError('invalid_request', message, { param });
 }
 
-/** The path of the first string (value or object key) holding U+0000, which PostgreSQL text and jsonb refuse. */
-function nulPath(value: unknown, path: PropertyKey[]): PropertyKey[] | undefined {
-  if (typeof value === 'string') return value.includes('\u0000') ? path : undefined;
+const MAX_DEPTH = 32;
+
+/**
+ * The first thing in the input no store can keep: text with a NUL character or an unpaired UTF-16
+ * surrogate (PostgreSQL refuses both), or nesting deeper than MAX_DEPTH.
+ */
+function unstorable(value: unknown, path: PropertyKey[], depth: number): { path: PropertyKey[]; problem: string } | undefined {
+  if (typeof value === 'string') return textProblem(value, path);
   if (!value || typeof value !== 'object') return undefined;
+  if (depth >= MAX_DEPTH) return { path, problem: `is nested more than ${MAX_DEPTH} levels deep` };
   for (const [key, item] of Object.entries(value)) {
-    if (key.includes('\u0000')) return [...path, key];
-    const found = nulPath(item, [...path, key]);
+    const found = textProblem(key, [...path, key]) ?? unstorable(item, [...path, key], depth + 1);
     if (found) return found;
   }
+  return undefined;
+}
+
+function textProblem(text: string, path: PropertyKey[]): { path: PropertyKey[]; problem: string } | undefined {
+  if (text.includes('\u0000')) return { path, problem: 'contains a NUL character (\\u0000), which cannot be stored' };
+  if (!text.isWellFormed()) return { path, problem: 'contains an unpaired UTF-16 surrogate (invalid Unicode), which cannot be stored' };
   return undefined;
 }

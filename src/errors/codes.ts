@@ -71,7 +71,7 @@ export const ERROR_CODES = Object.freeze({
   resource_not_found: spec(404, 'not_found_error', false,
     'The team, tenant, key or other admin object does not exist. List them with GET /admin/teams, /admin/tenants or /admin/keys.'),
   resource_conflict: spec(409, 'conflict_error', false,
-    'The change conflicts with existing state: the id is taken, the team still has keys, or the key is revoked. The message says which.'),
+    'The change conflicts with existing state: the id is taken, the team still has keys, the key is revoked, or another request changed the object meanwhile (read it again and retry). The message says which.'),
   managed_by_config: spec(409, 'conflict_error', false,
     'The object is declared in the config file, so it is read-only through the API. Change it in the config and redeploy.'),
   // ── upstream (provider) failures, mapped by each provider adapter ───────────

@@ -1,60 +1,105 @@
 // Keeps this replica's identity caches in step with the database. Every committed change to a
 // team, tenant or key writes a row to the store's change feed in the same transaction; this poll
-// reads the rows since the last poll (with an overlap, so a transaction that committed late is
-// still seen) and invalidates what they name. It also catches changes made by the CLI straight
-// against the database. Redis pub/sub, when configured, delivers the same events faster; this
-// feed is what makes delivery certain.
+// reads the rows after the last one it has fully processed and invalidates what they name. It
+// also catches changes made by the CLI straight against the database. Redis pub/sub, when
+// configured, delivers the same events faster; this feed is what makes delivery certain.
+//
+// Seqs are assigned when a row is inserted, but transactions may commit out of order: seq 12 can
+// become visible before seq 11. So the cursor only advances over a contiguous run of seqs seen;
+// a missing seq is waited for (re-read on every poll) until `gapTimeoutMs` has passed, after
+// which it is taken to be a rolled-back transaction that will never appear.
 
 import type { Logger } from '../logging/logger.ts';
 import type { IdentityStore } from '../stores/identity-store.ts';
 import type { ObjectKind } from './records.ts';
+
+const STARTUP_REPLAY = 1_000;
 
 export interface ChangeFeedOptions {
   store: IdentityStore;
   invalidate(kind: ObjectKind, id: string): void;
   logger: Logger;
   pollMs: number;
-  /** Re-read this much history each poll (ms of database clock). */
-  overlapMs?: number;
+  /** How long a gap in seqs is waited for before it is skipped. */
+  gapTimeoutMs?: number;
+  /** Rows read per query. */
+  batch?: number;
   /** How often old feed rows and expired secrets are pruned, and how old they must be. */
   pruneEveryMs?: number;
   retainMs?: number;
+  now?: () => number;
 }
 
 export interface ChangeFeed {
-  /** Resolves after the next poll has completed (tests, and shutdown ordering). */
+  /** Resolves after one more poll has completed (tests, and shutdown ordering). */
   pollNow(): Promise<void>;
   stop(): void;
 }
 
 export function startChangeFeed(options: ChangeFeedOptions): ChangeFeed {
   const { store, logger } = options;
-  const overlapMs = options.overlapMs ?? 2_000;
+  const now = options.now ?? Date.now;
+  const gapTimeoutMs = options.gapTimeoutMs ?? 60_000;
+  const batch = options.batch ?? 1_000;
   const pruneEveryMs = options.pruneEveryMs ?? 3_600_000;
   const retainMs = options.retainMs ?? 86_400_000;
-  const seen = new Map<number, number>();
-  let since: number | undefined;
+  /** Every seq ≤ cursor is processed (or given up on). */
+  let cursor: number | undefined;
+  /** Seqs above the cursor already processed. */
+  const ahead = new Set<number>();
+  /** The seq right after the cursor, and since when it has been missing. */
+  let gap: { seq: number; since: number } | undefined;
   let failing = false;
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
-  let running: Promise<void> | undefined;
-  let lastPrune = Date.now();
+  let running: Promise<void> = Promise.resolve();
+  let lastPrune = now();
+
+  function advance(): void {
+    for (;;) {
+      const next = cursor! + 1;
+      if (ahead.delete(next)) {
+        cursor = next;
+        continue;
+      }
+      if (ahead.size === 0) {
+        gap = undefined;
+        return;
+      }
+      // Something above the cursor was seen but `next` was not: wait for it, then give up.
+      if (gap?.seq !== next) gap = { seq: next, since: now() };
+      if (now() - gap.since < gapTimeoutMs) return;
+      cursor = next;
+    }
+  }
+
+  /** Reads every row above the cursor, page by page, and invalidates the ones not seen yet. */
+  async function readAll(): Promise<void> {
+    let from = cursor!;
+    for (;;) {
+      const rows = await store.changesAfter(from, batch);
+      for (const change of rows) {
+        if (change.seq <= cursor! || ahead.has(change.seq)) continue;
+        ahead.add(change.seq);
+        options.invalidate(change.kind, change.id);
+      }
+      if (rows.length < batch) break;
+      from = rows[rows.length - 1]!.seq;
+    }
+    advance();
+  }
 
   async function poll(): Promise<void> {
     try {
-      const { changes, now } = await store.changesSince(since === undefined ? Number.MAX_SAFE_INTEGER : since - overlapMs);
-      for (const change of changes) {
-        if (seen.has(change.seq)) continue;
-        seen.set(change.seq, now);
-        options.invalidate(change.kind, change.id);
-      }
-      for (const [seq, at] of seen) if (at < now - 3 * overlapMs) seen.delete(seq);
-      since = now;
+      // Start a little behind the newest row: a lower seq may still be committing, and replaying
+      // recent changes against an empty cache costs nothing.
+      if (cursor === undefined) cursor = Math.max(0, (await store.lastChangeSeq()) - STARTUP_REPLAY);
+      await readAll();
       if (failing) logger.info('identity change feed recovered');
       failing = false;
-      if (Date.now() - lastPrune > pruneEveryMs) {
-        lastPrune = Date.now();
-        await store.prune(now - retainMs);
+      if (now() - lastPrune > pruneEveryMs) {
+        lastPrune = now();
+        await store.prune(now() - retainMs);
       }
     } catch (err) {
       if (!failing) logger.warn('identity change feed unavailable; cached keys keep working', { error: err instanceof Error ? err.message : String(err) });

@@ -4,13 +4,14 @@
 // - entries are invalidated by the change feed (every replica) and at once on this replica;
 // - entries older than refreshMs are served while a background read refreshes them, and are
 //   kept if the database is down, so known keys keep working through an outage;
-// - a secret the store does not know is remembered briefly (negative cache), so a flood of bad
-//   keys cannot turn into a flood of queries;
-// - concurrent misses for the same secret share one query.
+// - a secret the store does not know is remembered briefly (negative cache), so repeating a
+//   bad key cannot turn into a stream of queries;
+// - concurrent misses for the same secret or tenant share one query;
+// - a read that raced an invalidation of the same key, team or tenant is not cached.
 
 import { GatewayError } from '../errors/gateway-error.ts';
 import type { Logger } from '../logging/logger.ts';
-import type { IdentityStore } from '../stores/identity-store.ts';
+import type { IdentityStore, KeyMatch } from '../stores/identity-store.ts';
 import type { DeclaredIdentity } from './declared.ts';
 import { secretHash } from './key-secret.ts';
 import { Lru } from './lru.ts';
@@ -19,6 +20,7 @@ import type { ObjectKind, Team, Tenant, VirtualKey } from './records.ts';
 
 export interface ResolvedKey {
   readonly key: VirtualKey;
+  /** Undefined when the key's team no longer exists: such a key is refused (fail closed). */
   readonly team: Team | undefined;
   /** The key's and its team's model lists, intersected. */
   readonly acl: ModelAcl;
@@ -54,22 +56,32 @@ interface Cached<T> {
   refreshing?: boolean;
 }
 
+interface Invalidation {
+  generation: number;
+  kind: ObjectKind | 'all';
+  id: string;
+}
+
 const time = (iso: string | undefined): number => (iso ? Date.parse(iso) : Infinity);
 /** After a failed background refresh, the next attempt for that entry waits this long. */
 const REFRESH_RETRY_MS = 5_000;
+/** Invalidations remembered for race checks; a read older than all of them counts as stale. */
+const RECENT_INVALIDATIONS = 1_024;
 
 export class KeyDirectory {
   private readonly options: KeyDirectoryOptions;
   private readonly now: () => number;
   private readonly keys: Lru<string, Cached<ResolvedKey>>;
-  private readonly unknown: Lru<string, number>;
+  private readonly unknown = new Lru<string, number>(10_000);
   private readonly tenants: Lru<string, Cached<TenantPolicy | null>>;
   private readonly teams = new Map<string, Cached<Team | undefined>>();
-  private readonly secretsByKey = new Map<string, Set<string>>();
-  private readonly keysByTeam = new Map<string, Set<string>>();
-  private readonly pending = new Map<string, Promise<ResolvedKey | null>>();
-  /** Bumped by every invalidation: a lookup that started before one must not cache its result. */
+  /** key id → its team and the secrets cached for it; team id → key ids. */
+  private readonly byKey = new Map<string, { teamId: string; secrets: Set<string> }>();
+  private readonly byTeam = new Map<string, Set<string>>();
+  private readonly pendingKeys = new Map<string, Promise<ResolvedKey | null>>();
+  private readonly pendingTenants = new Map<string, Promise<TenantPolicy | null>>();
   private generation = 0;
+  private readonly recent: Invalidation[] = [];
   /** True from a failed refresh until the next successful read: one warning per outage. */
   private refreshFailing = false;
 
@@ -77,7 +89,6 @@ export class KeyDirectory {
     this.options = options;
     this.now = options.now ?? Date.now;
     this.keys = new Lru(options.maxKeys, (secret, entry) => this.unindex(secret, entry.value.key));
-    this.unknown = new Lru(10_000);
     this.tenants = new Lru(Math.max(1_000, options.maxKeys));
   }
 
@@ -85,37 +96,37 @@ export class KeyDirectory {
   lookupKey(secret: string): ResolvedKey | null | Promise<ResolvedKey | null> {
     const cached = this.keys.get(secret);
     if (cached) {
-      if (this.now() - cached.loadedAt > this.options.refreshMs) this.refreshKey(secret, cached);
+      if (!cached.refreshing && this.now() - cached.loadedAt > this.options.refreshMs) this.refreshKey(secret, cached);
       return cached.value;
     }
     const until = this.unknown.get(secret);
     if (until !== undefined && until > this.now()) return null;
-    return this.loadShared(secret);
+    return this.shared(this.pendingKeys, secret, () => this.loadKey(secret));
   }
 
   /** Tenant policy for an X-Tenant-Id: synchronous when cached; null = no such tenant. */
   lookupTenant(id: string): TenantPolicy | null | Promise<TenantPolicy | null> {
     const cached = this.tenants.get(id);
     if (cached) {
-      if (this.now() - cached.loadedAt > this.options.refreshMs && !cached.refreshing) {
+      if (!cached.refreshing && this.now() - cached.loadedAt > this.options.refreshMs) {
         cached.refreshing = true;
-        this.loadTenant(id, this.generation).catch(() => this.postponeRefresh(cached));
+        this.loadTenant(id).then(() => { cached.refreshing = false; }, () => this.postponeRefresh(cached));
       }
       return cached.value;
     }
-    return this.loadTenant(id, this.generation).catch((err) => { throw unavailable(err); });
+    return this.shared(this.pendingTenants, id, () => this.loadTenant(id));
   }
 
   /** Drops everything cached about one object (called for local changes and for the change feed). */
   invalidate(kind: ObjectKind, id: string): void {
-    this.generation++;
+    this.remember(kind, id);
     if (kind === 'tenant') {
       this.tenants.delete(id);
       return;
     }
     if (kind === 'team') {
       this.teams.delete(id);
-      for (const keyId of this.keysByTeam.get(id) ?? []) this.dropKey(keyId);
+      for (const keyId of [...(this.byTeam.get(id) ?? [])]) this.dropKey(keyId);
       return;
     }
     this.dropKey(id);
@@ -124,40 +135,51 @@ export class KeyDirectory {
   }
 
   invalidateAll(): void {
-    this.generation++;
+    this.remember('all', '');
     this.keys.clear();
     this.unknown.clear();
     this.tenants.clear();
     this.teams.clear();
-    this.secretsByKey.clear();
-    this.keysByTeam.clear();
+    this.byKey.clear();
+    this.byTeam.clear();
   }
 
   /** Entries in memory, for metrics and tests. */
-  stats(): { keys: number; unknown: number; tenants: number } {
-    return { keys: this.keys.size, unknown: this.unknown.size, tenants: this.tenants.size };
+  stats(): { keys: number; unknown: number; tenants: number; indexedKeys: number; indexedTeams: number } {
+    return { keys: this.keys.size, unknown: this.unknown.size, tenants: this.tenants.size, indexedKeys: this.byKey.size, indexedTeams: this.byTeam.size };
   }
 
-  private dropKey(keyId: string): void {
-    for (const secret of this.secretsByKey.get(keyId) ?? []) this.keys.delete(secret);
-    this.secretsByKey.delete(keyId);
+  private remember(kind: Invalidation['kind'], id: string): void {
+    this.generation++;
+    this.recent.push({ generation: this.generation, kind, id });
+    if (this.recent.length > RECENT_INVALIDATIONS) this.recent.shift();
+    // Lookups already under way may have read the old state: later callers must not join them.
+    this.pendingKeys.clear();
+    this.pendingTenants.clear();
   }
 
-  private loadShared(secret: string): Promise<ResolvedKey | null> {
-    let pending = this.pending.get(secret);
-    if (!pending) {
-      pending = this.loadKey(secret, this.generation)
-        .catch((err) => { throw unavailable(err); })
-        .finally(() => this.pending.delete(secret));
-      this.pending.set(secret, pending);
+  /** Whether an invalidation since `start` touched what a read found (so its result is stale). */
+  private invalidatedSince(start: number, touches: (i: Invalidation) => boolean): boolean {
+    if (start === this.generation) return false;
+    const oldest = this.recent[0];
+    if (!oldest || oldest.generation > start + 1) return true;
+    return this.recent.some((i) => i.generation > start && (i.kind === 'all' || touches(i)));
+  }
+
+  private shared<T>(pending: Map<string, Promise<T>>, id: string, load: () => Promise<T>): Promise<T> {
+    let promise = pending.get(id);
+    if (!promise) {
+      promise = load().catch((err) => { throw unavailable(err); });
+      const current = promise;
+      pending.set(id, current);
+      void current.finally(() => { if (pending.get(id) === current) pending.delete(id); }).catch(() => {});
     }
-    return pending;
+    return promise;
   }
 
   private refreshKey(secret: string, cached: Cached<ResolvedKey>): void {
-    if (cached.refreshing) return;
     cached.refreshing = true;
-    this.loadKey(secret, this.generation).catch((err) => {
+    this.loadKey(secret).then(() => { cached.refreshing = false; }, (err) => {
       this.postponeRefresh(cached);
       if (!this.refreshFailing) this.options.logger.warn('key refresh failed; serving cached keys until the store answers', { key_id: cached.value.key.key_id, error: describe(err) });
       this.refreshFailing = true;
@@ -170,21 +192,29 @@ export class KeyDirectory {
     cached.loadedAt = this.now() - this.options.refreshMs + REFRESH_RETRY_MS;
   }
 
-  private async loadKey(secret: string, generation: number): Promise<ResolvedKey | null> {
+  private async findKey(secret: string): Promise<KeyMatch | undefined> {
     const hash = secretHash(secret);
     const { declared, store } = this.options;
     const declaredId = declared.keyHashes.get(hash);
-    const match = declaredId ? { key: declared.keys.get(declaredId)! } : await store.findKeyBySecretHash(hash);
+    if (declaredId) return { key: declared.keys.get(declaredId)! };
+    const match = await store.findKeyBySecretHash(hash);
+    // A stored key whose id is declared in config is shadowed by the declared one: config wins.
+    return match && !declared.keys.has(match.key.key_id) ? match : undefined;
+  }
+
+  private async loadKey(secret: string): Promise<ResolvedKey | null> {
+    const start = this.generation;
+    const match = await this.findKey(secret);
     if (!match) {
-      if (generation === this.generation) {
+      if (!this.invalidatedSince(start, (i) => i.kind === 'key')) {
+        this.forget(secret);
         this.unknown.set(secret, this.now() + this.options.negativeTtlMs);
-        this.keys.delete(secret);
       }
       return null;
     }
-    const team = await this.team(match.key.team_id);
+    const { key } = match;
+    const team = await this.team(key.team_id);
     this.refreshFailing = false;
-    const key = match.key;
     const resolved: ResolvedKey = Object.freeze({
       key,
       team,
@@ -192,9 +222,11 @@ export class KeyDirectory {
       requireTenant: key.require_tenant ?? team?.require_tenant ?? false,
       allowedTenants: key.tenant_id ? new Set([key.tenant_id]) : key.allowed_tenants?.length ? new Set(key.allowed_tenants) : undefined,
       expiresAtMs: time(key.expires_at),
-      secretExpiresAtMs: time('secret_expires_at' in match ? match.secret_expires_at : undefined),
+      secretExpiresAtMs: time(match.secret_expires_at),
     });
-    if (generation === this.generation) {
+    const stale = this.invalidatedSince(start, (i) => (i.kind === 'key' && i.id === key.key_id) || (i.kind === 'team' && i.id === key.team_id));
+    if (!stale) {
+      this.forget(secret);
       this.keys.set(secret, { value: resolved, loadedAt: this.now() });
       this.index(secret, key);
     }
@@ -206,37 +238,50 @@ export class KeyDirectory {
     if (declared) return declared;
     const cached = this.teams.get(id);
     if (cached && this.now() - cached.loadedAt <= this.options.refreshMs) return cached.value;
-    const generation = this.generation;
+    const start = this.generation;
     const team = await this.options.store.get('team', id);
-    if (generation === this.generation) this.teams.set(id, { value: team, loadedAt: this.now() });
+    if (!this.invalidatedSince(start, (i) => i.kind === 'team' && i.id === id)) this.teams.set(id, { value: team, loadedAt: this.now() });
     return team;
   }
 
-  private async loadTenant(id: string, generation: number): Promise<TenantPolicy | null> {
+  private async loadTenant(id: string): Promise<TenantPolicy | null> {
+    const start = this.generation;
     const tenant = this.options.declared.tenants.get(id) ?? await this.options.store.get('tenant', id);
     const policy = tenant ? Object.freeze({ tenant, acl: modelAcl(tenant.models) }) : null;
-    if (generation === this.generation) this.tenants.set(id, { value: policy, loadedAt: this.now() });
+    if (!this.invalidatedSince(start, (i) => i.kind === 'tenant' && i.id === id)) this.tenants.set(id, { value: policy, loadedAt: this.now() });
     return policy;
   }
 
+  private dropKey(keyId: string): void {
+    for (const secret of [...(this.byKey.get(keyId)?.secrets ?? [])]) this.forget(secret);
+  }
+
+  /** Removes one cached secret and its index entries. */
+  private forget(secret: string): void {
+    const entry = this.keys.get(secret);
+    if (!entry) return;
+    this.keys.delete(secret);
+    this.unindex(secret, entry.value.key);
+  }
+
   private index(secret: string, key: VirtualKey): void {
-    let secrets = this.secretsByKey.get(key.key_id);
-    if (!secrets) this.secretsByKey.set(key.key_id, (secrets = new Set()));
-    secrets.add(secret);
-    let keyIds = this.keysByTeam.get(key.team_id);
-    if (!keyIds) this.keysByTeam.set(key.team_id, (keyIds = new Set()));
+    let entry = this.byKey.get(key.key_id);
+    if (!entry) this.byKey.set(key.key_id, (entry = { teamId: key.team_id, secrets: new Set() }));
+    entry.secrets.add(secret);
+    let keyIds = this.byTeam.get(key.team_id);
+    if (!keyIds) this.byTeam.set(key.team_id, (keyIds = new Set()));
     keyIds.add(key.key_id);
   }
 
   private unindex(secret: string, key: VirtualKey): void {
-    const secrets = this.secretsByKey.get(key.key_id);
-    secrets?.delete(secret);
-    if (secrets?.size === 0) {
-      this.secretsByKey.delete(key.key_id);
-      const keyIds = this.keysByTeam.get(key.team_id);
-      keyIds?.delete(key.key_id);
-      if (keyIds?.size === 0) this.keysByTeam.delete(key.team_id);
-    }
+    const entry = this.byKey.get(key.key_id);
+    if (!entry) return;
+    entry.secrets.delete(secret);
+    if (entry.secrets.size > 0) return;
+    this.byKey.delete(key.key_id);
+    const keyIds = this.byTeam.get(entry.teamId);
+    keyIds?.delete(key.key_id);
+    if (keyIds?.size === 0) this.byTeam.delete(entry.teamId);
   }
 }
 

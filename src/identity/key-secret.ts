@@ -1,4 +1,4 @@
-import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 
 /** Every virtual key starts with this, so it is recognisable in a leak scan and never valid at a provider. */
 export const KEY_PREFIX = 'sk-tg-';
@@ -32,9 +32,4 @@ export function newSecret(): NewSecret {
 /** A new public key id: "key_" plus 20 hex characters. Ids are not secret. */
 export function newKeyId(): string {
   return `key_${randomBytes(10).toString('hex')}`;
-}
-
-/** Compares two hex digests of equal length in constant time. */
-export function sameHash(a: string, b: string): boolean {
-  return a.length === b.length && timingSafeEqual(Buffer.from(a, 'hex'), Buffer.from(b, 'hex'));
 }

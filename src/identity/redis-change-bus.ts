@@ -30,8 +30,9 @@ export function openRedisChangeBus(options: RedisChangeBusOptions): ChangeBus {
   const pub = createClient(settings);
   const sub = pub.duplicate();
   let reported = false;
+  let closing = false;
   const onError = (err: Error) => {
-    if (!reported) logger.warn('redis unavailable for identity change events; relying on the database change feed', { error: err.message });
+    if (!reported && !closing) logger.warn('redis unavailable for identity change events; relying on the database change feed', { error: err.message });
     reported = true;
   };
   pub.on('error', onError);
@@ -48,7 +49,8 @@ export function openRedisChangeBus(options: RedisChangeBusOptions): ChangeBus {
     if (event.origin === origin || typeof event.id !== 'string' || !KINDS.has(event.kind as ObjectKind)) return;
     options.onChange(event.kind as ObjectKind, event.id);
   };
-  const connected = Promise.all([
+  // connect() does not settle while Redis is down (the client keeps retrying), so nothing awaits it.
+  Promise.all([
     pub.connect(),
     sub.connect().then(() => sub.subscribe(channel, listener)),
   ]).catch(onError);
@@ -59,8 +61,10 @@ export function openRedisChangeBus(options: RedisChangeBusOptions): ChangeBus {
       pub.publish(channel, JSON.stringify({ origin, kind, id })).catch(onError);
     },
     async close() {
-      await connected;
-      await Promise.allSettled([pub.close(), sub.close()]);
+      closing = true;
+      // Pub/sub holds nothing worth a graceful QUIT, and a client still retrying would never finish one.
+      pub.destroy();
+      sub.destroy();
     },
   };
 }

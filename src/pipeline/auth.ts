@@ -29,8 +29,16 @@ export interface AuthOptions {
 
 const MAX_REMEMBERED = 10_000;
 const MASTER: Principal = Object.freeze({ kind: 'master' });
+/**
+ * What a virtual key can look like: generated ones are 49 characters, declared ones 32-256
+ * printable characters. Anything else is refused without a lookup, so junk never reaches the
+ * store or the caches (which stay small: at most 256 bytes a remembered secret).
+ */
+const KEY_CANDIDATE = /^[\x21-\x7e]{32,256}$/;
 
-export type Authenticate = (ctx: RequestContext, headers: IncomingHttpHeaders) => void | Promise<void>;
+/** 'model': the /v1 API, where tenants apply. 'admin': the admin API, where they do not. */
+export type AuthScope = 'model' | 'admin';
+export type Authenticate = (ctx: RequestContext, headers: IncomingHttpHeaders, scope?: AuthScope) => void | Promise<void>;
 
 /**
  * Auth stage. The master key is compared as a SHA-256 digest with timingSafeEqual; once it has
@@ -62,18 +70,23 @@ export function createAuthenticator(options: AuthOptions): Authenticate {
     admitTenant(ctx, policy);
   }
 
-  function admitKey(ctx: RequestContext, resolved: ResolvedKey | null): void | Promise<void> {
-    if (!resolved) {
-      if (open) return resolveTenant(ctx);
-      throw new GatewayError('invalid_api_key', 'Invalid API key.');
-    }
+  function unknownKey(ctx: RequestContext, scope: AuthScope): void | Promise<void> {
+    if (!open) throw new GatewayError('invalid_api_key', 'Invalid API key.');
+    return scope === 'model' ? resolveTenant(ctx) : undefined;
+  }
+
+  function admitKey(ctx: RequestContext, resolved: ResolvedKey | null, scope: AuthScope): void | Promise<void> {
+    if (!resolved) return unknownKey(ctx, scope);
     const { key } = resolved;
+    // Its team was deleted or removed from the config: the team's policy cannot be applied, so the key is refused.
+    if (!resolved.team) throw new GatewayError('invalid_api_key', `This key's team "${key.team_id}" no longer exists. Ask an admin for a key of an existing team.`);
     if (key.status === 'revoked') throw new GatewayError('key_revoked', 'This key was revoked.');
     if (key.status === 'blocked') throw new GatewayError('key_blocked', 'This key is blocked. Ask an admin to unblock it.');
     const at = now();
     if (resolved.expiresAtMs <= at) throw new GatewayError('key_expired', `This key expired at ${key.expires_at}.`);
     if (resolved.secretExpiresAtMs <= at) throw new GatewayError('key_expired', 'This secret was replaced by a rotation and its grace period has ended. Use the new secret.');
     ctx.principal = { kind: 'virtual', resolved };
+    if (scope === 'admin') return;
     const allowed = resolved.allowedTenants;
     if (ctx.tenantId === undefined) {
       if (key.tenant_id) ctx.tenantId = key.tenant_id;
@@ -84,10 +97,10 @@ export function createAuthenticator(options: AuthOptions): Authenticate {
     return resolveTenant(ctx);
   }
 
-  return function authenticate(ctx, headers) {
+  return function authenticate(ctx, headers, scope = 'model') {
     const key = presentedKey(headers);
     if (key === undefined) {
-      if (open) return resolveTenant(ctx);
+      if (open) return scope === 'model' ? resolveTenant(ctx) : undefined;
       throw new GatewayError('missing_api_key', headers.authorization !== undefined
         ? 'The Authorization header must be "Bearer <key>".'
         : 'Missing API key. Send "Authorization: Bearer <key>" (or "x-api-key: <key>").');
@@ -95,11 +108,12 @@ export function createAuthenticator(options: AuthOptions): Authenticate {
     if (masters.has(key) || (masterDigest && timingSafeEqual(digest(key), masterDigest))) {
       if (masters.size < MAX_REMEMBERED) masters.add(key);
       ctx.principal = MASTER;
-      return resolveTenant(ctx);
+      return scope === 'model' ? resolveTenant(ctx) : undefined;
     }
+    if (!KEY_CANDIDATE.test(key)) return unknownKey(ctx, scope);
     const resolved = directory.lookupKey(key);
-    if (resolved instanceof Promise) return resolved.then((r) => admitKey(ctx, r));
-    return admitKey(ctx, resolved);
+    if (resolved instanceof Promise) return resolved.then((r) => admitKey(ctx, r, scope));
+    return admitKey(ctx, resolved, scope);
   };
 }
 

@@ -51,6 +51,42 @@ export function objectRow<K extends ObjectKind>(kind: K, object: ObjectTypes[K])
   return { id, doc: JSON.stringify(object), values };
 }
 
+/**
+ * The doc a compare-and-swap expects to find: `audit.before`, serialised the way objectRow
+ * serialises a record (so a record read with get() and passed back compares equal: fields that
+ * are undefined are dropped on both sides). Throws TypeError when `before` is missing or names
+ * another object, which is a caller bug, not a conflict.
+ */
+export function expectedDoc(kind: ObjectKind, id: string, audit: AuditEntry): string {
+  const before = audit.before as unknown as Record<string, unknown> | null | undefined;
+  if (before === null || typeof before !== 'object' || Array.isArray(before)) {
+    throw new TypeError(`${kind} update needs audit.before: the ${kind} as it was read, for the compare-and-swap`);
+  }
+  const idColumn = objectTable(kind).idColumn;
+  if (before[idColumn] !== id) {
+    throw new TypeError(`audit.before.${idColumn} is ${JSON.stringify(before[idColumn])}, but the ${kind} written is ${JSON.stringify(id)}`);
+  }
+  return JSON.stringify(before);
+}
+
+/**
+ * Whether two JSON docs are the same value, whatever their key order: what jsonb equality means
+ * in PostgreSQL, applied to SQLite's stored text. Arrays keep their order; numbers compare by
+ * value (both sides are parsed).
+ */
+export function sameDoc(stored: string, expected: string): boolean {
+  return stored === expected || canonicalJson(JSON.parse(stored)) === canonicalJson(JSON.parse(expected));
+}
+
+/** JSON with every object's keys sorted. */
+function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v !== null && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, (v as Record<string, unknown>)[k]]))
+      : v,
+  );
+}
+
 /** A doc column as a record: SQLite hands back JSON text, PostgreSQL (jsonb) a parsed object. */
 export function docFromColumn<T = IdentityObject>(value: unknown): T {
   return (typeof value === 'string' ? JSON.parse(value) : value) as T;
@@ -73,6 +109,12 @@ export function toNumber(value: unknown): number {
   const n = Number(value);
   if (!Number.isSafeInteger(n)) throw new TypeError(`expected an integer from the database, got ${String(value)}`);
   return n;
+}
+
+/** A change-feed cursor: any safe integer (0 = from the start). */
+export function requireSeq(value: unknown, field: string): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value)) throw new TypeError(`${field} must be an integer seq, got ${String(value)}`);
+  return value;
 }
 
 export function requireEpochMs(value: unknown, field: string): number {

@@ -33,11 +33,21 @@ export interface MigrationReport {
   version: number;
 }
 
-/** Thrown when a create names an id that exists, or an update/delete finds none to change. */
+/**
+ * Why a write was refused:
+ * - exists: a create named an id that is taken;
+ * - missing: an update or delete found no object with that id;
+ * - changed: the stored object is no longer the one the caller read (a concurrent change won);
+ * - in_use: a team still has keys.
+ */
+export type ConflictReason = 'exists' | 'missing' | 'changed' | 'in_use';
+
 export class StoreConflict extends Error {
-  constructor(message: string) {
+  readonly reason: ConflictReason;
+  constructor(message: string, reason: ConflictReason) {
     super(message);
     this.name = 'StoreConflict';
+    this.reason = reason;
   }
 }
 
@@ -60,9 +70,17 @@ export interface IdentityStore {
   list<K extends ObjectKind>(kind: K, query: ListQuery): Promise<Array<ObjectTypes[K]>>;
   /** Inserts; StoreConflict if the id exists. */
   create<K extends ObjectKind>(kind: K, object: ObjectTypes[K], audit: AuditEntry): Promise<void>;
-  /** Replaces; StoreConflict if the id does not exist. */
-  update<K extends ObjectKind>(kind: K, object: ObjectTypes[K], audit: AuditEntry): Promise<void>;
-  /** Deletes (a key's secrets go with it); StoreConflict if the id does not exist. */
+  /**
+   * Compare-and-swap: replaces the object only while the stored one still equals `audit.before`
+   * (the version the caller read and changed). StoreConflict 'missing' if the id does not exist,
+   * 'changed' if another write got there first: the caller re-reads and decides again, so a
+   * concurrent revoke can never be overwritten by an update based on the key before it.
+   */
+  update<K extends ObjectKind>(kind: K, object: ObjectTypes[K], audit: AuditEntry & { before: ObjectTypes[K] }): Promise<void>;
+  /**
+   * Deletes (a key's secrets go with it); StoreConflict 'missing' if the id does not exist. A team
+   * that still has keys is not deleted: StoreConflict 'in_use', decided in the same statement.
+   */
   remove(kind: ObjectKind, id: string, audit: AuditEntry): Promise<void>;
   /** How many keys belong to the team (any status). */
   countKeys(teamId: string): Promise<number>;
@@ -71,9 +89,10 @@ export interface IdentityStore {
   createKey(key: VirtualKey, secretHash: string, audit: AuditEntry): Promise<void>;
   /**
    * Rotation: adds a new secret, makes every older secret expire at `previousValidUntil`
-   * (now = immediately), and stores the updated key record.
+   * (now = immediately), and stores the updated key record, with the same compare-and-swap on
+   * `audit.before` as update (nothing is written if the key changed meanwhile).
    */
-  rotateKey(key: VirtualKey, newSecretHash: string, previousValidUntil: string, audit: AuditEntry): Promise<void>;
+  rotateKey(key: VirtualKey, newSecretHash: string, previousValidUntil: string, audit: AuditEntry & { before: VirtualKey }): Promise<void>;
   /** The key whose secret (current, or rotated out but not yet expired) has this hash. */
   findKeyBySecretHash(secretHash: string): Promise<KeyMatch | undefined>;
 
@@ -82,10 +101,12 @@ export interface IdentityStore {
   queryAudit(query: AuditQuery): Promise<AuditEntry[]>;
 
   /**
-   * Changes recorded at or after `sinceMs` (epoch ms, by the database's clock) plus the
-   * database's current time, so the caller can poll with an overlap and never miss a commit.
+   * Change-feed rows with seq > afterSeq, in seq order, at most `limit`. Seqs are assigned at
+   * insert and may commit out of order, so a reader tracks gaps (see identity/change-feed.ts).
    */
-  changesSince(sinceMs: number): Promise<{ changes: Change[]; now: number }>;
+  changesAfter(afterSeq: number, limit: number): Promise<Change[]>;
+  /** The highest change-feed seq committed so far (0 when empty): where a new reader starts. */
+  lastChangeSeq(): Promise<number>;
   /** Deletes change-feed rows older than `beforeMs` and secrets expired before it. */
   prune(beforeMs: number): Promise<void>;
 

@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, test } from 'node:test';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import { GatewayError } from '../../src/errors/gateway-error.ts';
 import { KEY_SHAPE, secretHash, secretPreview } from '../../src/identity/key-secret.ts';
+import { StoreConflict } from '../../src/stores/identity-store.ts';
 import { ACTOR, rejects, startAdmin, type AdminHarness } from './admin-harness.ts';
 
 let h: AdminHarness;
@@ -171,5 +174,76 @@ describe('list', () => {
     assert.deepEqual(ids(first), all.slice(0, 2));
     assert.deepEqual(ids(await h.service.listKeys({ limit: 2, after: first.next })), all.slice(2));
     await rejects(h.service.listKeys({ status: 'paused' as never }), 'invalid_request', 'status');
+  });
+});
+
+describe('concurrency', () => {
+  test('a revoke racing a PATCH, rotate or block always ends revoked; the loser gets a 409', async () => {
+    // Count the compare-and-swap refusals, to show the race really happened.
+    let changed = 0;
+    for (const method of ['update', 'rotateKey'] as const) {
+      const original = (h.store[method] as (...args: unknown[]) => Promise<void>).bind(h.store);
+      (h.store as unknown as Record<string, unknown>)[method] = async (...args: unknown[]) => {
+        try {
+          return await original(...args);
+        } catch (err) {
+          if (err instanceof StoreConflict && err.reason === 'changed') changed++;
+          throw err;
+        }
+      };
+    }
+    const rivals = {
+      patch: (id: string) => h.service.updateKey(id, { key_alias: 'renamed', tags: ['raced'] }, ACTOR),
+      rotate: (id: string) => h.service.rotateKey(id, { grace_period: '0s' }, ACTOR),
+      block: (id: string) => h.service.blockKey(id, ACTOR),
+    };
+    const names = Object.keys(rivals) as Array<keyof typeof rivals>;
+    const lost: Record<string, number> = { patch: 0, rotate: 0, block: 0 };
+    const wait = async () => {
+      for (let i = Math.floor(Math.random() * 3); i > 0; i--) await nextTurn();
+    };
+    for (let round = 0; round < 50; round++) {
+      const { key_id } = await h.service.generateKey({ team_id: 'search' }, ACTOR);
+      const rival = names[round % names.length];
+      const revoke = async () => {
+        await wait();
+        return h.service.revokeKey(key_id, ACTOR);
+      };
+      const other = async () => {
+        await wait();
+        return rivals[rival](key_id);
+      };
+      const [revoked, raced] = round % 2 ? await Promise.allSettled([revoke(), other()]) : (await Promise.allSettled([other(), revoke()])).reverse();
+      const final = await h.service.getKey(key_id);
+      if (revoked.status === 'fulfilled') {
+        assert.equal(revoked.value.status, 'revoked');
+        assert.equal(final.status, 'revoked', `round ${round}: the ${rival} undid the revoke`);
+      } else {
+        // Only after every re-read lost: allowed, but then nothing else may have been lost either.
+        assert.ok(revoked.reason instanceof GatewayError && revoked.reason.code === 'resource_conflict', String(revoked.reason));
+      }
+      if (raced.status === 'rejected') {
+        assert.ok(raced.reason instanceof GatewayError, String(raced.reason));
+        assert.equal(raced.reason.code, 'resource_conflict', raced.reason.message);
+        assert.equal(raced.reason.status, 409);
+        assert.match(raced.reason.message, /was changed by another request|is revoked/);
+        lost[rival]++;
+      }
+      // The newest audit entry for the key is the revoke: nothing was written after it.
+      const [newest] = (await h.service.queryAudit({ object_id: key_id, limit: 1 })).data;
+      assert.equal(newest.action, 'key.revoke', `round ${round}: ${rival} wrote after the revoke`);
+    }
+    assert.ok(changed > 0, 'at least one write was refused as changed (the race happened)');
+    assert.ok(Object.values(lost).some((n) => n > 0), `some rival lost: ${JSON.stringify(lost)}`);
+  });
+
+  test('two PATCHes based on the same read: one wins, the other is a 409 and changes nothing', async () => {
+    const key = await h.service.generateKey({ team_id: 'search' }, ACTOR);
+    const results = await Promise.allSettled(Array.from({ length: 5 }, (_, i) => h.service.updateKey(key.key_id, { key_alias: `alias-${i}` }, ACTOR)));
+    const won = results.filter((r) => r.status === 'fulfilled');
+    assert.equal(won.length, 1);
+    for (const r of results) if (r.status === 'rejected') assert.equal((r.reason as GatewayError).code, 'resource_conflict');
+    assert.equal((await h.service.getKey(key.key_id)).key_alias, (won[0] as PromiseFulfilledResult<{ key_alias?: string }>).value.key_alias);
+    assert.equal((await h.service.queryAudit({ object_id: key.key_id, action: 'key.update' })).data.length, 1);
   });
 });

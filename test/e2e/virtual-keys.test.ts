@@ -104,6 +104,24 @@ describe('virtual keys', () => {
     assert.deepEqual(models.data.map((m) => m.id).sort(), ['chat-a', 'chat-b']);
   });
 
+  test('a team with keys cannot be deleted', async () => {
+    assert.equal((await admin('POST', '/admin/teams', { team_id: 'short-lived' })).status, 201);
+    const { key_id } = await newKey({ team_id: 'short-lived' });
+    const refused = await admin('DELETE', '/admin/teams/short-lived');
+    assert.equal(refused.status, 409);
+    assert.equal(refused.json.error.code, 'resource_conflict');
+    assert.equal((await admin('DELETE', `/admin/keys/${key_id}`)).status, 200);
+    assert.equal((await admin('DELETE', '/admin/teams/short-lived')).status, 200);
+  });
+
+  test('huge or junk keys are refused without a lookup', async () => {
+    for (const junk of ['x'.repeat(10_000), 'sk-tg-short', 'é'.repeat(40)]) {
+      const res = await fetch(`${gw.baseURL}/models`, { headers: { authorization: `Bearer ${junk}` } });
+      assert.equal(res.status, 401);
+    }
+    assert.equal(gw.gateway.identity.directory.stats().unknown <= 1, true, 'junk is not remembered');
+  });
+
   test('unknown and malformed keys get 401 without revealing anything', async () => {
     assert.deepEqual(await failure(chat('sk-tg-' + 'x'.repeat(43), 'chat-a')), { status: 401, code: 'invalid_api_key' });
     assert.deepEqual(await failure(chat('not-a-key', 'chat-a')), { status: 401, code: 'invalid_api_key' });
@@ -242,6 +260,12 @@ describe('admin access', () => {
     assert.equal(created.status, 201);
     const audit = await admin('GET', '/admin/audit?object_id=by-admin-key');
     assert.equal(audit.json.data[0].actor, `key:${key_id}`);
+  });
+
+  test('an admin-role key of a require_tenant team may still use the admin API (tenants do not apply there)', async () => {
+    const { key } = await newKey({ team_id: 'paid-plan', role: 'admin' });
+    assert.equal((await admin('GET', '/admin/teams', undefined, key)).status, 200);
+    assert.deepEqual(await failure(chat(key, 'chat-a')), { status: 401, code: 'tenant_required' });
   });
 
   test('the Anthropic SDK authenticates with a virtual key as x-api-key', async () => {

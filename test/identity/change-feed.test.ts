@@ -28,7 +28,7 @@ test('changes committed elsewhere are delivered once each, in order', async () =
   const seen: Array<[ObjectKind, string]> = [];
   const feed = startChangeFeed({ store: gateway, invalidate: (kind, id) => seen.push([kind, id]), logger: createLogger({ level: 'error', write: () => {} }), pollMs: 60_000 });
   await feed.pollNow();
-  assert.deepEqual(seen, [], 'history before start is not replayed');
+  assert.deepEqual(seen, [], 'nothing changed yet');
   const audit = (action: string, id: string) => ({ at: NOW, actor: 'cli:test', action, object_type: 'team' as const, object_id: id });
   await cli.create('team', { team_id: 'a', models: [], require_tenant: false, metadata: {}, source: 'api', created_at: NOW, updated_at: NOW }, audit('team.create', 'a'));
   await cli.create('tenant', { tenant_id: 'acme', models: [], metadata: {}, source: 'api', created_at: NOW, updated_at: NOW }, { ...audit('tenant.create', 'acme'), object_type: 'tenant' });
@@ -44,8 +44,8 @@ test('a failing store is reported once and the feed recovers', async () => {
   const flaky = new Proxy(gateway, {
     get(target, name, receiver) {
       const value = Reflect.get(target, name, receiver);
-      if (name !== 'changesSince') return typeof value === 'function' ? value.bind(target) : value;
-      return (since: number) => (failing ? Promise.reject(new Error('connect ECONNREFUSED')) : value.call(target, since));
+      if (name !== 'changesAfter' && name !== 'lastChangeSeq') return typeof value === 'function' ? value.bind(target) : value;
+      return (...args: number[]) => (failing ? Promise.reject(new Error('connect ECONNREFUSED')) : value.apply(target, args));
     },
   });
   const logger = createLogger({ level: 'info', write: (text) => lines.push(text), flushMs: 1 });
@@ -58,5 +58,55 @@ test('a failing store is reported once and the feed recovers', async () => {
   const text = lines.join('');
   assert.equal(text.match(/change feed unavailable/g)?.length, 1);
   assert.match(text, /change feed recovered/);
+  feed.stop();
+});
+
+test('a seq that commits late (out of order) is still delivered; one that never commits is skipped after the gap timeout', async () => {
+  let hidden = new Set<number>();
+  const lagging = new Proxy(gateway, {
+    get(target, name, receiver) {
+      const value = Reflect.get(target, name, receiver);
+      if (name !== 'changesAfter') return typeof value === 'function' ? value.bind(target) : value;
+      return async (after: number, limit: number) => (await target.changesAfter(after, limit)).filter((c) => !hidden.has(c.seq));
+    },
+  });
+  let clock = 0;
+  const seen: string[] = [];
+  const feed = startChangeFeed({
+    store: lagging, invalidate: (_kind, id) => seen.push(id), logger: createLogger({ level: 'error', write: () => {} }),
+    pollMs: 60_000, gapTimeoutMs: 10_000, now: () => clock,
+  });
+  await feed.pollNow();
+  seen.length = 0; // the feed replays recent history at start
+
+  const audit = (id: string) => ({ at: NOW, actor: 'cli:test', action: 'tenant.create', object_type: 'tenant' as const, object_id: id });
+  const tenant = (id: string) => ({ tenant_id: id, models: [], metadata: {}, source: 'api' as const, created_at: NOW, updated_at: NOW });
+  const first = await cli.lastChangeSeq();
+  for (const id of ['late', 'on-time', 'never']) await cli.create('tenant', tenant(id), audit(id));
+  hidden = new Set([first + 1, first + 3]); // 'late' and 'never' have not committed yet
+  await feed.pollNow();
+  assert.deepEqual(seen, ['on-time']);
+  hidden = new Set([first + 3]); // 'late' commits
+  clock += 1_000;
+  await feed.pollNow();
+  assert.deepEqual(seen, ['on-time', 'late']);
+  // 'never' stands for a rolled-back transaction: rows after it are delivered at once, and
+  // after the gap timeout the cursor moves past it.
+  await cli.create('tenant', tenant('after'), audit('after'));
+  await feed.pollNow();
+  assert.deepEqual(seen, ['on-time', 'late', 'after']);
+  clock += 20_000;
+  await feed.pollNow();
+  await cli.create('tenant', tenant('last'), audit('last'));
+  await feed.pollNow();
+  assert.deepEqual(seen, ['on-time', 'late', 'after', 'last']);
+  feed.stop();
+});
+
+test('at start the feed replays recent changes, so one still committing below the newest is not missed', async () => {
+  const seen: string[] = [];
+  const feed = startChangeFeed({ store: gateway, invalidate: (_k, id) => seen.push(id), logger: createLogger({ level: 'error', write: () => {} }), pollMs: 60_000 });
+  await feed.pollNow();
+  assert.ok(seen.includes('a') && seen.includes('acme'));
   feed.stop();
 });

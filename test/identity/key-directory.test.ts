@@ -96,7 +96,7 @@ test('invalidating a key drops its cached copies; invalidating a team drops its 
   const dir = directory();
   const { key, secret } = await newKey();
   await dir.lookupKey(secret);
-  await real.update('key', { ...key, status: 'revoked' }, audit('key.revoke', key.key_id));
+  await real.update('key', { ...key, status: 'revoked' }, { ...audit('key.revoke', key.key_id), before: key });
   assert.equal((dir.lookupKey(secret) as { key: VirtualKey }).key.status, 'active', 'stale until told');
   dir.invalidate('key', key.key_id);
   assert.equal((await dir.lookupKey(secret))!.key.status, 'revoked');

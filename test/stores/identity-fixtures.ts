@@ -1,6 +1,6 @@
 // Records and audit entries for the identity store contract suite.
 
-import type { AuditEntry, ObjectKind, Team, Tenant, VirtualKey } from '../../src/identity/records.ts';
+import type { AuditEntry, IdentityObject, ObjectKind, Team, Tenant, VirtualKey } from '../../src/identity/records.ts';
 import { secretHash } from '../../src/identity/key-secret.ts';
 
 export const T0 = '2025-01-02T03:04:05.678Z';
@@ -81,4 +81,9 @@ export const HOSTILE_IDS = [
 /** Byte order of the UTF-8 encoding: how both backends sort ids (JS's UTF-16 order differs). */
 export function byteOrder(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+}
+
+/** An audit entry for a compare-and-swap write (update, rotateKey): `before` is the version read. */
+export function auditBefore<T extends IdentityObject>(action: string, object_type: ObjectKind, object_id: string, before: T, extra: Partial<AuditEntry> = {}): AuditEntry & { before: T } {
+  return { ...audit(action, object_type, object_id, extra), before };
 }

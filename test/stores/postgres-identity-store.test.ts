@@ -8,12 +8,12 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type Socket } from 'node:net';
 import { after, test } from 'node:test';
 import pg from 'pg';
-import { StoreUnavailable } from '../../src/stores/identity-store.ts';
+import { StoreConflict, StoreUnavailable } from '../../src/stores/identity-store.ts';
 import { openIdentityStore } from '../../src/stores/open-identity-store.ts';
 import { redactCredentials } from '../../src/stores/postgres/postgres-errors.ts';
 import { PostgresIdentityStore } from '../../src/stores/postgres/postgres-identity-store.ts';
 import { identityStoreContract } from './identity-store.contract.ts';
-import { audit, team } from './identity-fixtures.ts';
+import { audit, auditBefore, hashOf, key, team } from './identity-fixtures.ts';
 
 const URL = process.env.TOLLGATE_TEST_POSTGRES_URL || 'postgresql://postgres@127.0.0.1:5432/test';
 const SCHEMA_PREFIX = `tg_test_${process.pid}_${randomBytes(4).toString('hex')}`;
@@ -82,6 +82,66 @@ if (unreachable) {
       assert.ok(versions.rows.length > 0 && versions.rows.every((r) => r.n === 1));
     } finally {
       await Promise.all(stores.map((s) => s.close()));
+      await dropSchema(schema);
+    }
+  });
+
+  test('PostgreSQL: a team delete waits for a key create in flight for that team, then refuses it as in_use', async () => {
+    const schema = newSchema();
+    const store = await openIdentityStore({ url: URL, schema, poolSize: 4 });
+    try {
+      await store.migrate();
+      await store.create('team', team('t'), audit('team.create', 'team', 't'));
+      await store.create('team', team('u'), audit('team.create', 'team', 'u'));
+      await store.createKey(key('mover', 'u'), hashOf('mover'), audit('key.create', 'key', 'mover'));
+      // Every key write sleeps after its row is written, before its transaction commits.
+      await admin.query(`
+        CREATE FUNCTION "${schema}".slow_key() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(0.4); RETURN NEW; END $$;
+        CREATE TRIGGER slow_key AFTER INSERT OR UPDATE ON "${schema}".keys FOR EACH ROW EXECUTE FUNCTION "${schema}".slow_key()`);
+      const isInUse = (error: unknown) => error instanceof StoreConflict && error.reason === 'in_use';
+
+      const creating = store.createKey(key('k', 't'), hashOf('k'), audit('key.create', 'key', 'k'));
+      await new Promise((r) => setTimeout(r, 150));
+      await assert.rejects(store.remove('team', 't', audit('team.delete', 'team', 't')), isInUse);
+      await creating;
+      assert.ok(await store.get('team', 't'), 'the team is still there');
+
+      // The same for a key moved to the team by an update.
+      await store.create('team', team('v'), audit('team.create', 'team', 'v'));
+      const mover = (await store.get('key', 'mover'))!;
+      const moving = store.update('key', { ...mover, team_id: 'v' }, auditBefore('key.update', 'key', 'mover', mover));
+      await new Promise((r) => setTimeout(r, 150));
+      await assert.rejects(store.remove('team', 'v', audit('team.delete', 'team', 'v')), isInUse);
+      await moving;
+      assert.equal((await store.get('key', 'mover'))?.team_id, 'v');
+      assert.ok(await store.get('team', 'v'));
+    } finally {
+      await store.close();
+      await dropSchema(schema);
+    }
+  });
+
+  test('PostgreSQL: an update waiting on a concurrent writer re-checks before against the committed row', async () => {
+    const schema = newSchema();
+    const store = await openIdentityStore({ url: URL, schema, poolSize: 4 });
+    const locker = await admin.connect();
+    try {
+      await store.migrate();
+      await store.create('team', team('t'), audit('team.create', 'team', 't'));
+      const read = (await store.get('team', 't'))!;
+      // Another session changes the row and holds it uncommitted while our update starts.
+      await locker.query('BEGIN');
+      await locker.query(`UPDATE "${schema}".teams SET doc = jsonb_set(doc, '{rpm_limit}', '1') WHERE team_id = 't'`);
+      const updating = store.update('team', { ...read, team_alias: 'mine' }, auditBefore('team.update', 'team', 't', read));
+      await new Promise((r) => setTimeout(r, 150));
+      await locker.query('COMMIT');
+      await assert.rejects(updating, (error: unknown) => error instanceof StoreConflict && error.reason === 'changed');
+      const stored = (await store.get('team', 't'))!;
+      assert.equal(stored.rpm_limit, 1);
+      assert.equal(stored.team_alias, read.team_alias);
+    } finally {
+      locker.release();
+      await store.close();
       await dropSchema(schema);
     }
   });

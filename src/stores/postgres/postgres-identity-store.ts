@@ -13,6 +13,7 @@ import {
   auditValues,
   changeFromRow,
   docFromColumn,
+  expectedDoc,
   isoFromColumn,
   isoInstant,
   listFilter,
@@ -20,6 +21,7 @@ import {
   objectTable,
   requireEpochMs,
   requireLimit,
+  requireSeq,
   toNumber,
   type ObjectRow,
 } from '../identity-rows.ts';
@@ -110,11 +112,15 @@ export class PostgresIdentityStore implements IdentityStore {
     });
   }
 
-  async update<K extends ObjectKind>(kind: K, object: ObjectTypes[K], audit: AuditEntry): Promise<void> {
+  async update<K extends ObjectKind>(kind: K, object: ObjectTypes[K], audit: AuditEntry & { before: ObjectTypes[K] }): Promise<void> {
     const row = objectRow(kind, object);
+    const expected = expectedDoc(kind, row.id, audit);
     const auditRow = auditValues(audit);
     await this.#transaction(async (client) => {
-      await replaceObject(client, kind, row);
+      // A key moved to another team holds that team's row the way createKey does.
+      const newTeam = kind === 'key' ? (object as VirtualKey).team_id : undefined;
+      if (newTeam !== undefined && newTeam !== (audit.before as VirtualKey).team_id) await holdTeam(client, newTeam);
+      await swapObject(client, kind, row, expected);
       await recordChange(client, kind, row.id, auditRow);
     });
   }
@@ -123,9 +129,13 @@ export class PostgresIdentityStore implements IdentityStore {
     const { table, idColumn } = objectTable(kind);
     const auditRow = auditValues(audit);
     await this.#transaction(async (client) => {
-      // A key's secrets go with it: key_secrets.key_id is ON DELETE CASCADE.
-      const result = await client.query(`DELETE FROM ${table} WHERE ${idColumn} = $1`, [id]);
-      if (result.rowCount === 0) throw new StoreConflict(`${kind} ${JSON.stringify(id)} does not exist`);
+      if (kind === 'team') {
+        await removeTeam(client, id);
+      } else {
+        // A key's secrets go with it: key_secrets.key_id is ON DELETE CASCADE.
+        const result = await client.query(`DELETE FROM ${table} WHERE ${idColumn} = $1`, [id]);
+        if (result.rowCount === 0) throw new StoreConflict(`${kind} ${JSON.stringify(id)} does not exist`, 'missing');
+      }
       await recordChange(client, kind, id, auditRow);
     });
   }
@@ -140,19 +150,22 @@ export class PostgresIdentityStore implements IdentityStore {
     const auditRow = auditValues(audit);
     requireSecretHash(secretHash);
     await this.#transaction(async (client) => {
+      await holdTeam(client, key.team_id);
       await insertObject(client, 'key', row);
       await insertSecret(client, secretHash, row.id);
       await recordChange(client, 'key', row.id, auditRow);
     });
   }
 
-  async rotateKey(key: VirtualKey, newSecretHash: string, previousValidUntil: string, audit: AuditEntry): Promise<void> {
+  async rotateKey(key: VirtualKey, newSecretHash: string, previousValidUntil: string, audit: AuditEntry & { before: VirtualKey }): Promise<void> {
     const row = objectRow('key', key);
+    const expected = expectedDoc('key', row.id, audit);
     const until = isoInstant(previousValidUntil, 'previousValidUntil');
     const auditRow = auditValues(audit);
     requireSecretHash(newSecretHash);
     await this.#transaction(async (client) => {
-      await replaceObject(client, 'key', row);
+      if (key.team_id !== audit.before.team_id) await holdTeam(client, key.team_id);
+      await swapObject(client, 'key', row, expected);
       await client.query('UPDATE key_secrets SET expires_at = $1 WHERE key_id = $2 AND (expires_at IS NULL OR expires_at > $1)', [until, row.id]);
       await insertSecret(client, newSecretHash, row.id);
       await recordChange(client, 'key', row.id, auditRow);
@@ -183,16 +196,16 @@ export class PostgresIdentityStore implements IdentityStore {
     return rows.map((row) => auditEntryFromRow(row));
   }
 
-  async changesSince(sinceMs: number): Promise<{ changes: Change[]; now: number }> {
-    const since = requireEpochMs(sinceMs, 'sinceMs');
-    // One statement: `now` is read after the snapshot, so it is never behind a change returned.
-    const { rows } = await this.#query(
-      `SELECT n.now, c.seq, c.kind, c.object_id FROM (SELECT ${NOW_MS} AS now) n
-       LEFT JOIN changes c ON c.at_ms >= $1 ORDER BY c.seq`,
-      [since],
-    );
-    const changes = rows.filter((row) => row.seq !== null).map((row) => changeFromRow(row));
-    return { changes, now: toNumber(rows[0].now) };
+  async changesAfter(afterSeq: number, limit: number): Promise<Change[]> {
+    const after = requireSeq(afterSeq, 'afterSeq');
+    const count = requireLimit(limit);
+    const { rows } = await this.#query('SELECT seq, kind, object_id FROM changes WHERE seq > $1 ORDER BY seq LIMIT $2', [after, count]);
+    return rows.map((row) => changeFromRow(row));
+  }
+
+  async lastChangeSeq(): Promise<number> {
+    const { rows } = await this.#query('SELECT coalesce(max(seq), 0) AS seq FROM changes', []);
+    return toNumber(rows[0].seq);
   }
 
   async prune(beforeMs: number): Promise<void> {
@@ -255,14 +268,49 @@ async function insertObject(client: pg.PoolClient, kind: ObjectKind, row: Object
   const names = [idColumn, 'doc', ...columns];
   const sql = `INSERT INTO ${table} (${names.join(', ')}) VALUES (${placeholders(1, names.length)}) ON CONFLICT (${idColumn}) DO NOTHING`;
   const result = await client.query(sql, [row.id, row.doc, ...row.values]);
-  if (result.rowCount === 0) throw new StoreConflict(`${kind} ${JSON.stringify(row.id)} already exists`);
+  if (result.rowCount === 0) throw new StoreConflict(`${kind} ${JSON.stringify(row.id)} already exists`, 'exists');
 }
 
-async function replaceObject(client: pg.PoolClient, kind: ObjectKind, row: ObjectRow): Promise<void> {
+/**
+ * Compare-and-swap in one statement: the row is replaced only while its doc still equals the
+ * expected one (jsonb equality: key order and number spelling do not matter). A concurrent
+ * writer holding the row makes this wait, and the condition is then re-checked on the row it
+ * committed, so two updates based on the same read cannot both succeed.
+ */
+async function swapObject(client: pg.PoolClient, kind: ObjectKind, row: ObjectRow, expected: string): Promise<void> {
   const { table, idColumn, columns } = objectTable(kind);
   const assignments = ['doc', ...columns].map((column, i) => `${column} = $${i + 2}`).join(', ');
-  const result = await client.query(`UPDATE ${table} SET ${assignments} WHERE ${idColumn} = $1`, [row.id, row.doc, ...row.values]);
-  if (result.rowCount === 0) throw new StoreConflict(`${kind} ${JSON.stringify(row.id)} does not exist`);
+  const result = await client.query(`UPDATE ${table} SET ${assignments} WHERE ${idColumn} = $1 AND doc = $${columns.length + 3}::jsonb`, [
+    row.id,
+    row.doc,
+    ...row.values,
+    expected,
+  ]);
+  if (result.rowCount !== 0) return;
+  const found = await client.query(`SELECT 1 FROM ${table} WHERE ${idColumn} = $1`, [row.id]);
+  if (found.rowCount === 0) throw new StoreConflict(`${kind} ${JSON.stringify(row.id)} does not exist`, 'missing');
+  throw new StoreConflict(`${kind} ${JSON.stringify(row.id)} was changed by another write after it was read`, 'changed');
+}
+
+/**
+ * Holds the team row (when the store has one) against deletion until this transaction ends:
+ * a key written for the team commits before any delete of the team decides, so that delete
+ * sees it. FOR KEY SHARE does not block ordinary team updates.
+ */
+async function holdTeam(client: pg.PoolClient, teamId: string): Promise<void> {
+  await client.query('SELECT 1 FROM teams WHERE team_id = $1 FOR KEY SHARE', [teamId]);
+}
+
+/**
+ * Deletes a team only while no key names it. The row lock comes first, in its own statement, so
+ * that a createKey in flight for the team (holding it FOR KEY SHARE) commits before the check;
+ * the DELETE then runs on a fresh snapshot (READ COMMITTED) and sees that key.
+ */
+async function removeTeam(client: pg.PoolClient, id: string): Promise<void> {
+  const locked = await client.query('SELECT 1 FROM teams WHERE team_id = $1 FOR UPDATE', [id]);
+  if (locked.rowCount === 0) throw new StoreConflict(`team ${JSON.stringify(id)} does not exist`, 'missing');
+  const result = await client.query('DELETE FROM teams WHERE team_id = $1 AND NOT EXISTS (SELECT 1 FROM keys WHERE team_id = $1)', [id]);
+  if (result.rowCount === 0) throw new StoreConflict(`team ${JSON.stringify(id)} still has keys`, 'in_use');
 }
 
 async function insertSecret(client: pg.PoolClient, secretHash: string, keyId: string): Promise<void> {
@@ -270,7 +318,7 @@ async function insertSecret(client: pg.PoolClient, secretHash: string, keyId: st
     secretHash,
     keyId,
   ]);
-  if (result.rowCount === 0) throw new StoreConflict('that secret hash is already in use');
+  if (result.rowCount === 0) throw new StoreConflict('that secret hash is already in use', 'exists');
 }
 
 /** The audit entry and the change-feed row (at_ms from the database clock) in one statement. */

@@ -20,13 +20,17 @@ import {
   auditValues,
   changeFromRow,
   docFromColumn,
+  expectedDoc,
   isoInstant,
   listFilter,
   objectRow,
   objectTable,
   requireEpochMs,
   requireLimit,
+  requireSeq,
+  sameDoc,
   toNumber,
+  type ObjectRow,
 } from '../identity-rows.ts';
 import { readSqliteSchemaVersion, runSqliteMigrations } from './sqlite-migrations.ts';
 
@@ -94,18 +98,12 @@ export class SqliteIdentityStore implements IdentityStore {
     });
   }
 
-  async update<K extends ObjectKind>(kind: K, object: ObjectTypes[K], audit: AuditEntry): Promise<void> {
-    const { table, idColumn, columns } = objectTable(kind);
+  async update<K extends ObjectKind>(kind: K, object: ObjectTypes[K], audit: AuditEntry & { before: ObjectTypes[K] }): Promise<void> {
     const row = objectRow(kind, object);
+    const expected = expectedDoc(kind, row.id, audit);
     const auditRow = auditValues(audit);
-    const assignments = ['doc', ...columns].map((c) => `${c} = ?`).join(', ');
     this.#write(() => {
-      const result = this.#statement(`UPDATE ${table} SET ${assignments} WHERE ${idColumn} = ?`).run(
-        row.doc,
-        ...(row.values as SQLInputValue[]),
-        row.id,
-      );
-      if (result.changes === 0) throw new StoreConflict(`${kind} ${JSON.stringify(row.id)} does not exist`);
+      this.#swapObject(kind, row, expected);
       this.#record(kind, row.id, auditRow);
     });
   }
@@ -114,9 +112,17 @@ export class SqliteIdentityStore implements IdentityStore {
     const { table, idColumn } = objectTable(kind);
     const auditRow = auditValues(audit);
     this.#write(() => {
-      // A key's secrets go with it: key_secrets.key_id is ON DELETE CASCADE.
-      const result = this.#statement(`DELETE FROM ${table} WHERE ${idColumn} = ?`).run(id);
-      if (result.changes === 0) throw new StoreConflict(`${kind} ${JSON.stringify(id)} does not exist`);
+      // A key's secrets go with it: key_secrets.key_id is ON DELETE CASCADE. A team goes only
+      // while no key names it, decided by the DELETE itself.
+      const sql =
+        kind === 'team'
+          ? 'DELETE FROM teams WHERE team_id = ?1 AND NOT EXISTS (SELECT 1 FROM keys WHERE team_id = ?1)'
+          : `DELETE FROM ${table} WHERE ${idColumn} = ?`;
+      const result = this.#statement(sql).run(id);
+      if (result.changes === 0) {
+        if (!this.#exists(kind, id)) throw new StoreConflict(`${kind} ${JSON.stringify(id)} does not exist`, 'missing');
+        throw new StoreConflict(`team ${JSON.stringify(id)} still has keys`, 'in_use');
+      }
       this.#record(kind, id, auditRow);
     });
   }
@@ -135,15 +141,13 @@ export class SqliteIdentityStore implements IdentityStore {
     });
   }
 
-  async rotateKey(key: VirtualKey, newSecretHash: string, previousValidUntil: string, audit: AuditEntry): Promise<void> {
-    const { columns } = objectTable('key');
+  async rotateKey(key: VirtualKey, newSecretHash: string, previousValidUntil: string, audit: AuditEntry & { before: VirtualKey }): Promise<void> {
     const row = objectRow('key', key);
+    const expected = expectedDoc('key', row.id, audit);
     const until = isoInstant(previousValidUntil, 'previousValidUntil');
     const auditRow = auditValues(audit);
-    const assignments = ['doc', ...columns].map((c) => `${c} = ?`).join(', ');
     this.#write(() => {
-      const updated = this.#statement(`UPDATE keys SET ${assignments} WHERE key_id = ?`).run(row.doc, ...(row.values as SQLInputValue[]), row.id);
-      if (updated.changes === 0) throw new StoreConflict(`key ${JSON.stringify(row.id)} does not exist`);
+      this.#swapObject('key', row, expected);
       this.#statement('UPDATE key_secrets SET expires_at = ? WHERE key_id = ? AND (expires_at IS NULL OR expires_at > ?)').run(until, row.id, until);
       this.#insertSecret(newSecretHash, row.id);
       this.#record('key', row.id, auditRow);
@@ -178,13 +182,18 @@ export class SqliteIdentityStore implements IdentityStore {
     );
   }
 
-  async changesSince(sinceMs: number): Promise<{ changes: Change[]; now: number }> {
-    const since = requireEpochMs(sinceMs, 'sinceMs');
-    return this.#run(() => {
-      const now = toNumber(this.#statement(`SELECT ${NOW_MS} AS now`).get()?.now);
-      const rows = this.#statement('SELECT seq, kind, object_id FROM changes WHERE at_ms >= ? ORDER BY seq').all(since);
-      return { changes: rows.map((r) => changeFromRow(r)), now };
-    });
+  async changesAfter(afterSeq: number, limit: number): Promise<Change[]> {
+    const after = requireSeq(afterSeq, 'afterSeq');
+    const count = requireLimit(limit);
+    return this.#run(() =>
+      this.#statement('SELECT seq, kind, object_id FROM changes WHERE seq > ? ORDER BY seq LIMIT ?')
+        .all(after, count)
+        .map((r) => changeFromRow(r)),
+    );
+  }
+
+  async lastChangeSeq(): Promise<number> {
+    return this.#run(() => toNumber(this.#statement('SELECT coalesce(max(seq), 0) AS seq FROM changes').get()?.seq));
   }
 
   async prune(beforeMs: number): Promise<void> {
@@ -205,13 +214,33 @@ export class SqliteIdentityStore implements IdentityStore {
     const names = [idColumn, 'doc', ...columns];
     const sql = `INSERT INTO ${table} (${names.join(', ')}) VALUES (${names.map(() => '?').join(', ')}) ON CONFLICT (${idColumn}) DO NOTHING`;
     const result = this.#statement(sql).run(id, doc, ...(values as SQLInputValue[]));
-    if (result.changes === 0) throw new StoreConflict(`${kind} ${JSON.stringify(id)} already exists`);
+    if (result.changes === 0) throw new StoreConflict(`${kind} ${JSON.stringify(id)} already exists`, 'exists');
+  }
+
+  /**
+   * The compare-and-swap of update and rotateKey, inside the caller's write transaction: BEGIN
+   * IMMEDIATE holds the write lock, so nothing can change the row between the read and the write.
+   */
+  #swapObject(kind: ObjectKind, row: ObjectRow, expected: string): void {
+    const { table, idColumn, columns } = objectTable(kind);
+    const stored = this.#statement(`SELECT doc FROM ${table} WHERE ${idColumn} = ?`).get(row.id);
+    if (!stored) throw new StoreConflict(`${kind} ${JSON.stringify(row.id)} does not exist`, 'missing');
+    if (!sameDoc(String(stored.doc), expected)) {
+      throw new StoreConflict(`${kind} ${JSON.stringify(row.id)} was changed by another write after it was read`, 'changed');
+    }
+    const assignments = ['doc', ...columns].map((c) => `${c} = ?`).join(', ');
+    this.#statement(`UPDATE ${table} SET ${assignments} WHERE ${idColumn} = ?`).run(row.doc, ...(row.values as SQLInputValue[]), row.id);
+  }
+
+  #exists(kind: ObjectKind, id: string): boolean {
+    const { table, idColumn } = objectTable(kind);
+    return this.#statement(`SELECT 1 AS found FROM ${table} WHERE ${idColumn} = ?`).get(id) !== undefined;
   }
 
   #insertSecret(secretHash: string, keyId: string): void {
     if (typeof secretHash !== 'string' || secretHash === '') throw new TypeError('secret hash must be a non-empty string');
     const result = this.#statement('INSERT INTO key_secrets (secret_hash, key_id) VALUES (?, ?) ON CONFLICT (secret_hash) DO NOTHING').run(secretHash, keyId);
-    if (result.changes === 0) throw new StoreConflict('that secret hash is already in use');
+    if (result.changes === 0) throw new StoreConflict('that secret hash is already in use', 'exists');
   }
 
   /** The audit entry and the change-feed row that go with every mutation. */
