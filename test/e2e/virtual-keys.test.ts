@@ -91,6 +91,9 @@ describe('virtual keys', () => {
     assert.deepEqual(await failure(chat(key, 'other')), { status: 403, code: 'model_not_allowed' });
     const models = await client(key).models.list();
     assert.deepEqual(models.data.map((m) => m.id), ['chat-a']);
+    const typo = await chat(key, 'chat-bb').catch((err: InstanceType<typeof OpenAI.APIError>) => err);
+    assert.equal((typo as InstanceType<typeof OpenAI.APIError>).status, 404);
+    assert.doesNotMatch(String((typo as Error).message), /chat-b"/, 'the did-you-mean names no alias the key may not use');
     const info = await admin('GET', `/admin/keys/${key_id}`);
     assert.equal(info.json.key_alias, 'checkout-prod');
     assert.equal('key' in info.json, false, 'the secret is shown only once');

@@ -34,7 +34,7 @@ export function modelRoute(deps: AppDeps, startedAt: number) {
     } catch {
       throw new GatewayError('invalid_request', `The model id in the path is not valid percent-encoding: "${raw.slice(0, 100)}".`, { param: 'model' });
     }
-    const alias = resolveAlias(deps.config, id);
+    const alias = resolveAlias(deps.config, id, (name) => mayUseModel(ctx, name));
     authorizeModel(ctx, alias.name);
     sendJson(res, 200, JSON.stringify(modelEntry(alias, created)), baseHeaders(ctx));
   };

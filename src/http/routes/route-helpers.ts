@@ -1,7 +1,7 @@
 import type { AliasConfig } from '../../config/gateway-config.ts';
 import { providerFor } from '../../providers/registry.ts';
 import type { Deployment, ProviderAdapter } from '../../providers/types.ts';
-import { authorizeModel } from '../../pipeline/model-access.ts';
+import { authorizeModel, mayUseModel } from '../../pipeline/model-access.ts';
 import type { RequestContext } from '../../pipeline/request-context.ts';
 import { pickDeployment, resolveAlias } from '../../pipeline/route.ts';
 import type { AppDeps } from '../app-deps.ts';
@@ -20,7 +20,7 @@ export interface Chosen {
 
 /** Route stage for one request: alias → deployment → its provider adapter. */
 export function startDeployment(deps: AppDeps, ctx: RequestContext, model: string): Chosen {
-  const alias = resolveAlias(deps.config, model);
+  const alias = resolveAlias(deps.config, model, (name) => mayUseModel(ctx, name));
   authorizeModel(ctx, alias.name);
   const dep = pickDeployment(alias, deps.random);
   ctx.served = { alias: alias.name, deployment: dep.id, provider: dep.provider };
