@@ -64,7 +64,7 @@ function withoutInput(action: (id: string, actor: Actor) => Promise<unknown>): H
   };
 }
 
-function handlersFor(service: AdminService, openApi: JsonText): Record<OperationId, Handler> {
+function handlersFor(service: AdminService, openApi: () => JsonText): Record<OperationId, Handler> {
   return {
     ...collectionHandlers('Team', 'create', 'team_id', {
       list: (q) => service.listTeams(q), create: (i, a) => service.createTeam(i, a), get: (id) => service.getTeam(id),
@@ -83,7 +83,7 @@ function handlersFor(service: AdminService, openApi: JsonText): Record<Operation
     blockKey: withoutInput((id, actor) => service.blockKey(id, actor)),
     unblockKey: withoutInput((id, actor) => service.unblockKey(id, actor)),
     queryAudit: (call) => service.queryAudit(call.query),
-    getOpenApi: async () => openApi,
+    getOpenApi: async () => openApi(),
   };
 }
 
@@ -136,7 +136,9 @@ function hasBody(req: IncomingMessage): boolean {
 
 export function createAdminRouter(service: AdminService, options: { maxBodyBytes: number }): AdminRouter {
   const paths = compilePaths(ADMIN_OPERATIONS);
-  const handlers = handlersFor(service, new JsonText(renderOpenApi(ADMIN_OPERATIONS)));
+  // Rendered on first request, then kept: most gateways never serve it, and it is not small.
+  let openApi: JsonText | undefined;
+  const handlers = handlersFor(service, () => (openApi ??= new JsonText(renderOpenApi(ADMIN_OPERATIONS))));
 
   return async function adminRouter(ctx, req, res, path, actor) {
     let entry: PathEntry | undefined;

@@ -13,7 +13,6 @@ import type { IdentityStore } from '../stores/identity-store.ts';
 import { startChangeFeed, type ChangeFeed } from './change-feed.ts';
 import { KeyDirectory } from './key-directory.ts';
 import type { ObjectKind } from './records.ts';
-import { openRedisChangeBus } from './redis-change-bus.ts';
 
 export interface IdentityRuntime {
   readonly store: IdentityStore;
@@ -44,7 +43,10 @@ export async function openIdentityRuntime(config: GatewayConfig, logger: Logger)
     negativeTtlMs: identity.unknownKeyTtlMs,
   });
   const invalidate = (kind: ObjectKind, id: string) => directory.invalidate(kind, id);
-  const bus = config.redis ? openRedisChangeBus({ url: config.redis.url, keyPrefix: config.redis.keyPrefix, logger, onChange: invalidate }) : undefined;
+  // The Redis client is loaded only when Redis is configured.
+  const bus = config.redis
+    ? (await import('./redis-change-bus.ts')).openRedisChangeBus({ url: config.redis.url, keyPrefix: config.redis.keyPrefix, logger, onChange: invalidate })
+    : undefined;
   const feed = startChangeFeed({ store, invalidate, logger, pollMs: identity.changePollMs });
   const admin = createLocalAdminService({
     store,

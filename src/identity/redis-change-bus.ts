@@ -3,7 +3,7 @@
 // feed (change-feed.ts) still guarantees delivery if Redis is down or a message is lost.
 
 import { randomBytes } from 'node:crypto';
-import { createClient } from 'redis';
+import { createClient } from '@redis/client';
 import type { Logger } from '../logging/logger.ts';
 import type { ObjectKind } from './records.ts';
 

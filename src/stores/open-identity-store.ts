@@ -8,7 +8,6 @@ import type { IdentityStore, MigrationReport } from './identity-store.ts';
 import { POSTGRES_MIGRATIONS } from './postgres/postgres-migrations.ts';
 import { SQLITE_MIGRATIONS } from './sqlite/sqlite-migrations.ts';
 import { redactCredentials } from './postgres/postgres-errors.ts';
-import { PostgresIdentityStore } from './postgres/postgres-identity-store.ts';
 import { SqliteIdentityStore } from './sqlite/sqlite-identity-store.ts';
 
 export interface OpenIdentityStoreOptions {
@@ -25,6 +24,8 @@ const ACCEPTED_FORMS =
 export async function openIdentityStore(options: OpenIdentityStoreOptions): Promise<IdentityStore> {
   const url = options.url.trim();
   if (/^postgres(ql)?:\/\//i.test(url)) {
+    // pg is loaded only when PostgreSQL is configured: the embedded default never pays for it.
+    const { PostgresIdentityStore } = await import('./postgres/postgres-identity-store.ts');
     return new PostgresIdentityStore({ connectionString: url, schema: options.schema, poolSize: options.poolSize });
   }
   const path = sqlitePath(url);
