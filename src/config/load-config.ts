@@ -9,7 +9,7 @@ import { formatIssues } from './format-issues.ts';
 import type { AliasConfig, GatewayConfig } from './gateway-config.ts';
 import { importLiteLLMConfig, isLiteLLMConfig } from './litellm-import.ts';
 import { configSchema, type DeploymentConfig, type ParsedConfig } from './schema.ts';
-import { resolveSecretRefs } from './secret-refs.ts';
+import { isSecretRef, resolveSecretRefs } from './secret-refs.ts';
 
 export interface LoadOptions {
   env?: NodeJS.ProcessEnv;
@@ -52,6 +52,7 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
   }
 
   const disabledAliases = new Map<string, string[]>();
+  problems.push(...literalKeySecrets(native.keys));
   const resolved = format === 'litellm'
     ? native // resolved before the import
     : resolveSecretRefs({ ...native, models: enabledModels(native.models, env, disabledAliases) }, env, problems, unresolved);
@@ -63,6 +64,17 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
   const config = build(parsed.data, { file, format }, env, options, disabledAliases, warnings, problems);
   if (problems.length > 0) throw new ConfigError(file, problems);
   return config;
+}
+
+/** Declared key secrets must come from the environment, never sit in the (reviewed, committed) file. */
+function literalKeySecrets(keys: unknown): string[] {
+  if (!keys || typeof keys !== 'object' || Array.isArray(keys)) return [];
+  return Object.entries(keys).flatMap(([id, spec]) => {
+    const key = (spec as { key?: unknown } | null)?.key;
+    return typeof key === 'string' && !isSecretRef(key)
+      ? [`keys.${id}.key: write the secret as os.environ/NAME (or \${NAME}) so it never sits in the config file.`]
+      : [];
+  });
 }
 
 function enabledModels(models: unknown, env: NodeJS.ProcessEnv, disabled: Map<string, string[]>): unknown {

@@ -3,6 +3,11 @@ import { formatPath } from './config-error.ts';
 const WHOLE_REF = /^os\.environ\/([A-Za-z_][A-Za-z0-9_]*)$/;
 const INLINE_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
 
+/** Whether a value is an environment reference (os.environ/NAME, or text holding ${NAME}). */
+export function isSecretRef(value: string): boolean {
+  return WHOLE_REF.test(value) || /\$\{[A-Za-z_][A-Za-z0-9_]*\}/.test(value);
+}
+
 /**
  * Replaces every `os.environ/NAME` value and `${NAME}` inside strings with the variable's
  * value. A missing variable is a problem naming it and where it is used; values never appear

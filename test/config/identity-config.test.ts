@@ -70,19 +70,22 @@ teams:
 tenants:
   acme: { plan: "has spaces" }
 keys:
-  short: { key: too-short-secret, team_id: platform }
+  short: { key: os.environ/SHORT, team_id: platform }
+  literal: { key: sk-tg-literal-secret-in-the-file-0123456789abcdef, team_id: platform }
   orphan: { key: os.environ/K1, team_id: nowhere }
   both: { key: os.environ/K2, team_id: platform, tenant_id: acme, allowed_tenants: [acme] }
 auth: { unknown_tenants: maybe, rotation_grace: 24 hours }
 database: { url: "", schema: "Bad-Schema" }
 redis: { url: "http://localhost" }
-`, { K1: SECRET, K2: SECRET.replace('config', 'other1') });
+`, { K1: SECRET, K2: SECRET.replace('config', 'other1'), SHORT: 'too-short-secret' });
   const text = found.join('\n');
   assert.match(text, /teams\.platform\.modles: unknown key "modles"\. Did you mean "models"\?/);
   assert.match(text, /teams\.bad id!/);
   assert.match(text, /tenants\.acme\.plan/);
   assert.match(text, /keys\.short\.key: key must be 32-256 printable characters/);
   assert.doesNotMatch(text, /too-short-secret/);
+  assert.match(text, /keys\.literal\.key: write the secret as os\.environ\/NAME/);
+  assert.doesNotMatch(text, /sk-tg-literal-secret/);
   assert.match(text, /keys\.both: set tenant_id \(one tenant\) or allowed_tenants \(a set\), not both/);
   assert.match(text, /auth\.unknown_tenants/);
   assert.match(text, /auth\.rotation_grace: must be a whole number and a unit/);
