@@ -5,10 +5,11 @@ import { after, test } from 'node:test';
 import type { DeclaredIdentity } from '../../src/identity/declared.ts';
 import { NO_DECLARED_IDENTITY } from '../../src/identity/declared.ts';
 import { KeyDirectory } from '../../src/identity/key-directory.ts';
-import { newKeyId, newSecret, secretHash } from '../../src/identity/key-secret.ts';
+import { secretHash } from '../../src/identity/key-secret.ts';
 import type { AuditEntry, Team, VirtualKey } from '../../src/identity/records.ts';
 import { createLogger } from '../../src/logging/logger.ts';
 import { openIdentityStore } from '../../src/stores/open-identity-store.ts';
+import { storedKey } from '../helpers/stored-keys.ts';
 
 const store = await openIdentityStore({ url: 'sqlite::memory:' });
 await store.migrate();
@@ -19,15 +20,7 @@ const audit = (action: string, id: string, before: unknown = null) => ({ at: NOW
 const team: Team = { team_id: 'races', models: [], require_tenant: false, metadata: {}, source: 'api', created_at: NOW, updated_at: NOW };
 await store.create('team', team, { ...audit('team.create', 'races'), object_type: 'team' });
 
-async function newKey(fields: Partial<VirtualKey> = {}): Promise<{ key: VirtualKey; secret: string }> {
-  const secret = newSecret();
-  const key: VirtualKey = {
-    key_id: newKeyId(), key_name: secret.preview, team_id: 'races', models: [], role: 'user', status: 'active', tags: [], metadata: {},
-    created_by: 'test', source: 'api', created_at: NOW, updated_at: NOW, ...fields,
-  };
-  await store.createKey(key, secret.hash, audit('key.generate', key.key_id));
-  return { key, secret: secret.secret };
-}
+const newKey = (fields: Partial<VirtualKey> = {}) => storedKey(store, 'races', fields);
 
 let clock = 1_000_000;
 function directory(declared: DeclaredIdentity = NO_DECLARED_IDENTITY): KeyDirectory {

@@ -5,11 +5,11 @@ import assert from 'node:assert/strict';
 import { after, beforeEach, test } from 'node:test';
 import { NO_DECLARED_IDENTITY } from '../../src/identity/declared.ts';
 import { KeyDirectory } from '../../src/identity/key-directory.ts';
-import { newKeyId, newSecret } from '../../src/identity/key-secret.ts';
 import type { AuditEntry, Team, VirtualKey } from '../../src/identity/records.ts';
 import { createLogger } from '../../src/logging/logger.ts';
 import type { IdentityStore } from '../../src/stores/identity-store.ts';
 import { openIdentityStore } from '../../src/stores/open-identity-store.ts';
+import { storedKey } from '../helpers/stored-keys.ts';
 
 const real = await openIdentityStore({ url: 'sqlite::memory:' });
 await real.migrate();
@@ -32,15 +32,7 @@ const audit = (action: string, id: string): AuditEntry => ({ at: NOW, actor: 'te
 const team: Team = { team_id: 't1', models: ['chat*'], require_tenant: false, metadata: {}, source: 'api', created_at: NOW, updated_at: NOW };
 await real.create('team', team, { ...audit('team.create', 't1'), object_type: 'team' });
 
-async function newKey(fields: Partial<VirtualKey> = {}): Promise<{ key: VirtualKey; secret: string }> {
-  const secret = newSecret();
-  const key: VirtualKey = {
-    key_id: newKeyId(), key_name: secret.preview, team_id: 't1', models: [], role: 'user', status: 'active', tags: [], metadata: {},
-    created_by: 'test', source: 'api', created_at: NOW, updated_at: NOW, ...fields,
-  };
-  await real.createKey(key, secret.hash, audit('key.generate', key.key_id));
-  return { key, secret: secret.secret };
-}
+const newKey = (fields: Partial<VirtualKey> = {}) => storedKey(real, 't1', fields);
 
 let clock = 1_000_000;
 function directory(): KeyDirectory {
