@@ -131,7 +131,7 @@ export const keyListQuery = strict({
   status: z.enum(['active', 'blocked', 'revoked']).optional(),
 });
 export const auditQuery = strict({
-  actor: TEXT.optional().meta({ description: 'master, key:<key_id>, cli:<user>, config.' }),
+  actor: TEXT.optional().meta({ description: 'master, key:<key_id>, cli:<user>, anonymous (open mode).' }),
   action: TEXT.optional().meta({ description: 'e.g. key.rotate, team.create.' }),
   object_type: z.enum(['team', 'tenant', 'key']).optional(),
   object_id: TEXT.optional(),

@@ -58,8 +58,12 @@ export function createKeyAdmin(deps: KeyAdminDeps, access: ObjectAccess, crud: O
     return fields;
   }
 
+  /** A team declared in config has no row; any other team must still be stored when the key is written. */
+  const placement = (key: VirtualKey) => ({ teamMustExist: !deps.declared.teams.has(key.team_id) });
+
   const spec: KindSpec<'key'> = {
     kind: 'key',
+    placement,
     patch: keyPatch,
     defaults: KEY_DEFAULTS,
     async prepare(given, before) {
@@ -92,7 +96,7 @@ export function createKeyAdmin(deps: KeyAdminDeps, access: ObjectAccess, crud: O
     }) as unknown as VirtualKey;
     await access.commit({
       action: 'key.generate', kind: 'key', id: key.key_id, before: null, after: key, actor,
-      write: (audit) => deps.store.createKey(key, secret.hash, audit),
+      write: (audit) => deps.store.createKey(key, secret.hash, audit, placement(key)),
       onConflict: (reason) => (reason === 'exists' ? conflict(`A key with key_id "${key.key_id}" already exists. Retry.`) : undefined),
     });
     return { ...key, key: secret.secret };

@@ -52,6 +52,8 @@ export function conflictFor(kind: ObjectKind, id: string, reason: ConflictReason
       return changedMeanwhile(kind, id);
     case 'in_use':
       return conflict(`The ${kind} "${id}" is still in use, so it cannot be deleted.`);
+    case 'team_missing':
+      return new GatewayError('resource_not_found', `The team for ${kind} "${id}" was deleted while this request was running. List teams with GET /admin/teams.`, { param: 'team_id' });
   }
 }
 
@@ -145,7 +147,7 @@ export function createObjectAccess(deps: AccessDeps) {
 
   function refuseDeclared(kind: ObjectKind, id: string): void {
     if (declaredMap(kind).has(id)) {
-      throw new GatewayError('managed_by_config', `The ${kind} "${id}" is declared in the config file, so it is read-only through the API. Change it in the config file and redeploy (or reload).`);
+      throw new GatewayError('managed_by_config', `The ${kind} "${id}" is declared in the config file, so it is read-only through the API. Change it in the config file and redeploy.`);
     }
   }
 

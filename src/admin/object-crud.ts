@@ -4,6 +4,7 @@
 import type { z } from 'zod';
 import type { GatewayError } from '../errors/gateway-error.ts';
 import type { AuditEntry, ObjectKind, ObjectTypes } from '../identity/records.ts';
+import type { KeyPlacement } from '../stores/identity-store.ts';
 import type { Actor } from './admin-service.ts';
 import { conflict, ID_FIELD, idOf, type AccessDeps, type ObjectAccess } from './object-access.ts';
 import { parseInput } from './parse-input.ts';
@@ -24,6 +25,8 @@ export interface KindSpec<K extends ObjectKind> {
   defaults: Readonly<Fields>;
   /** Checks a validated patch against the stored record; returns the field changes to apply. */
   prepare?(given: Fields, before: ObjectTypes[K]): Promise<Fields>;
+  /** Keys: whether the store must find the key's team row at commit. */
+  placement?(after: ObjectTypes[K]): KeyPlacement;
 }
 
 /** Kinds created by plain create (teams, tenants; keys have generate). */
@@ -79,7 +82,7 @@ export function createObjectCrud(deps: AccessDeps, access: ObjectAccess) {
     await access.commit({
       action: `${spec.kind}.update`, kind: spec.kind, id, before, after, actor,
       // Compare-and-swap on `before`: 'missing' is a 404, 'changed' a 409 asking to read again.
-      write: (audit) => deps.store.update(spec.kind, after, { ...audit, before } as AuditEntry & { before: ObjectTypes[K] }),
+      write: (audit) => deps.store.update(spec.kind, after, { ...audit, before } as AuditEntry & { before: ObjectTypes[K] }, spec.placement?.(after)),
     });
     return after;
   }

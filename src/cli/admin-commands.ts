@@ -139,7 +139,7 @@ export async function runObjectCommand(spec: KindSpec, argv: string[], io: CliIO
 }
 
 const AUDIT_FLAGS: readonly FieldFlag[] = [
-  flag('actor', 'actor', 'string', 'who: master, key:<key_id>, cli:<user>, config', 'A'),
+  flag('actor', 'actor', 'string', 'who: master, key:<key_id>, cli:<user>, anonymous', 'A'),
   flag('action', 'action', 'string', 'what, e.g. key.rotate, team.create', 'X'),
   flag('type', 'object_type', 'string', 'team, tenant or key', 'T', ['team', 'tenant', 'key']),
   flag('object', 'object_id', 'string', 'the object\'s id', 'ID'),

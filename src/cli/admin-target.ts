@@ -58,7 +58,7 @@ async function readyStore(file: string, io: CliIO): Promise<{ config: GatewayCon
   return opened;
 }
 
-/** --url wins, then --config, then TOLLGATE_URL. */
+/** --url or --config (not both); with neither, TOLLGATE_URL. */
 export async function openAdminTarget(values: ParsedCommand['values'], io: CliIO): Promise<AdminTarget> {
   const config = values.config as string | undefined;
   const flagUrl = values.url as string | undefined;

@@ -66,7 +66,7 @@ export const ERROR_CODES = Object.freeze({
   admin_required: spec(403, 'permission_error', false,
     'The admin API needs the master key or a virtual key with role `admin`.'),
   auth_unavailable: spec(503, 'overloaded_error', true,
-    'The key store (database) cannot be reached and the key is not cached on this replica. Retry; keys already in use keep working.'),
+    'The key store (database) cannot be reached and the key (or the X-Tenant-Id tenant) is not cached on this replica. Retry; keys and tenants already in use keep working.'),
   // ── admin API ───────────────────────────────────────────────────────────────
   resource_not_found: spec(404, 'not_found_error', false,
     'The team, tenant, key or other admin object does not exist. List them with GET /admin/teams, /admin/tenants or /admin/keys.'),

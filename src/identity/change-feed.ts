@@ -5,9 +5,11 @@
 // configured, delivers the same events faster; this feed is what makes delivery certain.
 //
 // Seqs are assigned when a row is inserted, but transactions may commit out of order: seq 12 can
-// become visible before seq 11. So the cursor only advances over a contiguous run of seqs seen;
-// a missing seq is waited for (re-read on every poll) until `gapTimeoutMs` has passed, after
-// which it is taken to be a rolled-back transaction that will never appear.
+// become visible before seq 11. So the cursor only advances over a contiguous run of seqs seen.
+// Seqs missing below one already seen are waited for (re-read on every poll) until that seen
+// seq has been known for `gapTimeoutMs`; then every gap below it is taken to be a rolled-back
+// transaction or a sequence jump (PostgreSQL skips values after a crash, prune empties the
+// table) that will never fill, and the cursor moves past all of them at once.
 
 import type { Logger } from '../logging/logger.ts';
 import type { IdentityStore } from '../stores/identity-store.ts';
@@ -45,10 +47,8 @@ export function startChangeFeed(options: ChangeFeedOptions): ChangeFeed {
   const retainMs = options.retainMs ?? 86_400_000;
   /** Every seq ≤ cursor is processed (or given up on). */
   let cursor: number | undefined;
-  /** Seqs above the cursor already processed. */
-  const ahead = new Set<number>();
-  /** The seq right after the cursor, and since when it has been missing. */
-  let gap: { seq: number; since: number } | undefined;
+  /** Seqs above the cursor already processed, with when each was first seen. */
+  const ahead = new Map<number, number>();
   let failing = false;
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
@@ -57,19 +57,14 @@ export function startChangeFeed(options: ChangeFeedOptions): ChangeFeed {
 
   function advance(): void {
     for (;;) {
-      const next = cursor! + 1;
-      if (ahead.delete(next)) {
-        cursor = next;
-        continue;
-      }
-      if (ahead.size === 0) {
-        gap = undefined;
-        return;
-      }
-      // Something above the cursor was seen but `next` was not: wait for it, then give up.
-      if (gap?.seq !== next) gap = { seq: next, since: now() };
-      if (now() - gap.since < gapTimeoutMs) return;
-      cursor = next;
+      while (ahead.delete(cursor! + 1)) cursor!++;
+      if (ahead.size === 0) return;
+      // A gap below the lowest seq seen: once that seq has waited out the timeout, so has every
+      // missing seq below it, and the cursor jumps to it.
+      let lowest = Infinity;
+      for (const seq of ahead.keys()) if (seq < lowest) lowest = seq;
+      if (now() - ahead.get(lowest)! < gapTimeoutMs) return;
+      cursor = lowest - 1;
     }
   }
 
@@ -80,7 +75,7 @@ export function startChangeFeed(options: ChangeFeedOptions): ChangeFeed {
       const rows = await store.changesAfter(from, batch);
       for (const change of rows) {
         if (change.seq <= cursor! || ahead.has(change.seq)) continue;
-        ahead.add(change.seq);
+        ahead.set(change.seq, now());
         options.invalidate(change.kind, change.id);
       }
       if (rows.length < batch) break;

@@ -101,7 +101,7 @@ export class KeyDirectory {
     }
     const until = this.unknown.get(secret);
     if (until !== undefined && until > this.now()) return null;
-    return this.shared(this.pendingKeys, secret, () => this.loadKey(secret));
+    return this.shared(this.pendingKeys, secret, () => this.loadKey(secret), KEY_UNAVAILABLE);
   }
 
   /** Tenant policy for an X-Tenant-Id: synchronous when cached; null = no such tenant. */
@@ -114,7 +114,7 @@ export class KeyDirectory {
       }
       return cached.value;
     }
-    return this.shared(this.pendingTenants, id, () => this.loadTenant(id));
+    return this.shared(this.pendingTenants, id, () => this.loadTenant(id), `The key store is unreachable and tenant "${id}" is not cached on this replica. Retry shortly.`);
   }
 
   /** Drops everything cached about one object (called for local changes and for the change feed). */
@@ -166,10 +166,10 @@ export class KeyDirectory {
     return this.recent.some((i) => i.generation > start && (i.kind === 'all' || touches(i)));
   }
 
-  private shared<T>(pending: Map<string, Promise<T>>, id: string, load: () => Promise<T>): Promise<T> {
+  private shared<T>(pending: Map<string, Promise<T>>, id: string, load: () => Promise<T>, whenUnavailable: string): Promise<T> {
     let promise = pending.get(id);
     if (!promise) {
-      promise = load().catch((err) => { throw unavailable(err); });
+      promise = load().catch((err) => { throw unavailable(err, whenUnavailable); });
       const current = promise;
       pending.set(id, current);
       void current.finally(() => { if (pending.get(id) === current) pending.delete(id); }).catch(() => {});
@@ -289,7 +289,9 @@ function describe(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-function unavailable(err: unknown): GatewayError {
+const KEY_UNAVAILABLE = 'The key store is unreachable and this key is not cached on this replica. Retry shortly.';
+
+function unavailable(err: unknown, message: string): GatewayError {
   if (err instanceof GatewayError) return err;
-  return new GatewayError('auth_unavailable', 'The key store is unreachable and this key is not cached on this replica. Retry shortly.', { cause: err, retryAfterSeconds: 1 });
+  return new GatewayError('auth_unavailable', message, { cause: err, retryAfterSeconds: 1 });
 }

@@ -21,6 +21,15 @@ export interface RedisChangeBusOptions {
 
 const KINDS = new Set<ObjectKind>(['team', 'tenant', 'key']);
 
+/** Closes a client at once, whatever state it is in (destroying twice is harmless). */
+function destroy(client: { destroy(): void }): void {
+  try {
+    client.destroy();
+  } catch {
+    // already closed
+  }
+}
+
 /** Connects in the background: the gateway starts and serves whether or not Redis is up. */
 export function openRedisChangeBus(options: RedisChangeBusOptions): ChangeBus {
   const { logger } = options;
@@ -49,11 +58,14 @@ export function openRedisChangeBus(options: RedisChangeBusOptions): ChangeBus {
     if (event.origin === origin || typeof event.id !== 'string' || !KINDS.has(event.kind as ObjectKind)) return;
     options.onChange(event.kind as ObjectKind, event.id);
   };
-  // connect() does not settle while Redis is down (the client keeps retrying), so nothing awaits it.
-  Promise.all([
-    pub.connect(),
-    sub.connect().then(() => sub.subscribe(channel, listener)),
-  ]).catch(onError);
+  // connect() does not settle while Redis is down (the client keeps retrying), so nothing awaits
+  // it. A close() that came first destroys each client as soon as its connect settles, because
+  // destroy() during the connect leaves the new socket open.
+  const settle = (client: typeof pub) => () => {
+    if (closing) destroy(client);
+  };
+  pub.connect().catch(onError).finally(settle(pub));
+  sub.connect().then(() => (closing ? undefined : sub.subscribe(channel, listener))).catch(onError).finally(settle(sub));
 
   return {
     publish(kind, id) {
@@ -63,8 +75,8 @@ export function openRedisChangeBus(options: RedisChangeBusOptions): ChangeBus {
     async close() {
       closing = true;
       // Pub/sub holds nothing worth a graceful QUIT, and a client still retrying would never finish one.
-      pub.destroy();
-      sub.destroy();
+      destroy(pub);
+      destroy(sub);
     },
   };
 }

@@ -13,6 +13,8 @@ export function resolveAlias(config: GatewayConfig, model: string, visible: (ali
   const alias = config.aliases.get(model);
   if (alias) return alias;
   const missing = config.disabledAliases.get(model);
+  // Why an alias is switched off is told only to callers that may use it.
+  if (missing && !visible(model)) throw new GatewayError('model_not_allowed', `You may not use the model "${model}". GET /v1/models lists the models you may use.`, { param: 'model' });
   if (missing) {
     throw new GatewayError('model_not_found', `The model "${model}" is configured but disabled because ${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} not set on the gateway.`, { param: 'model' });
   }

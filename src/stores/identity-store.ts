@@ -38,9 +38,19 @@ export interface MigrationReport {
  * - exists: a create named an id that is taken;
  * - missing: an update or delete found no object with that id;
  * - changed: the stored object is no longer the one the caller read (a concurrent change won);
- * - in_use: a team still has keys.
+ * - in_use: a team still has keys;
+ * - team_missing: a key was to be placed in a stored team that no longer exists.
  */
-export type ConflictReason = 'exists' | 'missing' | 'changed' | 'in_use';
+export type ConflictReason = 'exists' | 'missing' | 'changed' | 'in_use' | 'team_missing';
+
+/** For writes that place a key in a team (create, or an update that moves it). */
+export interface KeyPlacement {
+  /**
+   * The key's team must exist as a stored row when the write commits: StoreConflict
+   * 'team_missing' otherwise. False for teams declared in config, which have no row.
+   */
+  readonly teamMustExist: boolean;
+}
 
 export class StoreConflict extends Error {
   readonly reason: ConflictReason;
@@ -76,7 +86,7 @@ export interface IdentityStore {
    * 'changed' if another write got there first: the caller re-reads and decides again, so a
    * concurrent revoke can never be overwritten by an update based on the key before it.
    */
-  update<K extends ObjectKind>(kind: K, object: ObjectTypes[K], audit: AuditEntry & { before: ObjectTypes[K] }): Promise<void>;
+  update<K extends ObjectKind>(kind: K, object: ObjectTypes[K], audit: AuditEntry & { before: ObjectTypes[K] }, placement?: KeyPlacement): Promise<void>;
   /**
    * Deletes (a key's secrets go with it); StoreConflict 'missing' if the id does not exist. A team
    * that still has keys is not deleted: StoreConflict 'in_use', decided in the same statement.
@@ -85,8 +95,12 @@ export interface IdentityStore {
   /** How many keys belong to the team (any status). */
   countKeys(teamId: string): Promise<number>;
 
-  /** Creates a key together with the SHA-256 (hex) of its first secret. */
-  createKey(key: VirtualKey, secretHash: string, audit: AuditEntry): Promise<void>;
+  /**
+   * Creates a key together with the SHA-256 (hex) of its first secret. With
+   * `placement.teamMustExist`, the team row is checked (and held) in the same transaction, so a
+   * concurrent team delete cannot leave the key without its team.
+   */
+  createKey(key: VirtualKey, secretHash: string, audit: AuditEntry, placement?: KeyPlacement): Promise<void>;
   /**
    * Rotation: adds a new secret, makes every older secret expire at `previousValidUntil`
    * (now = immediately), and stores the updated key record, with the same compare-and-swap on

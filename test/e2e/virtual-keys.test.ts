@@ -18,6 +18,9 @@ models:
   chat-a: { deployments: [{ provider: simulator, model: sim-a }] }
   chat-b: { deployments: [{ provider: simulator, model: sim-b }] }
   other: { deployments: [{ provider: simulator, model: sim-o }] }
+  switched-off:
+    requires_env: SOME_UNSET_VARIABLE
+    deployments: [{ provider: simulator, model: sim-x }]
 teams:
   platform:
     team_alias: Platform
@@ -94,6 +97,9 @@ describe('virtual keys', () => {
     const typo = await chat(key, 'chat-bb').catch((err: InstanceType<typeof OpenAI.APIError>) => err);
     assert.equal((typo as InstanceType<typeof OpenAI.APIError>).status, 404);
     assert.doesNotMatch(String((typo as Error).message), /chat-b"/, 'the did-you-mean names no alias the key may not use');
+    const off = await failure(chat(key, 'switched-off'));
+    assert.deepEqual(off, { status: 403, code: 'model_not_allowed' }, 'why an alias is off is not told to a key that may not use it');
+    assert.deepEqual(await failure(chat(MASTER_KEY, 'switched-off')), { status: 404, code: 'model_not_found' });
     const info = await admin('GET', `/admin/keys/${key_id}`);
     assert.equal(info.json.key_alias, 'checkout-prod');
     assert.equal('key' in info.json, false, 'the secret is shown only once');

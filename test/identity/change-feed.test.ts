@@ -110,3 +110,37 @@ test('at start the feed replays recent changes, so one still committing below th
   assert.ok(seen.includes('a') && seen.includes('acme'));
   feed.stop();
 });
+
+test('many missing seqs in a row (a sequence jump, or a pruned table) cost one gap timeout, not one each', async () => {
+  let reads = 0;
+  let lastAfter = -1;
+  let clock = 0;
+  const counting = new Proxy(gateway, {
+    get(target, name, receiver) {
+      const value = Reflect.get(target, name, receiver);
+      if (name === 'lastChangeSeq') return async () => 0; // as if prune had emptied the table
+      // seqs 1-3 were pruned: the first rows the feed can read leave a gap of three below them
+      if (name === 'changesAfter') return async (after: number, limit: number) => { reads++; lastAfter = after; return (await target.changesAfter(after, limit)).filter((c) => c.seq > 3); };
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+  const seen: string[] = [];
+  const feed = startChangeFeed({ store: counting, invalidate: (_k, id) => seen.push(id), logger: createLogger({ level: 'error', write: () => {} }), pollMs: 60_000, gapTimeoutMs: 10_000, now: () => clock });
+  await feed.pollNow(); // everything so far is above a gap at seqs 1-3
+  const firstPass = seen.length;
+  assert.ok(firstPass > 3);
+  reads = 0;
+  await feed.pollNow();
+  assert.equal(reads, 1);
+  assert.equal(seen.length, firstPass, 'rows above the gap are re-read while it lasts, but not delivered twice');
+  clock += 11_000;
+  await feed.pollNow(); // one timeout later the cursor has jumped past every gap
+  reads = 0;
+  await cli.create('tenant', { tenant_id: 'jumped', models: [], metadata: {}, source: 'api', created_at: NOW, updated_at: NOW }, { at: NOW, actor: 'cli:test', action: 'tenant.create', object_type: 'tenant', object_id: 'jumped' });
+  await feed.pollNow();
+  assert.equal(seen.at(-1), 'jumped');
+  assert.equal(seen.length, firstPass + 1, 'nothing delivered twice');
+  assert.equal(reads, 1, 'one read of the one new row, not a re-read of the history');
+  assert.equal(lastAfter, (await gateway.lastChangeSeq()) - 1, 'the cursor sits right below the new row: every gap was skipped at once');
+  feed.stop();
+});

@@ -125,6 +125,7 @@ test('database down: cached keys keep working, unknown keys fail with auth_unava
   down = true;
   assert.ok(dir.lookupKey(secret));
   await assert.rejects(Promise.resolve(dir.lookupKey(other)), (err: any) => err.code === 'auth_unavailable' && err.status === 503);
+  await assert.rejects(Promise.resolve(dir.lookupTenant('uncached')), (err: any) => err.code === 'auth_unavailable' && /tenant "uncached" is not cached/.test(err.message));
   clock += 120_000; // past refreshMs: served from cache while a background refresh fails
   assert.ok(!(dir.lookupKey(secret) instanceof Promise));
   await new Promise((resolve) => setImmediate(resolve));

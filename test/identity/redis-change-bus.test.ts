@@ -53,3 +53,16 @@ test('a change published by one replica reaches the others, not itself', async (
   assert.deepEqual(got.b, [['key', 'key_1']]);
   assert.deepEqual(got.a, [['team', 'payments']]);
 });
+
+test('close() right after open, or while Redis is down, leaves no socket behind (the process can exit)', async () => {
+  const { spawnSync } = await import('node:child_process');
+  const bus = new URL('../../src/identity/redis-change-bus.ts', import.meta.url).href;
+  const logger = new URL('../../src/logging/logger.ts', import.meta.url).href;
+  for (const url of [REDIS_URL, `redis://127.0.0.1:${await closedPort()}`]) {
+    const script = `import { openRedisChangeBus } from '${bus}'; import { createLogger } from '${logger}';
+      const b = openRedisChangeBus({ url: '${url}', keyPrefix: 'x:', logger: createLogger({ level: 'error' }), onChange: () => {} });
+      await b.close();`;
+    const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], { timeout: 8_000 });
+    assert.equal(run.status, 0, `${url}: the process did not exit (${run.signal ?? run.stderr.toString()})`);
+  }
+});

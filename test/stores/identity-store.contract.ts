@@ -258,34 +258,39 @@ export function identityStoreContract(name: string, open: () => Promise<OpenedSt
       await assert.rejects(store.remove('team', 'other', audit('team.delete', 'team', 'other')), conflict('in_use'));
     });
 
-    it('remove: a team delete racing a key create never leaves a key created before the delete decided', async (store, opened) => {
+    it('remove: a team delete racing a key create (teamMustExist) never leaves a key without its team', async (store, opened) => {
       const sibling = opened.openSibling ? await opened.openSibling() : undefined;
       try {
         for (let round = 0; round < 20; round++) {
           const teamId = `race-${round}`;
           const keyId = `key-${round}`;
           await store.create('team', team(teamId), audit('team.create', 'team', teamId));
-          const create = () => store.createKey(key(keyId, teamId), hashOf(keyId), audit('key.create', 'key', keyId));
+          const create = () => store.createKey(key(keyId, teamId), hashOf(keyId), audit('key.create', 'key', keyId), { teamMustExist: true });
           const remove = () => (sibling ?? store).remove('team', teamId, audit('team.delete', 'team', teamId));
           const [created, removed] = round % 2 ? await Promise.allSettled([create(), remove()]) : (await Promise.allSettled([remove(), create()])).reverse();
-          assert.equal(created.status, 'fulfilled', String((created as PromiseRejectedResult).reason));
           const teamThere = (await store.get('team', teamId)) !== undefined;
+          const keyThere = (await store.get('key', keyId)) !== undefined;
+          assert.notEqual(created.status === 'fulfilled', removed.status === 'fulfilled', `round ${round}: exactly one of create and delete wins`);
           if (removed.status === 'rejected') {
             conflict('in_use')(removed.reason);
-            assert.ok(teamThere);
+            assert.ok(teamThere && keyThere);
           } else {
-            assert.ok(!teamThere);
-            // The delete won, so the key must have been written after it (the store does not
-            // refuse keys for unknown teams: config-declared teams have no row).
-            const changes = await allChanges(store);
-            const deleted = changes.findLast((c) => c.kind === 'team' && c.id === teamId)!;
-            const keyRow = changes.find((c) => c.kind === 'key' && c.id === keyId)!;
-            assert.ok(keyRow.seq > deleted.seq, `round ${round}: the key (seq ${keyRow.seq}) was written before the team delete (seq ${deleted.seq}) decided`);
+            conflict('team_missing')((created as PromiseRejectedResult).reason);
+            assert.ok(!teamThere && !keyThere, `round ${round}: no key without its team`);
           }
         }
       } finally {
         await sibling?.close();
       }
+    });
+
+    it('createKey and a key update that moves teams: teamMustExist refuses a team with no row; without it (config teams) the write goes ahead', async (store) => {
+      await assert.rejects(store.createKey(key('k1', 'ghost'), hashOf('k1'), audit('key.create', 'key', 'k1'), { teamMustExist: true }), conflict('team_missing'));
+      assert.equal(await store.get('key', 'k1'), undefined);
+      await store.createKey(key('k2', 'declared-in-config'), hashOf('k2'), audit('key.create', 'key', 'k2'), { teamMustExist: false });
+      const k2 = (await store.get('key', 'k2'))!;
+      await assert.rejects(store.update('key', { ...k2, team_id: 'ghost' }, auditBefore('key.update', 'key', 'k2', k2), { teamMustExist: true }), conflict('team_missing'));
+      assert.equal((await store.get('key', 'k2'))!.team_id, 'declared-in-config');
     });
 
     it('list: ids ascending, paged by limit and after', async (store) => {

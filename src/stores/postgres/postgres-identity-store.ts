@@ -5,7 +5,7 @@
 
 import pg from 'pg';
 import type { AuditEntry, AuditQuery, Change, ObjectKind, ObjectTypes, VirtualKey } from '../../identity/records.ts';
-import { StoreConflict, type IdentityStore, type KeyMatch, type ListQuery, type MigrationReport, type StoreUnavailable } from '../identity-store.ts';
+import { StoreConflict, type IdentityStore, type KeyMatch, type KeyPlacement, type ListQuery, type MigrationReport, type StoreUnavailable } from '../identity-store.ts';
 import {
   AUDIT_COLUMNS,
   auditEntryFromRow,
@@ -112,14 +112,14 @@ export class PostgresIdentityStore implements IdentityStore {
     });
   }
 
-  async update<K extends ObjectKind>(kind: K, object: ObjectTypes[K], audit: AuditEntry & { before: ObjectTypes[K] }): Promise<void> {
+  async update<K extends ObjectKind>(kind: K, object: ObjectTypes[K], audit: AuditEntry & { before: ObjectTypes[K] }, placement?: KeyPlacement): Promise<void> {
     const row = objectRow(kind, object);
     const expected = expectedDoc(kind, row.id, audit);
     const auditRow = auditValues(audit);
     await this.#transaction(async (client) => {
       // A key moved to another team holds that team's row the way createKey does.
       const newTeam = kind === 'key' ? (object as VirtualKey).team_id : undefined;
-      if (newTeam !== undefined && newTeam !== (audit.before as VirtualKey).team_id) await holdTeam(client, newTeam);
+      if (newTeam !== undefined && newTeam !== (audit.before as VirtualKey).team_id) await holdTeam(client, newTeam, placement);
       await swapObject(client, kind, row, expected);
       await recordChange(client, kind, row.id, auditRow);
     });
@@ -145,12 +145,12 @@ export class PostgresIdentityStore implements IdentityStore {
     return toNumber(rows[0].n);
   }
 
-  async createKey(key: VirtualKey, secretHash: string, audit: AuditEntry): Promise<void> {
+  async createKey(key: VirtualKey, secretHash: string, audit: AuditEntry, placement?: KeyPlacement): Promise<void> {
     const row = objectRow('key', key);
     const auditRow = auditValues(audit);
     requireSecretHash(secretHash);
     await this.#transaction(async (client) => {
-      await holdTeam(client, key.team_id);
+      await holdTeam(client, key.team_id, placement);
       await insertObject(client, 'key', row);
       await insertSecret(client, secretHash, row.id);
       await recordChange(client, 'key', row.id, auditRow);
@@ -164,7 +164,7 @@ export class PostgresIdentityStore implements IdentityStore {
     const auditRow = auditValues(audit);
     requireSecretHash(newSecretHash);
     await this.#transaction(async (client) => {
-      if (key.team_id !== audit.before.team_id) await holdTeam(client, key.team_id);
+      if (key.team_id !== audit.before.team_id) await holdTeam(client, key.team_id, undefined);
       await swapObject(client, 'key', row, expected);
       await client.query('UPDATE key_secrets SET expires_at = $1 WHERE key_id = $2 AND (expires_at IS NULL OR expires_at > $1)', [until, row.id]);
       await insertSecret(client, newSecretHash, row.id);
@@ -297,8 +297,13 @@ async function swapObject(client: pg.PoolClient, kind: ObjectKind, row: ObjectRo
  * a key written for the team commits before any delete of the team decides, so that delete
  * sees it. FOR KEY SHARE does not block ordinary team updates.
  */
-async function holdTeam(client: pg.PoolClient, teamId: string): Promise<void> {
-  await client.query('SELECT 1 FROM teams WHERE team_id = $1 FOR KEY SHARE', [teamId]);
+/**
+ * Holds the key's team row until commit (a concurrent delete waits, then sees the key). With
+ * `teamMustExist`, a team that is not there (deleted meanwhile) refuses the write.
+ */
+async function holdTeam(client: pg.PoolClient, teamId: string, placement: KeyPlacement | undefined): Promise<void> {
+  const held = await client.query('SELECT 1 FROM teams WHERE team_id = $1 FOR KEY SHARE', [teamId]);
+  if (placement?.teamMustExist && held.rowCount === 0) throw new StoreConflict(`team ${JSON.stringify(teamId)} does not exist`, 'team_missing');
 }
 
 /**

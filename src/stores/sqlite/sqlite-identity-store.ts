@@ -9,6 +9,7 @@ import {
   StoreConflict,
   StoreUnavailable,
   type IdentityStore,
+  type KeyPlacement,
   type KeyMatch,
   type ListQuery,
   type MigrationReport,
@@ -98,11 +99,15 @@ export class SqliteIdentityStore implements IdentityStore {
     });
   }
 
-  async update<K extends ObjectKind>(kind: K, object: ObjectTypes[K], audit: AuditEntry & { before: ObjectTypes[K] }): Promise<void> {
+  async update<K extends ObjectKind>(kind: K, object: ObjectTypes[K], audit: AuditEntry & { before: ObjectTypes[K] }, placement?: KeyPlacement): Promise<void> {
     const row = objectRow(kind, object);
     const expected = expectedDoc(kind, row.id, audit);
     const auditRow = auditValues(audit);
     this.#write(() => {
+      if (kind === 'key') {
+        const team = (object as VirtualKey).team_id;
+        if (team !== (audit.before as VirtualKey).team_id) this.#requireTeam(team, placement);
+      }
       this.#swapObject(kind, row, expected);
       this.#record(kind, row.id, auditRow);
     });
@@ -131,10 +136,11 @@ export class SqliteIdentityStore implements IdentityStore {
     return this.#run(() => toNumber(this.#statement('SELECT count(*) AS n FROM keys WHERE team_id = ?').get(teamId)?.n));
   }
 
-  async createKey(key: VirtualKey, secretHash: string, audit: AuditEntry): Promise<void> {
+  async createKey(key: VirtualKey, secretHash: string, audit: AuditEntry, placement?: KeyPlacement): Promise<void> {
     const row = objectRow('key', key);
     const auditRow = auditValues(audit);
     this.#write(() => {
+      this.#requireTeam(key.team_id, placement);
       this.#insertObject('key', row.id, row.doc, row.values);
       this.#insertSecret(secretHash, row.id);
       this.#record('key', row.id, auditRow);
@@ -230,6 +236,13 @@ export class SqliteIdentityStore implements IdentityStore {
     }
     const assignments = ['doc', ...columns].map((c) => `${c} = ?`).join(', ');
     this.#statement(`UPDATE ${table} SET ${assignments} WHERE ${idColumn} = ?`).run(row.doc, ...(row.values as SQLInputValue[]), row.id);
+  }
+
+  /** Inside the write transaction (BEGIN IMMEDIATE holds the lock, so no delete can slip in). */
+  #requireTeam(teamId: string, placement: KeyPlacement | undefined): void {
+    if (placement?.teamMustExist && !this.#exists('team', teamId)) {
+      throw new StoreConflict(`team ${JSON.stringify(teamId)} does not exist`, 'team_missing');
+    }
   }
 
   #exists(kind: ObjectKind, id: string): boolean {
