@@ -1,0 +1,27 @@
+// Budget periods: when a budget's counter starts from zero again. Fixed durations (1d, 24h,
+// 7d, 30d, …) are aligned to the Unix epoch in UTC, so every replica agrees on the boundaries
+// without talking to each other; `1mo` is the calendar month in UTC.
+
+import { durationSeconds } from '../admin/duration.ts';
+
+export interface Period {
+  /** Stable name of the period, part of the counter id ("2026-12", "d86400-20423"). */
+  readonly id: string;
+  readonly startsAt: number;
+  readonly endsAt: number;
+}
+
+/** The period of `duration` that contains `now` (epoch ms). `duration` is validated at config load. */
+export function periodAt(duration: string, now: number): Period {
+  if (duration === '1mo') {
+    const at = new Date(now);
+    const startsAt = Date.UTC(at.getUTCFullYear(), at.getUTCMonth(), 1);
+    const endsAt = Date.UTC(at.getUTCFullYear(), at.getUTCMonth() + 1, 1);
+    return { id: `${at.getUTCFullYear()}-${String(at.getUTCMonth() + 1).padStart(2, '0')}`, startsAt, endsAt };
+  }
+  const seconds = durationSeconds(duration);
+  if (seconds === undefined || seconds <= 0) throw new Error(`not a budget duration: ${duration}`);
+  const length = seconds * 1000;
+  const index = Math.floor(now / length);
+  return { id: `p${seconds}-${index}`, startsAt: index * length, endsAt: (index + 1) * length };
+}
