@@ -112,7 +112,7 @@ function build(
   const masterKey = fromEnv || parsed.general_settings.master_key;
   if (fromEnv && fromEnv.length < 8) problems.push('TOLLGATE_MASTER_KEY: must be at least 8 characters.');
   if (fromEnv && !/^[\x21-\x7e]+$/.test(fromEnv)) problems.push('TOLLGATE_MASTER_KEY: must be printable characters without spaces or line breaks.');
-  const declared = buildDeclaredIdentity(parsed, masterKey, problems);
+  const declared = buildDeclaredIdentity(parsed, masterKey, problems, warnings);
   const auth = parsed.auth;
   return Object.freeze({
     source: Object.freeze(source),
