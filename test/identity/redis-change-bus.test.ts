@@ -1,21 +1,14 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import { test } from 'node:test';
 import { openRedisChangeBus } from '../../src/identity/redis-change-bus.ts';
 import type { ObjectKind } from '../../src/identity/records.ts';
 import { createLogger } from '../../src/logging/logger.ts';
+import { closedPort } from '../helpers/fake-openai-upstream.ts';
 
 const REDIS_URL = process.env.TOLLGATE_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const quiet = createLogger({ level: 'error', write: () => {} });
 
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 test('with Redis unreachable, the bus neither throws nor keeps shutdown waiting', async () => {
   const lines: string[] = [];

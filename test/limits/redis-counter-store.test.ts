@@ -16,6 +16,7 @@ import { RedisCounterStore } from '../../src/limits/redis-counter-store.ts';
 import { counterStoreContract } from './counter-store.contract.ts';
 import { DAY, MINUTE, T0, acquireAt, budget, concurrency, granted, window } from './counter-fixtures.ts';
 import { randomCalls } from './random-calls.ts';
+import { closedPort } from '../helpers/fake-openai-upstream.ts';
 
 const URL = process.env.TOLLGATE_TEST_REDIS_URL || 'redis://127.0.0.1:6379';
 const PREFIX = `tg-test-${process.pid}-${randomBytes(4).toString('hex')}:`;
@@ -201,13 +202,6 @@ test('Redis: a server that accepts but never answers fails within the timeouts, 
   }
 });
 
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 interface Proxy {
   readonly port: number;
