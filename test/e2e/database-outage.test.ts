@@ -12,6 +12,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import OpenAI from 'openai';
 import { startTestGateway, type TestGateway } from '../helpers/test-gateway.ts';
 import { startThrowawayPostgres, throwawayPostgresUnavailable, type ThrowawayPostgres } from '../helpers/throwaway-postgres.ts';
+import { adminRequest } from '../helpers/admin-request.ts';
 
 const MASTER_KEY = 'sk-master-database-outage-e2e-01';
 const DB_PASSWORD = 's3cret-pw';
@@ -30,15 +31,7 @@ const secrets: string[] = [];
 const processErrors: unknown[] = [];
 const onProcessError = (err: unknown) => processErrors.push(err);
 
-async function admin(method: string, path: string, body?: unknown): Promise<{ status: number; json: any; headers: Headers }> {
-  const res = await fetch(`${gw!.url}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${MASTER_KEY}`, 'content-type': 'application/json' },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await res.text();
-  return { status: res.status, json: text ? JSON.parse(text) : undefined, headers: res.headers };
-}
+const admin = (method: string, path: string, body?: unknown) => adminRequest(gw!.url, MASTER_KEY, method, path, body);
 
 async function newKey(fields: Record<string, unknown>): Promise<{ key_id: string; key: string }> {
   const created = await admin('POST', '/admin/keys', fields);

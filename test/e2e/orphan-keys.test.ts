@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
+import { adminRequest } from '../helpers/admin-request.ts';
 import { startTestGateway } from '../helpers/test-gateway.ts';
 
 const MASTER_KEY = 'sk-master-orphan-keys-e2e-0001';
@@ -20,14 +21,7 @@ models:
 ${teams}
 `;
 
-async function call(url: string, key: string, route: string, body?: unknown): Promise<{ status: number; json: any }> {
-  const res = await fetch(url + route, {
-    method: body ? 'POST' : 'GET',
-    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-    ...(body ? { body: JSON.stringify(body) } : {}),
-  });
-  return { status: res.status, json: await res.json() };
-}
+const call = (url: string, key: string, route: string, body?: unknown) => adminRequest(url, key, body ? 'POST' : 'GET', route, body);
 
 test('a key whose config-declared team was removed is refused with a message naming the team', async () => {
   const first = await startTestGateway(yaml('teams:\n  search: { models: [chat] }'));

@@ -11,6 +11,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import pg from 'pg';
 import { createClient } from '@redis/client';
 import { startTestGateway, type TestGateway } from '../helpers/test-gateway.ts';
+import { adminRequest } from '../helpers/admin-request.ts';
 
 const PG_URL = process.env.TOLLGATE_TEST_POSTGRES_URL ?? 'postgresql://postgres@127.0.0.1:5432/test';
 const REDIS_URL = process.env.TOLLGATE_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -73,15 +74,7 @@ models:
 ${extra}`;
 }
 
-async function admin(gw: TestGateway, method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
-  const res = await fetch(`${gw.url}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${MASTER_KEY}`, 'content-type': 'application/json' },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await res.text();
-  return { status: res.status, json: text ? JSON.parse(text) : undefined };
-}
+const admin = (gw: TestGateway, method: string, path: string, body?: unknown) => adminRequest(gw.url, MASTER_KEY, method, path, body);
 
 async function must(gw: TestGateway, method: string, path: string, body: unknown, status: number): Promise<any> {
   const res = await admin(gw, method, path, body);

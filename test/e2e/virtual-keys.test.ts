@@ -7,6 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import { startTestGateway, type TestGateway } from '../helpers/test-gateway.ts';
+import { adminRequest } from '../helpers/admin-request.ts';
 
 const MASTER_KEY = 'sk-master-virtual-keys-e2e-01';
 const DECLARED_SECRET = 'sk-tg-declared-ci-bot-secret-0123456789abcdefghij';
@@ -37,15 +38,7 @@ keys:
 let gw: TestGateway;
 const secrets: string[] = [];
 
-async function admin(method: string, path: string, body?: unknown, key = MASTER_KEY): Promise<{ status: number; json: any }> {
-  const res = await fetch(`${gw.url}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await res.text();
-  return { status: res.status, json: text ? JSON.parse(text) : undefined };
-}
+const admin = (method: string, path: string, body?: unknown, key = MASTER_KEY) => adminRequest(gw.url, key, method, path, body);
 
 async function newKey(fields: Record<string, unknown>): Promise<{ key_id: string; key: string }> {
   const created = await admin('POST', '/admin/keys', fields);

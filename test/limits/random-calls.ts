@@ -5,26 +5,16 @@
 
 import type { AcquireRequest, CounterStore, SettleRequest } from '../../src/limits/counter-store.ts';
 import { T0 } from './counter-fixtures.ts';
+import { seededRandom } from '../../src/providers/simulator/simulator-text.ts';
 
 export type Call = (store: CounterStore) => Promise<unknown>;
 
-/** mulberry32: small, seedable, good enough for test data. */
-function generator(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const WINDOW_MS = 10_000;
 const PERIOD_MS = 200_000;
 
 export function randomCalls(seed: number, count: number): Call[] {
-  const random = generator(seed);
+  const random = seededRandom(seed);
   const int = (min: number, max: number) => min + Math.floor(random() * (max - min + 1));
   const chance = (p: number) => random() < p;
   const acquired: AcquireRequest[] = [];
