@@ -191,7 +191,7 @@ test('Redis: a server that accepts but never answers fails within the timeouts, 
   const { port } = silent.address() as { port: number };
   const store = new RedisCounterStore({ url: `redis://127.0.0.1:${port}`, keyPrefix: 'tg-test-silent:', connectTimeoutMs: 300, commandTimeoutMs: 300 });
   try {
-    await assertUnavailableWithin(store.acquire(acquireAt(T0, { windows: [window('rpm:s', 1)] })), 250, 1500, /unavailable/);
+    await assertUnavailableWithin(store.acquire(acquireAt(T0, { windows: [window('rpm:s', 1)] })), 150, 1500, /unavailable/);
     await assertUnavailableWithin(store.acquire(acquireAt(T0, { windows: [window('rpm:s', 1)] })), 0, 400, /unavailable/);
   } finally {
     const started = performance.now();
