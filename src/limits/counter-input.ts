@@ -62,3 +62,9 @@ export function validateBudgetQuery(ids: readonly string[], now: number): void {
   for (const id of ids) present(id, 'budget id');
   integer(now, 'now', 0);
 }
+
+export function validateClaim(id: string, now: number, expiresAt: number): void {
+  present(id, 'claim id');
+  integer(now, 'now', 0);
+  integer(expiresAt, 'expiresAt', 0);
+}

@@ -93,6 +93,11 @@ export interface CounterStore {
   settle(request: SettleRequest): Promise<void>;
   /** Spend so far in each budget period (expired reservations already released). */
   budgets(ids: readonly string[], now: number): Promise<BudgetState[]>;
+  /**
+   * True for exactly one caller per `id` until `expiresAt` (epoch ms), across every instance
+   * sharing the store: one budget alert per threshold and period, whichever replica sees it.
+   */
+  claimOnce(id: string, now: number, expiresAt: number): Promise<boolean>;
   close(): Promise<void>;
 }
 

@@ -9,7 +9,7 @@
 // touched and by a sweep of everything every `sweepIntervalMs` of the injected clock (no timer:
 // an idle store does not grow).
 
-import { validateAcquire, validateBudgetQuery, validateSettle } from './counter-input.ts';
+import { validateAcquire, validateBudgetQuery, validateClaim, validateSettle } from './counter-input.ts';
 import type { AcquireRequest, AcquireResult, BudgetState, CounterStore, Refusal, SettleRequest, WindowState } from './counter-store.ts';
 import { BUDGET_RETENTION_MS, LATE_SETTLE_GRACE_MS, UNKNOWN_RETRY_MS, checkWindow, isCorrectable, reportWindow, windowIndex } from './sliding-window.ts';
 
@@ -53,6 +53,8 @@ export class MemoryCounterStore implements CounterStore {
   readonly #windows = new Map<string, WindowCounter>();
   readonly #leases = new Map<string, Leases>();
   readonly #budgets = new Map<string, Budget>();
+  /** claimOnce ids → when they expire. */
+  readonly #claims = new Map<string, number>();
   readonly #sweepIntervalMs: number;
   #lastSweep = -Infinity;
 
@@ -179,7 +181,17 @@ export class MemoryCounterStore implements CounterStore {
     });
   }
 
+  async claimOnce(id: string, now: number, expiresAt: number): Promise<boolean> {
+    validateClaim(id, now, expiresAt);
+    this.#maybeSweep(now);
+    const held = this.#claims.get(id);
+    if (held !== undefined && held > now) return false;
+    if (expiresAt > now) this.#claims.set(id, expiresAt);
+    return true;
+  }
+
   async close(): Promise<void> {
+    this.#claims.clear();
     this.#windows.clear();
     this.#leases.clear();
     this.#budgets.clear();
@@ -194,6 +206,7 @@ export class MemoryCounterStore implements CounterStore {
     }
     for (const id of this.#leases.keys()) this.#liveLeases(id, now);
     for (const id of this.#budgets.keys()) this.#budget(id, now);
+    for (const [id, expiresAt] of this.#claims) if (expiresAt <= now) this.#claims.delete(id);
   }
 
   /** How many counters are held (for tests of boundedness). */

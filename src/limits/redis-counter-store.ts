@@ -14,7 +14,7 @@
 
 import { once } from 'node:events';
 import { createClient } from '@redis/client';
-import { validateAcquire, validateBudgetQuery, validateSettle } from './counter-input.ts';
+import { validateAcquire, validateBudgetQuery, validateClaim, validateSettle } from './counter-input.ts';
 import {
   CounterStoreUnavailable,
   type AcquireRequest,
@@ -134,6 +134,13 @@ export class RedisCounterStore implements CounterStore {
     return ids.map((id, i) => ({ id, limit: reply[3 * i], spent: reply[3 * i + 1], reserved: reply[3 * i + 2] }));
   }
 
+  async claimOnce(id: string, now: number, expiresAt: number): Promise<boolean> {
+    validateClaim(id, now, expiresAt);
+    if (expiresAt <= now) return true;
+    const reply = await this.#command(['SET', `${this.#prefix}o:${id}`, '1', 'NX', 'PX', String(expiresAt - now)], 'claimOnce');
+    return reply === 'OK';
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
@@ -162,19 +169,24 @@ export class RedisCounterStore implements CounterStore {
     return [`${this.#prefix}b:${id}`, `${this.#prefix}bz:${id}`];
   }
 
-  async #run(script: LuaScript, keys: readonly string[], args: readonly string[]): Promise<unknown> {
-    await this.#ready();
-    const call = async (): Promise<unknown> => {
+  #run(script: LuaScript, keys: readonly string[], args: readonly string[]): Promise<unknown> {
+    return this.#command(async () => {
       try {
         return await this.#client.sendCommand(['EVALSHA', script.sha1, String(keys.length), ...keys, ...args]);
       } catch (error) {
         if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
         return this.#client.sendCommand(['EVAL', script.source, String(keys.length), ...keys, ...args]);
       }
-    };
+    }, script.name);
+  }
+
+  /** One command (or script call) with the command timeout; any failure is CounterStoreUnavailable. */
+  async #command(command: string[] | (() => Promise<unknown>), name: string): Promise<unknown> {
+    await this.#ready();
+    const call = typeof command === 'function' ? command : () => this.#client.sendCommand(command);
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no reply to ${script.name} within ${this.#commandTimeoutMs} ms`)), this.#commandTimeoutMs);
+      timer = setTimeout(() => reject(new Error(`no reply to ${name} within ${this.#commandTimeoutMs} ms`)), this.#commandTimeoutMs);
     });
     try {
       return await Promise.race([call(), timeout]);

@@ -196,6 +196,24 @@ export function counterStoreContract(name: string, open: OpenCounterStore): void
       await assert.rejects(store.settle(settleAt(T0, 'x', { budgets: [{ id: 'usd:i', actual: 0.5, periodEndsAt: T0 }] })), RangeError);
     });
 
+    it('claimOnce: one caller per id until it expires, across stores sharing the counters', async (store, opened) => {
+      const until = T0 + 10 * MINUTE;
+      assert.equal(await store.claimOnce('alert:usd:team:a:p1:0.8', T0, until), true);
+      assert.equal(await store.claimOnce('alert:usd:team:a:p1:0.8', T0 + 1, until), false);
+      assert.equal(await store.claimOnce('alert:usd:team:a:p2:0.8', T0 + 1, until), true);
+      const claims = await Promise.all(Array.from({ length: 20 }, () => store.claimOnce('alert:race', T0, until)));
+      assert.equal(claims.filter(Boolean).length, 1, 'exactly one of 20 concurrent claims wins');
+      if (opened.sibling) {
+        const sibling = await opened.sibling();
+        try {
+          assert.equal(await sibling.claimOnce('alert:usd:team:a:p1:0.8', T0 + 2, until), false);
+        } finally {
+          await sibling.close();
+        }
+      }
+      await assert.rejects(store.claimOnce('', T0, until), RangeError);
+    });
+
     budgetContract(open);
   });
 }
