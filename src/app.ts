@@ -6,12 +6,16 @@ import type { AppDeps } from './http/app-deps.ts';
 import { sendError, type ErrorFormat } from './http/respond.ts';
 import { chatCompletionsRoute } from './http/routes/chat-completions.ts';
 import { embeddingsRoute } from './http/routes/embeddings.ts';
-import { liveness, readiness } from './http/routes/health.ts';
+import { liveness, metricsRoute, readiness } from './http/routes/health.ts';
 import { messagesRoute } from './http/routes/messages.ts';
 import { modelRoute, modelsRoute } from './http/routes/models.ts';
 import type { Logger } from './logging/logger.ts';
 import { createAdminRouter } from './admin/admin-routes.ts';
 import type { IdentityRuntime } from './identity/identity-runtime.ts';
+import type { LimitsRuntime } from './limits/limits-runtime.ts';
+import { createTokenEstimator } from './limits/token-estimate.ts';
+import { DeploymentHealth } from './routing/deployment-health.ts';
+import type { Metrics } from './telemetry/metrics.ts';
 import { attributeHeaders } from './pipeline/attribution.ts';
 import { actorId, createAuthenticator, isAdmin, type AuthScope } from './pipeline/auth.ts';
 import { ClientGone, type TransportFor } from './pipeline/dispatch.ts';
@@ -34,6 +38,10 @@ export interface AppOptions {
   logger: Logger;
   /** Keys, teams, tenants and the admin service (opened by startGateway unless given). */
   identity: IdentityRuntime;
+  /** Rate limits and budgets (opened by startGateway unless given). */
+  limits: LimitsRuntime;
+  metrics: Metrics;
+  health?: DeploymentHealth;
   /** Replaces the upstream transport (tests); by default undici pools, or the provider's own. */
   transportFor?: TransportFor;
   random?: Random;
@@ -78,6 +86,9 @@ export function createApp(options: AppOptions): App {
     transportFor: transports.transportFor,
     random: options.random ?? Math.random,
     maxUpstreamBodyBytes: options.maxUpstreamBodyBytes ?? 64 * 1024 * 1024,
+    policy: options.limits.policy,
+    tokens: createTokenEstimator(),
+    health: options.health ?? new DeploymentHealth(options.metrics),
   };
   const { identity } = options;
   const authenticate = createAuthenticator({ masterKey: config.masterKey, directory: identity.directory, unknownTenants: config.identity.unknownTenants });
@@ -92,6 +103,10 @@ export function createApp(options: AppOptions): App {
   const admin: Route = { methods: { GET: adminHandler, POST: adminHandler, PATCH: adminHandler, DELETE: adminHandler, PUT: adminHandler }, auth: 'admin', errors: 'openai' };
   let draining = false;
   const live = new Set<ServerResponse>();
+  const degradations = (): Record<string, string> => {
+    const limits = options.limits.degraded();
+    return limits ? { limits } : {};
+  };
 
   const chat = { POST: chatCompletionsRoute(deps) };
   const embeddings = { POST: embeddingsRoute(deps) };
@@ -107,7 +122,8 @@ export function createApp(options: AppOptions): App {
     ['/models', { methods: models, auth: 'model', errors: 'openai' }],
     ['/v1/messages', { methods: { POST: messagesRoute(deps) }, auth: 'model', errors: 'anthropic' }],
     ['/health/live', { methods: { GET: liveness }, auth: false, errors: 'openai' }],
-    ['/health/ready', { methods: { GET: readiness(() => draining) }, auth: false, errors: 'openai' }],
+    ['/health/ready', { methods: { GET: readiness(() => draining, degradations) }, auth: false, errors: 'openai' }],
+    ['/metrics', { methods: { GET: metricsRoute(options.metrics) }, auth: false, errors: 'openai' }],
   ]);
 
   function accessLog(ctx: RequestContext, req: IncomingMessage, res: ServerResponse, path: string): void {

@@ -3,12 +3,16 @@ import type { AddressInfo } from 'node:net';
 import { createApp, type App, type AppOptions } from './app.ts';
 import type { GatewayConfig } from './config/gateway-config.ts';
 import { openIdentityRuntime, type IdentityRuntime } from './identity/identity-runtime.ts';
+import { openLimitsRuntime, type LimitsRuntime } from './limits/limits-runtime.ts';
+import { Metrics } from './telemetry/metrics.ts';
 
 export interface RunningGateway {
   readonly url: string;
   readonly port: number;
   readonly app: App;
   readonly identity: IdentityRuntime;
+  readonly limits: LimitsRuntime;
+  readonly metrics: Metrics;
   readonly server: Server;
   /** Graceful shutdown: stop accepting, let in-flight requests finish (up to the grace period), close pools. */
   shutdown(): Promise<void>;
@@ -26,19 +30,28 @@ export function unsafeToServe(config: GatewayConfig): string | undefined {
   return `No master key is configured, so auth is off; refusing to listen on ${config.server.host}. Set TOLLGATE_MASTER_KEY (or general_settings.master_key), or bind to 127.0.0.1.`;
 }
 
-export type GatewayOptions = Omit<AppOptions, 'identity'> & { identity?: IdentityRuntime };
+export type GatewayOptions = Omit<AppOptions, 'identity' | 'limits' | 'metrics'> & {
+  identity?: IdentityRuntime;
+  limits?: LimitsRuntime;
+  metrics?: Metrics;
+  /** Epoch-ms clock for budget periods (tests). */
+  now?: () => number;
+};
 
 export async function startGateway(options: GatewayOptions): Promise<RunningGateway> {
   const { config } = options;
   const unsafe = unsafeToServe(config);
   if (unsafe) throw new Error(unsafe);
   const identity = options.identity ?? await openIdentityRuntime(config, options.logger);
-  const app = createApp({ ...options, identity });
+  const metrics = options.metrics ?? new Metrics();
+  const limits = options.limits ?? openLimitsRuntime({ config, logger: options.logger, metrics, ...(options.now ? { now: options.now } : {}) });
+  const app = createApp({ ...options, identity, limits, metrics });
   const server = createServer({ keepAliveTimeout: config.server.keepAliveTimeoutMs }, app.handle);
   server.headersTimeout = Math.min(60_000, config.server.keepAliveTimeoutMs + 1_000);
   await new Promise<void>((resolve, reject) => {
     const failed = (err: Error) => {
       if (!options.identity) void identity.close();
+      if (!options.limits) void limits.close();
       reject(err);
     };
     server.once('error', failed);
@@ -60,6 +73,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     server.closeAllConnections();
     await closed;
     await app.close();
+    if (!options.limits) await limits.close();
     if (!options.identity) await identity.close();
   }
 
@@ -68,6 +82,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     port,
     app,
     identity,
+    limits,
+    metrics,
     server,
     shutdown: () => (closing ??= shutdown()),
   };

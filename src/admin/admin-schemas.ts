@@ -3,8 +3,8 @@
 // Field names follow LiteLLM's /team/new and /key/generate.
 
 import { z } from 'zod';
-import { LABEL, LABEL_RULE, MODEL_PATTERN, MODEL_PATTERN_RULE, OBJECT_ID, OBJECT_ID_RULE } from '../identity/ids.ts';
-import type { LIMIT_FIELDS } from '../identity/records.ts';
+import { ALIAS_NAME, ALIAS_NAME_RULE, LABEL, LABEL_RULE, MODEL_PATTERN, MODEL_PATTERN_RULE, OBJECT_ID, OBJECT_ID_RULE } from '../identity/ids.ts';
+import type { LIMIT_FIELDS, RATE_LIMIT_FIELDS } from '../identity/records.ts';
 import { DURATION, DURATION_RULE, durationSeconds } from './duration.ts';
 
 export const MAX_METADATA_BYTES = 16 * 1024;
@@ -52,19 +52,29 @@ const METADATA = z.record(z.string(), z.unknown(), { error: 'must be a JSON obje
   .refine((value) => jsonBytes(value) <= MAX_METADATA_BYTES, { error: `must be at most ${MAX_METADATA_BYTES} bytes as JSON` })
   .meta({ description: 'Free-form JSON object, at most 16 KiB.' });
 
+const DOLLARS = z.number({ error: 'must be a number of US dollars, 0 or more' }).min(0, { error: 'must be a number of US dollars, 0 or more' });
+const RATE_LIMITS = {
+  rpm_limit: POSITIVE_INT.meta({ description: 'Requests per minute (sliding window).' }),
+  tpm_limit: POSITIVE_INT.meta({ description: 'Tokens per minute, input plus output (sliding window).' }),
+  max_parallel_requests: POSITIVE_INT.meta({ description: 'Requests in flight at once.' }),
+} satisfies Record<(typeof RATE_LIMIT_FIELDS)[number], z.ZodType>;
 const LIMITS = {
-  rpm_limit: POSITIVE_INT.meta({ description: 'Requests per minute.' }),
-  tpm_limit: POSITIVE_INT.meta({ description: 'Tokens per minute.' }),
-  max_parallel_requests: POSITIVE_INT,
-  max_budget: z.number({ error: 'must be a number of US dollars, 0 or more' }).min(0, { error: 'must be a number of US dollars, 0 or more' })
-    .meta({ description: 'US dollars per budget_duration.' }),
-  budget_duration: duration(false),
-  daily_token_cap: POSITIVE_INT,
+  ...RATE_LIMITS,
+  max_budget: DOLLARS.meta({ description: 'US dollars per budget_duration; without a duration, a lifetime budget.' }),
+  budget_duration: duration(false).meta({ description: 'Budget period: 1d, 24h, 7d, 30d, 1mo (calendar month, UTC).' }),
+  token_budget: POSITIVE_INT.meta({ description: 'Tokens (input plus output) per budget_duration.' }),
+  daily_token_cap: POSITIVE_INT.meta({ description: 'Tokens (input plus output) per UTC day.' }),
+  max_cost_per_request: DOLLARS.meta({ description: 'Largest worst-case cost of one request, in US dollars.' }),
 } satisfies Record<(typeof LIMIT_FIELDS)[number], z.ZodType>;
+const MODEL_LIMITS = z.record(patterned(ALIAS_NAME, ALIAS_NAME_RULE), strict(RATE_LIMITS), { error: 'must map alias names to {rpm_limit, tpm_limit, max_parallel_requests}' })
+  .refine((value) => Object.keys(value).length <= 1000, { error: 'must name at most 1000 aliases' })
+  .meta({ description: 'Rate limits for this tenant on one alias (tenant × alias scope), by alias name.' });
 
 /** The editable fields of each kind (ids excluded), as they appear in the record. */
 export const TEAM_FIELDS = { team_alias: TEXT, models: MODELS, require_tenant: BOOLEAN, metadata: METADATA, ...LIMITS };
-export const TENANT_FIELDS = { name: TEXT, plan: LABEL_TEXT.meta({ description: 'A free label such as free, pro, enterprise.' }), models: MODELS, metadata: METADATA, ...LIMITS };
+export const TENANT_FIELDS = {
+  name: TEXT, plan: LABEL_TEXT.meta({ description: 'A free label such as free, pro, enterprise.' }), models: MODELS, model_limits: MODEL_LIMITS, metadata: METADATA, ...LIMITS,
+};
 export const KEY_FIELDS = {
   key_alias: TEXT,
   team_id: ID,

@@ -4,46 +4,32 @@
 
 import type { DeclaredIdentity } from '../identity/declared.ts';
 import { secretHash, secretPreview } from '../identity/key-secret.ts';
-import { LIMIT_FIELDS, type Limits, type Team, type Tenant, type VirtualKey } from '../identity/records.ts';
+import { pickLimits, type Team, type Tenant, type VirtualKey } from '../identity/records.ts';
 import type { ParsedConfig } from './schema.ts';
 
-function pickLimits(source: Limits): Limits {
-  const out: Limits = {};
-  for (const field of LIMIT_FIELDS) if (source[field] !== undefined) (out as Record<string, unknown>)[field] = source[field];
-  return out;
-}
 
 function optional<T extends object>(fields: T): Partial<T> {
   return Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)) as Partial<T>;
-}
-
-/** Limits are stored with the object but not enforced yet: say so for each one set, never drop it silently. */
-function warnUnenforced(where: string, source: Limits, warnings: string[]): void {
-  const set = LIMIT_FIELDS.filter((field) => source[field] !== undefined);
-  if (set.length > 0) warnings.push(`${where}: ${set.join(', ')} ${set.length === 1 ? 'is' : 'are'} recorded but not enforced yet (limits and budgets arrive with the limits feature).`);
 }
 
 export function buildDeclaredIdentity(parsed: ParsedConfig, masterKey: string | undefined, problems: string[], warnings: string[], loadedAt = new Date()): DeclaredIdentity {
   const stamp = { source: 'config' as const, created_at: loadedAt.toISOString(), updated_at: loadedAt.toISOString() };
   const teams = new Map<string, Team>();
   for (const [team_id, t] of Object.entries(parsed.teams)) {
-    warnUnenforced(`teams.${team_id}`, t, warnings);
     teams.set(team_id, Object.freeze({
       team_id, ...optional({ team_alias: t.team_alias }), models: t.models, require_tenant: t.require_tenant, metadata: t.metadata, ...pickLimits(t), ...stamp,
     }));
   }
   const tenants = new Map<string, Tenant>();
   for (const [tenant_id, t] of Object.entries(parsed.tenants)) {
-    warnUnenforced(`tenants.${tenant_id}`, t, warnings);
     tenants.set(tenant_id, Object.freeze({
-      tenant_id, ...optional({ name: t.name, plan: t.plan }), models: t.models, metadata: t.metadata, ...pickLimits(t), ...stamp,
+      tenant_id, ...optional({ name: t.name, plan: t.plan, model_limits: t.model_limits }), models: t.models, metadata: t.metadata, ...pickLimits(t), ...stamp,
     }));
   }
   const keys = new Map<string, VirtualKey>();
   const keyHashes = new Map<string, string>();
   for (const [key_id, k] of Object.entries(parsed.keys)) {
     const where = `keys.${key_id}`;
-    warnUnenforced(where, k, warnings);
     if (!teams.has(k.team_id)) problems.push(`${where}.team_id: team "${k.team_id}" is not declared under teams:. Keys in the config file belong to teams in the config file.`);
     const hash = secretHash(k.key);
     if (keyHashes.has(hash)) problems.push(`${where}.key: the same secret is used by key "${keyHashes.get(hash)}"; every key needs its own secret.`);

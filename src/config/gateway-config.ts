@@ -1,4 +1,5 @@
 import type { DeclaredIdentity } from '../identity/declared.ts';
+import type { Limits } from '../identity/records.ts';
 import type { Deployment } from '../providers/types.ts';
 
 export interface AliasConfig {
@@ -46,6 +47,14 @@ export interface GatewayConfig {
     readonly unknownTenants: 'allow' | 'reject';
     readonly rotationGraceSeconds: number;
     readonly userIdSalt: string;
+  };
+  /** Rate limits and budgets: the counter store and the global scope (src/limits/). */
+  readonly limits: {
+    readonly backend: 'memory' | 'redis';
+    readonly onStoreFailure: 'open' | 'closed';
+    readonly trackSpend: boolean;
+    readonly global: Readonly<Limits>;
+    readonly alerts: { readonly thresholds: readonly number[]; readonly webhookUrl?: string; readonly webhookTimeoutMs: number };
   };
   /** Non-fatal findings (LiteLLM keys not supported yet, settings not enforced yet). */
   readonly warnings: readonly string[];

@@ -3,7 +3,7 @@
 
 import { z } from 'zod';
 import { DURATION, DURATION_RULE } from '../admin/duration.ts';
-import { LABEL, LABEL_RULE, MODEL_PATTERN, MODEL_PATTERN_RULE, OBJECT_ID, OBJECT_ID_RULE } from '../identity/ids.ts';
+import { ALIAS_NAME, ALIAS_NAME_RULE, LABEL, LABEL_RULE, MODEL_PATTERN, MODEL_PATTERN_RULE, OBJECT_ID, OBJECT_ID_RULE } from '../identity/ids.ts';
 
 /** Numbers and booleans may arrive as strings from os.environ/NAME references. */
 export function fromEnvString(value: unknown): unknown {
@@ -22,14 +22,21 @@ const label = z.string().regex(LABEL, { error: `must be ${LABEL_RULE}` });
 const objectId = z.string().regex(OBJECT_ID, { error: `must be ${OBJECT_ID_RULE}` });
 const metadata = z.record(z.string(), z.unknown()).default({});
 
-const limits = {
+const dollars = fromEnv(z.number().min(0));
+export const rateLimits = {
   rpm_limit: positiveInt.optional(),
   tpm_limit: positiveInt.optional(),
   max_parallel_requests: positiveInt.optional(),
-  max_budget: fromEnv(z.number().min(0)).optional(),
-  budget_duration: duration.optional(),
-  daily_token_cap: positiveInt.optional(),
 };
+export const limits = {
+  ...rateLimits,
+  max_budget: dollars.optional(),
+  budget_duration: duration.optional(),
+  token_budget: positiveInt.optional(),
+  daily_token_cap: positiveInt.optional(),
+  max_cost_per_request: dollars.optional(),
+};
+const aliasName = z.string().regex(ALIAS_NAME, { error: `must be ${ALIAS_NAME_RULE}` });
 
 export const declaredTeamSchema = z.strictObject({
   team_alias: z.string().min(1).max(128).optional(),
@@ -43,6 +50,7 @@ export const declaredTenantSchema = z.strictObject({
   name: z.string().min(1).max(128).optional(),
   plan: label.optional(),
   models,
+  model_limits: z.record(aliasName, z.strictObject(rateLimits)).optional(),
   metadata,
   ...limits,
 });

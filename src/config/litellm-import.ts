@@ -37,6 +37,7 @@ const PARAM_KEYS: Record<string, string> = {
   api_version: 'api_version',
   rpm: 'rpm',
   tpm: 'tpm',
+  max_parallel_requests: 'max_parallel_requests',
   weight: 'weight',
   region_name: 'region',
   input_cost_per_token: 'input_cost_per_token',
@@ -45,7 +46,7 @@ const PARAM_KEYS: Record<string, string> = {
 };
 const SECONDS_KEYS: Record<string, string> = { timeout: 'timeout_ms', stream_timeout: 'stream_timeout_ms' };
 
-const ROUTER_SUPPORTED = new Set<string>();
+const ROUTER_SUPPORTED = new Set(['redis_host', 'redis_port', 'redis_password', 'redis_url']);
 const LITELLM_SETTINGS_SUPPORTED = new Set(['drop_params']);
 const GENERAL_SUPPORTED = new Set(['master_key', 'database_url']);
 
@@ -108,6 +109,31 @@ function warnSection(section: string, value: unknown, supported: ReadonlySet<str
   }
 }
 
+/**
+ * LiteLLM's router_settings name Redis as redis_url, or redis_host/redis_port/redis_password
+ * (references are resolved by now): either becomes Tollgate's `redis.url`, which limits,
+ * budgets and revocation then share.
+ */
+function redisFromRouter(router: Record<string, unknown>, out: ImportResult): string | undefined {
+  if (typeof router.redis_url === 'string' && router.redis_url !== '') return router.redis_url;
+  if (router.redis_host === undefined) {
+    if (router.redis_port !== undefined || router.redis_password !== undefined) out.problems.push('router_settings.redis_host: is required when redis_port or redis_password is set.');
+    return undefined;
+  }
+  const host = String(router.redis_host).trim();
+  const port = router.redis_port === undefined ? 6379 : Number(router.redis_port);
+  if (host === '' || /[\s/@]/.test(host)) {
+    out.problems.push('router_settings.redis_host: must be a host name or address.');
+    return undefined;
+  }
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    out.problems.push('router_settings.redis_port: must be a port number from 1 to 65535.');
+    return undefined;
+  }
+  const password = router.redis_password === undefined || router.redis_password === '' ? '' : `:${encodeURIComponent(String(router.redis_password))}@`;
+  return `redis://${password}${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
 export function importLiteLLMConfig(raw: Record<string, unknown>): ImportResult {
   const out: ImportResult = { config: {}, warnings: [], problems: [] };
   const models: Record<string, { deployments: Record<string, unknown>[] }> = {};
@@ -137,6 +163,9 @@ export function importLiteLLMConfig(raw: Record<string, unknown>): ImportResult 
   out.config.general_settings = general;
   // LiteLLM's database: Tollgate keeps its own tables there, in their own schema.
   if (generalIn.database_url !== undefined) out.config.database = { url: generalIn.database_url, schema: 'tollgate' };
+
+  const redis = redisFromRouter(record(raw.router_settings), out);
+  if (redis) out.config.redis = { url: redis };
 
   for (const key of Object.keys(raw)) {
     if (key === 'server') out.config.server = raw.server;

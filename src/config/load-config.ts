@@ -5,6 +5,7 @@ import type { Deployment } from '../providers/types.ts';
 import { durationSeconds } from '../admin/duration.ts';
 import { ConfigError, formatPath } from './config-error.ts';
 import { buildDeclaredIdentity } from './declared-identity.ts';
+import { buildLimits } from './limits-config.ts';
 import { formatIssues } from './format-issues.ts';
 import type { AliasConfig, GatewayConfig } from './gateway-config.ts';
 import { importLiteLLMConfig, isLiteLLMConfig } from './litellm-import.ts';
@@ -103,7 +104,6 @@ function build(
       if (ids.has(dep.id)) problems.push(`${where}.id: "${dep.id}" is used by another deployment; ids must be unique.`);
       ids.add(dep.id);
       for (const problem of providerFor(dep.provider).validate(dep)) problems.push(`${where}: ${problem}.`);
-      if (d.rpm !== undefined || d.tpm !== undefined) warnings.push(`${where}: rpm/tpm are recorded but not enforced yet (rate limits arrive with the limits feature).`);
       return Object.freeze(dep);
     });
     aliases.set(name, Object.freeze({ name, ...(alias.description ? { description: alias.description } : {}), deployments: Object.freeze(deployments) }));
@@ -113,6 +113,7 @@ function build(
   if (fromEnv && fromEnv.length < 8) problems.push('TOLLGATE_MASTER_KEY: must be at least 8 characters.');
   if (fromEnv && !/^[\x21-\x7e]+$/.test(fromEnv)) problems.push('TOLLGATE_MASTER_KEY: must be printable characters without spaces or line breaks.');
   const declared = buildDeclaredIdentity(parsed, masterKey, problems, warnings);
+  const limits = buildLimits(parsed, aliases, problems, warnings);
   const auth = parsed.auth;
   return Object.freeze({
     source: Object.freeze(source),
@@ -150,6 +151,7 @@ function build(
       rotationGraceSeconds: durationSeconds(auth.rotation_grace)!,
       userIdSalt: auth.user_id_salt ?? 'tollgate-user-id',
     }),
+    limits,
     warnings: Object.freeze(warnings),
   });
 }
@@ -173,6 +175,7 @@ function toDeployment(alias: string, index: number, d: DeploymentConfig, dropPar
   if (d.region !== undefined) dep.region = d.region;
   if (d.rpm !== undefined) dep.rpm = d.rpm;
   if (d.tpm !== undefined) dep.tpm = d.tpm;
+  if (d.max_parallel_requests !== undefined) dep.maxParallelRequests = d.max_parallel_requests;
   if (d.input_cost_per_token !== undefined) dep.inputCostPerToken = d.input_cost_per_token;
   if (d.output_cost_per_token !== undefined) dep.outputCostPerToken = d.output_cost_per_token;
   if (d.simulator !== undefined) dep.simulator = d.simulator;

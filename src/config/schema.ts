@@ -1,6 +1,8 @@
 import { z } from 'zod';
+import { ALIAS_NAME, ALIAS_NAME_RULE } from '../identity/ids.ts';
 import { PROVIDER_NAMES } from '../providers/registry.ts';
 import { fromEnv, identitySections, positiveInt } from './identity-schema.ts';
+import { limitsSchema } from './limits-schema.ts';
 
 const SIZE = /^(\d+(?:\.\d+)?)\s*(b|kb|kib|mb|mib|gb|gib)?$/i;
 const UNITS: Record<string, number> = { b: 1, kb: 1e3, kib: 1024, mb: 1e6, mib: 1024 ** 2, gb: 1e9, gib: 1024 ** 3 };
@@ -54,17 +56,17 @@ export const deploymentSchema = z.strictObject({
   stream_timeout_ms: positiveInt.optional(),
   drop_params: bool().optional(),
   region: z.string().optional(),
+  /** This deployment's share of the vendor key's quota (deployment scope). */
   rpm: positiveInt.optional(),
   tpm: positiveInt.optional(),
+  max_parallel_requests: positiveInt.optional(),
   input_cost_per_token: fromEnv(z.number().min(0)).optional(),
   output_cost_per_token: fromEnv(z.number().min(0)).optional(),
   model_info: z.record(z.string(), z.unknown()).default({}),
   simulator: simulatorSchema.optional(),
 });
 
-const aliasName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:/@-]{0,127}$/, {
-  error: 'alias names are 1-128 characters of letters, digits and . _ : / @ -',
-});
+const aliasName = z.string().regex(ALIAS_NAME, { error: `alias names are ${ALIAS_NAME_RULE}` });
 
 export const aliasSchema = z.strictObject({
   description: z.string().optional(),
@@ -92,6 +94,7 @@ export const configSchema = z.strictObject({
   }).prefault({}),
   models: z.record(aliasName, aliasSchema).default({}),
   ...identitySections,
+  limits: limitsSchema,
 });
 
 export type ConfigInput = z.input<typeof configSchema>;
@@ -99,4 +102,4 @@ export type ParsedConfig = z.output<typeof configSchema>;
 export type DeploymentConfig = z.output<typeof deploymentSchema>;
 
 /** Fields whose values are secrets: never echoed in problems or logs. */
-export const SECRET_FIELDS: ReadonlySet<string> = new Set(['api_key', 'master_key', 'headers', 'key', 'url', 'user_id_salt']);
+export const SECRET_FIELDS: ReadonlySet<string> = new Set(['api_key', 'master_key', 'headers', 'key', 'url', 'user_id_salt', 'webhook_url']);

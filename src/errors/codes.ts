@@ -67,6 +67,17 @@ export const ERROR_CODES = Object.freeze({
     'The admin API needs the master key or a virtual key with role `admin`.'),
   auth_unavailable: spec(503, 'overloaded_error', true,
     'The key store (database) cannot be reached and the key (or the X-Tenant-Id tenant) is not cached on this replica. Retry; keys and tenants already in use keep working.'),
+  // ── limits and budgets ──────────────────────────────────────────────────────
+  rate_limited: spec(429, 'rate_limit_error', true,
+    'A requests-per-minute or tokens-per-minute limit would be exceeded. `error.limit` names its scope and id; retry after Retry-After seconds.'),
+  concurrency_limited: spec(429, 'rate_limit_error', true,
+    'Too many requests of this key, team, tenant or deployment are in flight at once (max_parallel_requests). Retry when one finishes.'),
+  budget_exceeded: spec(429, 'rate_limit_error', false,
+    'The request\'s worst-case cost does not fit in a dollar or token budget. `error.limit` names the budget, its spend, limit and reset time.'),
+  cost_cap_exceeded: spec(400, 'invalid_request_error', false,
+    'The request\'s worst-case cost is above the per-request cap (X-Max-Cost-Usd or max_cost_per_request). Lower max_tokens or shorten the input.'),
+  limits_unavailable: spec(503, 'overloaded_error', true,
+    'The shared limits store (Redis) cannot be reached and `limits.on_store_failure` is closed. Retry when it is back.'),
   // ── admin API ───────────────────────────────────────────────────────────────
   resource_not_found: spec(404, 'not_found_error', false,
     'The team, tenant, key or other admin object does not exist. List them with GET /admin/teams, /admin/tenants or /admin/keys.'),

@@ -7,6 +7,10 @@ export interface GatewayErrorOptions {
   deployment?: string;
   /** Seconds the client should wait, sent as Retry-After. */
   retryAfterSeconds?: number;
+  /** Extra response headers (x-ratelimit-* on a limit refusal). */
+  headers?: Readonly<Record<string, string>>;
+  /** Structured detail sent in the error body as `error.limit` (which limit tripped). */
+  limit?: Readonly<Record<string, unknown>>;
   cause?: unknown;
 }
 
@@ -19,6 +23,8 @@ export class GatewayError extends Error {
   readonly param: string | null;
   readonly deployment: string | undefined;
   readonly retryAfterSeconds: number | undefined;
+  readonly headers: Readonly<Record<string, string>> | undefined;
+  readonly limit: Readonly<Record<string, unknown>> | undefined;
 
   constructor(code: ErrorCode, message: string, options: GatewayErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -31,6 +37,8 @@ export class GatewayError extends Error {
     this.param = options.param ?? null;
     this.deployment = options.deployment;
     this.retryAfterSeconds = options.retryAfterSeconds;
+    this.headers = options.headers;
+    this.limit = options.limit;
   }
 }
 

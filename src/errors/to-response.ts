@@ -1,12 +1,12 @@
 import { GatewayError, isGatewayError } from './gateway-error.ts';
 
 export interface OpenAIErrorEnvelope {
-  error: { message: string; type: string; code: string; param: string | null };
+  error: { message: string; type: string; code: string; param: string | null; limit?: Readonly<Record<string, unknown>> };
 }
 
 export interface AnthropicErrorEnvelope {
   type: 'error';
-  error: { type: string; message: string };
+  error: { type: string; message: string; limit?: Readonly<Record<string, unknown>> };
 }
 
 /** Any thrown value becomes a GatewayError; unknown values become internal_error (the only 500). */
@@ -16,7 +16,9 @@ export function toGatewayError(err: unknown, requestId: string): GatewayError {
 }
 
 export function toOpenAIErrorBody(err: GatewayError): OpenAIErrorEnvelope {
-  return { error: { message: err.message, type: err.type, code: err.code, param: err.param } };
+  const error: OpenAIErrorEnvelope['error'] = { message: err.message, type: err.type, code: err.code, param: err.param };
+  if (err.limit) error.limit = err.limit;
+  return { error };
 }
 
 // Anthropic SDKs pick their exception class from the HTTP status; the body type mirrors Anthropic's names.
@@ -33,11 +35,13 @@ const ANTHROPIC_TYPES: Record<number, string> = {
 
 export function toAnthropicErrorBody(err: GatewayError): AnthropicErrorEnvelope {
   const type = ANTHROPIC_TYPES[err.status] ?? (err.status >= 500 ? 'api_error' : 'invalid_request_error');
-  return { type: 'error', error: { type, message: `${err.message} [${err.code}]` } };
+  const error: AnthropicErrorEnvelope['error'] = { type, message: `${err.message} [${err.code}]` };
+  if (err.limit) error.limit = err.limit;
+  return { type: 'error', error };
 }
 
 export function errorHeaders(err: GatewayError): Record<string, string> {
-  const headers: Record<string, string> = { 'x-gateway-error-code': err.code };
+  const headers: Record<string, string> = { ...err.headers, 'x-gateway-error-code': err.code };
   if (err.retryAfterSeconds !== undefined) headers['retry-after'] = String(Math.max(0, Math.ceil(err.retryAfterSeconds)));
   if (err.deployment) headers['x-gateway-deployment'] = err.deployment;
   return headers;

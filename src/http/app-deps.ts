@@ -2,6 +2,9 @@ import type { GatewayConfig } from '../config/gateway-config.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { TransportFor } from '../pipeline/dispatch.ts';
 import type { Random } from '../pipeline/route.ts';
+import type { Policy } from '../pipeline/policy.ts';
+import type { TokenEstimator } from '../limits/token-estimate.ts';
+import type { DeploymentHealth } from '../routing/deployment-health.ts';
 
 /** Everything the request path needs, injected by createApp (tests swap any of it). */
 export interface AppDeps {
@@ -11,4 +14,10 @@ export interface AppDeps {
   readonly random: Random;
   /** Largest upstream success body the gateway will read (non-streaming). */
   readonly maxUpstreamBodyBytes: number;
+  /** Policy stage: rate limits, concurrency, cost cap and budget reservation. */
+  readonly policy: Policy;
+  /** Token counts for limits (loaded on first use). */
+  readonly tokens: TokenEstimator;
+  /** Vendor throttling per deployment. */
+  readonly health: DeploymentHealth;
 }

@@ -11,3 +11,7 @@ export const MODEL_PATTERN_RULE = 'an alias name, "*" for every alias, or a pref
 /** environment and project labels, tags. */
 export const LABEL = /^[A-Za-z0-9][A-Za-z0-9._:/@-]{0,63}$/;
 export const LABEL_RULE = '1-64 characters of letters, digits and . _ : / @ -, starting with a letter or digit';
+
+/** Model alias names (config `models:` keys, tenant model_limits keys). */
+export const ALIAS_NAME = /^[A-Za-z0-9][A-Za-z0-9._:/@-]{0,127}$/;
+export const ALIAS_NAME_RULE = '1-128 characters of letters, digits and . _ : / @ -, starting with a letter or digit';

@@ -5,22 +5,42 @@
 /** Where an object is defined. Objects declared in the config file are read-only at run time. */
 export type Source = 'config' | 'api';
 
-/**
- * Limits and budgets attached to a key, team or tenant. Stored and returned now; the limits
- * feature enforces them. Field names follow LiteLLM's /key/generate and /team/new.
- */
-export interface Limits {
+/** Rate and concurrency limits (also per alias, for a tenant's model_limits). */
+export interface RateLimits {
+  /** Requests per minute (sliding window). */
   rpm_limit?: number;
+  /** Tokens per minute, input plus output (sliding window). */
   tpm_limit?: number;
+  /** Requests in flight at once. */
   max_parallel_requests?: number;
-  /** US dollars per budget_duration. */
-  max_budget?: number;
-  /** 1d, 24h, 7d, 30d, 1mo ... */
-  budget_duration?: string;
-  daily_token_cap?: number;
 }
 
-export const LIMIT_FIELDS = ['rpm_limit', 'tpm_limit', 'max_parallel_requests', 'max_budget', 'budget_duration', 'daily_token_cap'] as const;
+/**
+ * Limits and budgets attached to a key, team or tenant, enforced by src/limits/. Field names
+ * follow LiteLLM's /key/generate and /team/new where LiteLLM has one.
+ */
+export interface Limits extends RateLimits {
+  /** US dollars per budget_duration (no duration: a lifetime budget, as in LiteLLM). */
+  max_budget?: number;
+  /** 1d, 24h, 7d, 30d, 1mo (calendar month, UTC) ... */
+  budget_duration?: string;
+  /** Tokens (input plus output) per budget_duration. */
+  token_budget?: number;
+  /** Tokens (input plus output) per UTC day. */
+  daily_token_cap?: number;
+  /** Largest worst-case cost in US dollars one request may have (checked before the call). */
+  max_cost_per_request?: number;
+}
+
+export const RATE_LIMIT_FIELDS = ['rpm_limit', 'tpm_limit', 'max_parallel_requests'] as const;
+export const LIMIT_FIELDS = [...RATE_LIMIT_FIELDS, 'max_budget', 'budget_duration', 'token_budget', 'daily_token_cap', 'max_cost_per_request'] as const;
+
+/** The limit fields set on `source` (config sections carry other fields too). */
+export function pickLimits(source: Readonly<Record<string, unknown>> | Limits): Limits {
+  const out: Record<string, unknown> = {};
+  for (const field of LIMIT_FIELDS) if ((source as Record<string, unknown>)[field] !== undefined) out[field] = (source as Record<string, unknown>)[field];
+  return out as Limits;
+}
 
 interface Stamped {
   source: Source;
@@ -48,6 +68,8 @@ export interface Tenant extends Stamped, Limits {
   plan?: string;
   /** Alias patterns callers acting for this tenant may use; empty = every alias. */
   models: string[];
+  /** Rate limits for this tenant on one alias (tenant × alias scope), by alias name. */
+  model_limits?: Record<string, RateLimits>;
   metadata: Record<string, unknown>;
 }
 

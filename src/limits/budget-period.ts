@@ -25,3 +25,11 @@ export function periodAt(duration: string, now: number): Period {
   const index = Math.floor(now / length);
   return { id: `p${seconds}-${index}`, startsAt: index * length, endsAt: (index + 1) * length };
 }
+
+/** A budget without a duration never resets (LiteLLM's max_budget without budget_duration). */
+export const LIFETIME: Period = Object.freeze({ id: 'all', startsAt: 0, endsAt: Date.UTC(9999, 0, 1) });
+
+/** periodAt, or LIFETIME when no duration is set. */
+export function budgetPeriod(duration: string | undefined, now: number): Period {
+  return duration === undefined ? LIFETIME : periodAt(duration, now);
+}

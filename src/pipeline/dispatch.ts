@@ -1,5 +1,6 @@
 import { GatewayError } from '../errors/gateway-error.ts';
 import type { Deployment, ProviderAdapter, Transport, UpstreamRequest, UpstreamResponse } from '../providers/types.ts';
+import type { DeploymentHealth } from '../routing/deployment-health.ts';
 import { redactCredentials } from '../providers/shared/redact-credentials.ts';
 import { readAll } from '../streams/read-all.ts';
 import { traceparentHeader, type RequestContext } from './request-context.ts';
@@ -31,6 +32,12 @@ export interface UpstreamCall {
 
 export type TransportFor = (adapter: ProviderAdapter) => Transport;
 
+/** What a call needs from the app: the transports, and where to record what deployments answer. */
+export interface UpstreamDeps {
+  readonly transportFor: TransportFor;
+  readonly health?: DeploymentHealth;
+}
+
 
 /** Turns a thrown transport error (or abort) into a GatewayError naming the deployment. */
 export function upstreamFailure(err: unknown, dep: Deployment, signal: AbortSignal): Error {
@@ -57,7 +64,7 @@ function timeoutError(dep: Deployment): GatewayError {
  * are mapped by the provider's own adapter into a GatewayError.
  */
 export async function callUpstream(
-  transportFor: TransportFor, ctx: RequestContext, dep: Deployment, adapter: ProviderAdapter,
+  deps: UpstreamDeps, ctx: RequestContext, dep: Deployment, adapter: ProviderAdapter,
   request: UpstreamRequest, stream: boolean,
 ): Promise<UpstreamCall> {
   const controller = new AbortController();
@@ -73,7 +80,7 @@ export async function callUpstream(
   const sentAt = performance.now();
   let response: UpstreamResponse;
   try {
-    response = await transportFor(adapter).send(request, {
+    response = await deps.transportFor(adapter).send(request, {
       signal: controller.signal,
       deployment: dep,
       headersTimeoutMs: timeoutMs,
@@ -95,6 +102,7 @@ export async function callUpstream(
       done();
     }
     const failure = adapter.mapError(response.status, text, response.headers);
+    if (failure.code === 'upstream_rate_limited') deps.health?.recordThrottle(dep.id, failure.retryAfterSeconds);
     // A provider's auth error may quote (part of) the credential, so its text is not relayed.
     const detail = failure.code === 'upstream_auth_failed'
       ? 'the provider rejected the gateway\'s credentials for this deployment; an operator must fix its api_key'

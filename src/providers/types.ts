@@ -149,8 +149,10 @@ export interface Deployment {
   readonly streamTimeoutMs: number;
   readonly dropParams: boolean;
   readonly region?: string;
+  /** Deployment-scope limits: this deployment's share of the vendor key's quota. */
   readonly rpm?: number;
   readonly tpm?: number;
+  readonly maxParallelRequests?: number;
   readonly inputCostPerToken?: number;
   readonly outputCostPerToken?: number;
   readonly modelInfo: Readonly<Record<string, unknown>>;

@@ -60,10 +60,8 @@ test('teams, tenants and keys declared as code become read-only records; secrets
   assert.equal(keyHashes.get(secretHash(SECRET)), 'ci-bot');
   assert.equal(JSON.stringify([...keys.values()]).includes(SECRET), false);
   assert.ok(Object.isFrozen(key));
-  assert.deepEqual(config.warnings.filter((w) => w.includes('not enforced yet')), [
-    'teams.platform: rpm_limit is recorded but not enforced yet (limits and budgets arrive with the limits feature).',
-    'tenants.acme: daily_token_cap is recorded but not enforced yet (limits and budgets arrive with the limits feature).',
-  ]);
+  // Limits are enforced now: declared ones load without a warning.
+  assert.deepEqual(config.warnings.filter((w) => w.includes('not enforced')), []);
 });
 
 test('declared objects are validated with field paths, and secrets are never echoed', () => {

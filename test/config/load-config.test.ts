@@ -119,9 +119,45 @@ test('LiteLLM config.yaml: model_list becomes routing groups; unsupported keys w
     'router_settings.routing_strategy: not supported yet; ignored.',
     'router_settings.num_retries: not supported yet; ignored.',
     'litellm_settings.success_callback: not supported yet; ignored.',
-    'models.gpt-4o.deployments[0]: rpm/tpm are recorded but not enforced yet (rate limits arrive with the limits feature).',
   ]);
 });
+
+test('LiteLLM router_settings redis_host/port/password (or redis_url) become redis.url, which limits then use', () => {
+  const base = 'model_list: [{ model_name: m, litellm_params: { model: simulator/x } }]\n';
+  const config = parseConfig(`${base}router_settings: { redis_host: os.environ/RH, redis_port: 6380, redis_password: os.environ/RP }\n`, 'l.yaml', { env: { RH: 'cache.internal', RP: 'p@ss:w/rd' } });
+  assert.deepEqual(config.redis, { url: 'redis://:p%40ss%3Aw%2Frd@cache.internal:6380', keyPrefix: 'tollgate:' });
+  assert.equal(config.limits.backend, 'redis');
+  assert.deepEqual(config.warnings, []);
+  assert.equal(parseConfig(`${base}router_settings: { redis_url: "redis://r:6379" }\n`, 'l.yaml', { env: {} }).redis?.url, 'redis://r:6379');
+  assert.equal(parseConfig(`${base}router_settings: { redis_host: r }\n`, 'l.yaml', { env: {} }).redis?.url, 'redis://r:6379');
+  assert.throws(() => parseConfig(`${base}router_settings: { redis_port: 6379 }\n`, 'l.yaml', { env: {} }), /router_settings.redis_host: is required/);
+  assert.throws(() => parseConfig(`${base}router_settings: { redis_host: r, redis_port: 99999 }\n`, 'l.yaml', { env: {} }), /redis_port: must be a port number/);
+});
+
+test('limits: backend defaults to redis when redis is set; a redis backend without redis is refused; alert URLs are never echoed', () => {
+  const models = 'models: { m: { deployments: [{ provider: simulator, model: x }] } }\n';
+  assert.equal(parseConfig(models, 'n.yaml', { env: {} }).limits.backend, 'memory');
+  const limits = parseConfig(`${models}limits: { global: { rpm_limit: 100, max_budget: 5, budget_duration: 1mo }, alerts: { thresholds: [0.9, 0.5, 0.9] } }\n`, 'n.yaml', { env: {} }).limits;
+  assert.deepEqual(limits.global, { rpm_limit: 100, max_budget: 5, budget_duration: '1mo' });
+  assert.deepEqual(limits.alerts.thresholds, [0.5, 0.9]);
+  assert.equal(limits.onStoreFailure, 'open');
+  assert.throws(() => parseConfig(`${models}limits: { backend: redis }\n`, 'n.yaml', { env: {} }), /limits.backend: redis needs a `redis:` section/);
+  assert.throws(() => parseConfig(`${models}limits: { on_store_failure: maybe }\n`, 'n.yaml', { env: {} }), /on_store_failure/);
+  const bad = problemsOf(`${models}limits: { alerts: { webhook_url: "ftp://hooks.example/T0KEN123" } }\n`);
+  assert.match(bad, /webhook_url/);
+  assert.doesNotMatch(bad, /T0KEN123/);
+  const warned = parseConfig(`${models}limits: { global: { max_budget: 10 } }\n`, 'n.yaml', { env: {} }).warnings;
+  assert.match(warned.join('\n'), /m#0 has no input_cost_per_token\/output_cost_per_token/);
+});
+
+function problemsOf(yaml: string): string {
+  try {
+    parseConfig(yaml, 'n.yaml', { env: {} });
+  } catch (error) {
+    return (error as Error).message;
+  }
+  return '';
+}
 
 test('a file with both models and model_list is rejected', () => {
   assert.match(problems('models: {}\nmodel_list: []\n')[0]!, /models and model_list are both present/);

@@ -1,0 +1,65 @@
+// Opens what limits and budgets need at run time, from the config: the counter store (memory,
+// or Redis behind the fail-open/closed policy), budget alerts, and the policy stage.
+
+import type { GatewayConfig } from '../config/gateway-config.ts';
+import type { Logger } from '../logging/logger.ts';
+import { createPolicy, type Policy } from '../pipeline/policy.ts';
+import type { Metrics } from '../telemetry/metrics.ts';
+import { BudgetAlerts } from './budget-alerts.ts';
+import type { CounterStore } from './counter-store.ts';
+import { FailoverCounterStore } from './failover-counter-store.ts';
+import { MemoryCounterStore } from './memory-counter-store.ts';
+import { RedisCounterStore } from './redis-counter-store.ts';
+
+export interface LimitsRuntime {
+  readonly store: CounterStore;
+  readonly policy: Policy;
+  readonly alerts: BudgetAlerts;
+  /** Why limits are degraded (shared store down), for /health/ready; undefined when healthy. */
+  degraded(): string | undefined;
+  close(): Promise<void>;
+}
+
+export interface LimitsRuntimeOptions {
+  readonly config: GatewayConfig;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  /** Epoch ms; tests inject a clock to cross budget periods. */
+  readonly now?: () => number;
+  /** Replaces the configured store (tests). */
+  readonly store?: CounterStore;
+}
+
+export function openLimitsRuntime(options: LimitsRuntimeOptions): LimitsRuntime {
+  const { config, logger, metrics } = options;
+  const now = options.now ?? Date.now;
+  const limits = config.limits;
+  let store: CounterStore;
+  let failover: FailoverCounterStore | undefined;
+  if (options.store) store = options.store;
+  else if (limits.backend === 'redis' && config.redis) {
+    const redis = new RedisCounterStore({ url: config.redis.url, keyPrefix: `${config.redis.keyPrefix}limits:` });
+    store = failover = new FailoverCounterStore({ primary: redis, mode: limits.onStoreFailure, logger, metrics });
+  } else store = new MemoryCounterStore();
+  const alerts = new BudgetAlerts({
+    thresholds: limits.alerts.thresholds,
+    ...(limits.alerts.webhookUrl ? { webhookUrl: limits.alerts.webhookUrl } : {}),
+    webhookTimeoutMs: limits.alerts.webhookTimeoutMs,
+    logger,
+    metrics,
+    claim: (id, expiresAt) => store.claimOnce(id, now(), expiresAt),
+    now,
+  });
+  const policy = createPolicy({ store, global: limits.global, trackSpend: limits.trackSpend, logger, alerts, now });
+  return {
+    store,
+    policy,
+    alerts,
+    degraded: () => failover?.degraded(),
+    async close() {
+      // Alerts still being delivered get a moment; a hanging webhook never holds up shutdown.
+      await Promise.race([alerts.idle(), new Promise((resolve) => setTimeout(resolve, 2_000).unref())]);
+      await store.close();
+    },
+  };
+}
