@@ -13,6 +13,7 @@ import type { Logger } from './logging/logger.ts';
 import { createAdminRouter } from './admin/admin-routes.ts';
 import type { IdentityRuntime } from './identity/identity-runtime.ts';
 import type { LimitsRuntime } from './limits/limits-runtime.ts';
+import { createSpendReader } from './limits/spend-report.ts';
 import { createTokenEstimator } from './limits/token-estimate.ts';
 import { DeploymentHealth } from './routing/deployment-health.ts';
 import type { Metrics } from './telemetry/metrics.ts';
@@ -93,7 +94,8 @@ export function createApp(options: AppOptions): App {
   const { identity } = options;
   const authenticate = createAuthenticator({ masterKey: config.masterKey, directory: identity.directory, unknownTenants: config.identity.unknownTenants });
   const userSalt = config.identity.userIdSalt;
-  const adminRouter = createAdminRouter(identity.admin, { maxBodyBytes: config.server.maxBodyBytes });
+  const spend = { read: createSpendReader(options.limits.store, config.limits.trackSpend, options.limits.now), global: config.limits.global };
+  const adminRouter = createAdminRouter(identity.admin, { maxBodyBytes: config.server.maxBodyBytes, spend });
   const adminHandler: Handler = async (ctx, req, res) => {
     if (!isAdmin(ctx.principal)) throw new GatewayError('admin_required', 'The admin API needs the master key or a key with role "admin".');
     const url = req.url ?? '/';

@@ -4,7 +4,7 @@
 import { z } from 'zod';
 import { auditQuery, keyGenerate, keyListQuery, keyPatch, keyRotate, listQuery, noFields, teamCreate, teamPatch, tenantCreate, tenantPatch } from './admin-schemas.ts';
 import {
-  auditPage, keyDeleted, keyPage, keyRecord, keyWithSecret, teamDeleted, teamPage, teamRecord, tenantDeleted, tenantPage, tenantRecord,
+  auditPage, keyDeleted, keyPage, keyRecord, keyWithSecret, spendReport, teamDeleted, teamPage, teamRecord, tenantDeleted, tenantPage, tenantRecord,
 } from './record-schemas.ts';
 
 export type HttpMethod = 'GET' | 'POST' | 'PATCH' | 'DELETE';
@@ -60,6 +60,13 @@ function collection<N extends string, V extends string>(c: CollectionSpec<N, V>)
   ];
 }
 
+function spendOf<N extends string>(name: N, plural: string, idParam: string): AdminOperation<`get${N}Spend`> {
+  return {
+    id: `get${name}Spend`, method: 'GET', path: `/admin/${plural}/{${idParam}}/spend`, tag: 'spend', status: 200, response: spendReport,
+    summary: `Spend so far of a ${name.toLowerCase()} in its current budget periods (settled and reserved).`,
+  };
+}
+
 function keyAction<A extends string>(action: A, summary: string, body: z.ZodType, response: z.ZodType): AdminOperation<`${A}Key`> {
   return { id: `${action}Key`, method: 'POST', path: `/admin/keys/{key_id}/${action}`, tag: 'keys', summary, body, status: 200, response, ...(response === keyWithSecret ? { secret: true } : {}) };
 }
@@ -74,6 +81,10 @@ export const ADMIN_OPERATIONS = [
   keyAction('revoke', 'Revoke the key for good.', noFields, keyRecord),
   keyAction('block', 'Block the key until it is unblocked (no-op when blocked).', noFields, keyRecord),
   keyAction('unblock', 'Unblock the key (no-op when active).', noFields, keyRecord),
+  spendOf('Key', 'keys', 'key_id'),
+  spendOf('Team', 'teams', 'team_id'),
+  spendOf('Tenant', 'tenants', 'tenant_id'),
+  { id: 'getGlobalSpend', method: 'GET', path: '/admin/spend', tag: 'spend', summary: 'Spend so far against the global budgets (limits.global).', status: 200, response: spendReport },
   { id: 'queryAudit', method: 'GET', path: '/admin/audit', tag: 'audit', summary: 'Admin actions, newest first.', query: auditQuery, status: 200, response: auditPage },
   { id: 'getOpenApi', method: 'GET', path: '/admin/openapi.json', tag: 'meta', summary: 'This document.', status: 200, response: openApiDocument },
 ] as const satisfies ReadonlyArray<AdminOperation>;

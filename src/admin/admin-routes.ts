@@ -11,6 +11,8 @@ import { ADMIN_OPERATIONS, type AdminOperation, type CollectionOperationId, type
 import { noFields } from './admin-schemas.ts';
 import type { Actor, AdminService, Page } from './admin-service.ts';
 import { renderOpenApi } from './openapi.ts';
+import type { Limits } from '../identity/records.ts';
+import type { SpendReader } from '../limits/spend-report.ts';
 import { parseInput } from './parse-input.ts';
 
 export type AdminRouter = (ctx: RequestContext, req: IncomingMessage, res: ServerResponse, path: string, actor: Actor) => Promise<void>;
@@ -64,7 +66,13 @@ function withoutInput(action: (id: string, actor: Actor) => Promise<unknown>): H
   };
 }
 
-function handlersFor(service: AdminService, openApi: () => JsonText): Record<OperationId, Handler> {
+/** Where spend-so-far comes from: the limits counters, and the global scope's limits from config. */
+export interface SpendSource {
+  readonly read: SpendReader;
+  readonly global: Readonly<Limits>;
+}
+
+function handlersFor(service: AdminService, spend: SpendSource, openApi: () => JsonText): Record<OperationId, Handler> {
   return {
     ...collectionHandlers('Team', 'create', 'team_id', {
       list: (q) => service.listTeams(q), create: (i, a) => service.createTeam(i, a), get: (id) => service.getTeam(id),
@@ -82,6 +90,10 @@ function handlersFor(service: AdminService, openApi: () => JsonText): Record<Ope
     revokeKey: withoutInput((id, actor) => service.revokeKey(id, actor)),
     blockKey: withoutInput((id, actor) => service.blockKey(id, actor)),
     unblockKey: withoutInput((id, actor) => service.unblockKey(id, actor)),
+    getKeySpend: async (call) => spend.read('key', call.id, await service.getKey(call.id)),
+    getTeamSpend: async (call) => spend.read('team', call.id, await service.getTeam(call.id)),
+    getTenantSpend: async (call) => spend.read('tenant', call.id, await service.getTenant(call.id)),
+    getGlobalSpend: () => spend.read('global', 'global', spend.global),
     queryAudit: (call) => service.queryAudit(call.query),
     getOpenApi: async () => openApi(),
   };
@@ -134,11 +146,11 @@ function hasBody(req: IncomingMessage): boolean {
   return length !== undefined ? length !== '0' : req.headers['transfer-encoding'] !== undefined;
 }
 
-export function createAdminRouter(service: AdminService, options: { maxBodyBytes: number }): AdminRouter {
+export function createAdminRouter(service: AdminService, options: { maxBodyBytes: number; spend: SpendSource }): AdminRouter {
   const paths = compilePaths(ADMIN_OPERATIONS);
   // Rendered on first request, then kept: most gateways never serve it, and it is not small.
   let openApi: JsonText | undefined;
-  const handlers = handlersFor(service, () => (openApi ??= new JsonText(renderOpenApi(ADMIN_OPERATIONS))));
+  const handlers = handlersFor(service, options.spend, () => (openApi ??= new JsonText(renderOpenApi(ADMIN_OPERATIONS))));
 
   return async function adminRouter(ctx, req, res, path, actor) {
     let entry: PathEntry | undefined;

@@ -52,6 +52,23 @@ export const teamDeleted = z.object({ deleted: z.literal(true), team_id: z.strin
 export const tenantDeleted = z.object({ deleted: z.literal(true), tenant_id: z.string() });
 export const keyDeleted = z.object({ deleted: z.literal(true), key_id: z.string() });
 
+const budgetReport = z.object({
+  budget: z.enum(['usd', 'tokens', 'daily_tokens']).meta({ description: 'usd: max_budget per budget_duration; tokens: token_budget per budget_duration; daily_tokens: daily_token_cap.' }),
+  unit: z.enum(['usd', 'tokens']),
+  period: z.string().meta({ description: 'The period id: "2026-12" for a calendar month, "all" for a lifetime budget.' }),
+  period_starts_at: DATE_TIME.nullable(),
+  period_ends_at: DATE_TIME.nullable().meta({ description: 'When the budget resets; null when it never does.' }),
+  limit: z.number().nullable().meta({ description: 'null: spend is tracked without a limit.' }),
+  spent: z.number().meta({ description: 'Settled spend in the period (US dollars or tokens).' }),
+  reserved: z.number().meta({ description: 'Held by requests in flight.' }),
+  remaining: z.number().nullable(),
+});
+export const spendReport = z.object({
+  object_type: z.enum(['key', 'team', 'tenant', 'global']),
+  object_id: z.string(),
+  budgets: z.array(budgetReport),
+});
+
 export const errorEnvelope = z.object({
   error: z.object({
     message: z.string(),

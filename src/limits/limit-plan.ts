@@ -86,18 +86,42 @@ export function costCap(scopes: readonly ScopeLimits[]): { microUsd: number; sco
   return cap;
 }
 
+/** One budget counter of a scope: what it counts, its limit and period. */
+export interface ScopeBudget {
+  readonly id: string;
+  readonly unit: 'usd' | 'tokens';
+  /** Micro-dollars or tokens; UNLIMITED for spend tracking. */
+  readonly limit: number;
+  readonly period: Period;
+  readonly enforced: boolean;
+}
+
+/**
+ * The budget counters of one scope at `now`: dollars per budget_duration (or spend tracking),
+ * tokens per budget_duration, tokens per UTC day. The admin API reads spend with the same ids.
+ */
+export function scopeBudgets(s: ScopeLimits, now: number, trackSpend: ReadonlySet<LimitScope>): ScopeBudget[] {
+  const l = s.limits as Limits;
+  const out: ScopeBudget[] = [];
+  const at = (prefix: string, period: Period) => `${prefix}:${s.scope}:${s.id}:${period.id}`;
+  const needsPeriod = l.max_budget !== undefined || l.token_budget !== undefined || trackSpend.has(s.scope);
+  const period = needsPeriod ? budgetPeriod(l.budget_duration, now) : undefined;
+  if (l.max_budget !== undefined) out.push({ id: at('usd', period!), unit: 'usd', limit: dollarsToMicro(l.max_budget), period: period!, enforced: true });
+  else if (trackSpend.has(s.scope)) out.push({ id: at('usd', period!), unit: 'usd', limit: UNLIMITED, period: period!, enforced: false });
+  if (l.token_budget !== undefined) out.push({ id: at('tok', period!), unit: 'tokens', limit: l.token_budget, period: period!, enforced: true });
+  if (l.daily_token_cap !== undefined) {
+    const day = periodAt('1d', now);
+    out.push({ id: at('tokd', day), unit: 'tokens', limit: l.daily_token_cap, period: day, enforced: true });
+  }
+  return out;
+}
+
 export function buildPlan(scopes: readonly ScopeLimits[], amounts: Amounts, options: PlanOptions): LimitPlan | undefined {
   const windows: WindowLimit[] = [];
   const concurrency: ConcurrencyLimit[] = [];
   const budgets: BudgetLimit[] = [];
   const meta = new Map<string, CounterMeta>();
   const { now, holdMs } = options;
-
-  const budget = (prefix: string, s: ScopeLimits, unit: 'usd' | 'tokens', limit: number, period: Period, amount: number, enforced: boolean) => {
-    const id = `${prefix}:${s.scope}:${s.id}:${period.id}`;
-    budgets.push({ id, limit, amount, periodEndsAt: period.endsAt, reservationTtlMs: holdMs });
-    meta.set(id, { kind: 'budget', scope: s.scope, scopeId: s.id, unit, period, enforced });
-  };
 
   for (const s of scopes) {
     const l = s.limits as Limits;
@@ -114,11 +138,10 @@ export function buildPlan(scopes: readonly ScopeLimits[], amounts: Amounts, opti
       concurrency.push({ id: `cc:${key}`, limit: l.max_parallel_requests, leaseMs: holdMs });
       meta.set(`cc:${key}`, { kind: 'concurrency', scope: s.scope, scopeId: s.id, unit: 'requests', enforced: true });
     }
-    const period = () => budgetPeriod(l.budget_duration, now);
-    if (l.max_budget !== undefined) budget('usd', s, 'usd', dollarsToMicro(l.max_budget), period(), amounts.microUsd, true);
-    else if (options.trackSpend.has(s.scope)) budget('usd', s, 'usd', UNLIMITED, period(), amounts.microUsd, false);
-    if (l.token_budget !== undefined) budget('tok', s, 'tokens', l.token_budget, period(), amounts.tokens, true);
-    if (l.daily_token_cap !== undefined) budget('tokd', s, 'tokens', l.daily_token_cap, periodAt('1d', now), amounts.tokens, true);
+    for (const b of scopeBudgets(s, now, options.trackSpend)) {
+      budgets.push({ id: b.id, limit: b.limit, amount: b.unit === 'usd' ? amounts.microUsd : amounts.tokens, periodEndsAt: b.period.endsAt, reservationTtlMs: holdMs });
+      meta.set(b.id, { kind: 'budget', scope: s.scope, scopeId: s.id, unit: b.unit, period: b.period, enforced: b.enforced });
+    }
   }
   if (windows.length === 0 && concurrency.length === 0 && budgets.length === 0) return undefined;
   return { request: { leaseId: options.leaseId, now, windows, concurrency, budgets }, meta };

@@ -15,6 +15,8 @@ export interface LimitsRuntime {
   readonly store: CounterStore;
   readonly policy: Policy;
   readonly alerts: BudgetAlerts;
+  /** The clock budgets are counted by (epoch ms). */
+  readonly now: () => number;
   /** Why limits are degraded (shared store down), for /health/ready; undefined when healthy. */
   degraded(): string | undefined;
   close(): Promise<void>;
@@ -55,6 +57,7 @@ export function openLimitsRuntime(options: LimitsRuntimeOptions): LimitsRuntime 
     store,
     policy,
     alerts,
+    now,
     degraded: () => failover?.degraded(),
     async close() {
       // Alerts still being delivered get a moment; a hanging webhook never holds up shutdown.

@@ -7,6 +7,8 @@ import { toGatewayError } from '../../src/errors/to-response.ts';
 import { sendError } from '../../src/http/respond.ts';
 import { ClientWatchSlot, createRequestContext } from '../../src/pipeline/request-context.ts';
 import { startAdmin, type AdminHarness } from './admin-harness.ts';
+import { MemoryCounterStore } from '../../src/limits/memory-counter-store.ts';
+import { createSpendReader } from '../../src/limits/spend-report.ts';
 
 let h: AdminHarness;
 let server: Server;
@@ -14,7 +16,8 @@ let base: string;
 
 before(async () => {
   h = await startAdmin();
-  const router = createAdminRouter(h.service, { maxBodyBytes: 64 * 1024 });
+  const spend = { read: createSpendReader(new MemoryCounterStore(), true, () => Date.UTC(2026, 11, 15)), global: { max_budget: 100, budget_duration: '1mo' } };
+  const router = createAdminRouter(h.service, { maxBodyBytes: 64 * 1024, spend });
   server = createServer((req, res) => {
     const ctx = createRequestContext(req.headers, performance.now(), new ClientWatchSlot());
     const url = req.url ?? '/';
@@ -184,4 +187,28 @@ describe('errors', () => {
     assertError(reply, 409, 'resource_conflict');
     assert.match(reply.body.error.message, /1 key/);
   });
+});
+
+test('spend: GET /admin/{teams,keys,tenants}/{id}/spend and /admin/spend report each budget period; unknown ids are 404', async () => {
+  const team = await call('POST', '/admin/teams', { team_id: 'spenders', max_budget: 12.5, budget_duration: '1mo', daily_token_cap: 1000 });
+  assert.equal(team.status, 201);
+  const report = await call('GET', '/admin/teams/spenders/spend');
+  assert.equal(report.status, 200);
+  assert.deepEqual(report.body, {
+    object_type: 'team',
+    object_id: 'spenders',
+    budgets: [
+      { budget: 'usd', unit: 'usd', period: '2026-12', period_starts_at: '2026-12-01T00:00:00.000Z', period_ends_at: '2027-01-01T00:00:00.000Z', limit: 12.5, spent: 0, reserved: 0, remaining: 12.5 },
+      { budget: 'daily_tokens', unit: 'tokens', period: report.body.budgets[1].period, period_starts_at: '2026-12-15T00:00:00.000Z', period_ends_at: '2026-12-16T00:00:00.000Z', limit: 1000, spent: 0, reserved: 0, remaining: 1000 },
+    ],
+  });
+  // Without a budget, spend is still tracked (limits.track_spend) for a lifetime period.
+  await call('POST', '/admin/tenants', { tenant_id: 'untracked-budget' });
+  const tenant = await call('GET', '/admin/tenants/untracked-budget/spend');
+  assert.deepEqual(tenant.body.budgets, [{ budget: 'usd', unit: 'usd', period: 'all', period_starts_at: null, period_ends_at: null, limit: null, spent: 0, reserved: 0, remaining: null }]);
+  const global = await call('GET', '/admin/spend');
+  assert.equal(global.body.object_type, 'global');
+  assert.equal(global.body.budgets[0].limit, 100);
+  assert.equal((await call('GET', '/admin/keys/nope/spend')).status, 404);
+  assert.equal((await call('POST', '/admin/teams/spenders/spend')).status, 405);
 });

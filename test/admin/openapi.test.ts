@@ -17,6 +17,7 @@ const ROUTES = [
   'GET /admin/tenants', 'POST /admin/tenants', 'GET /admin/tenants/{tenant_id}', 'PATCH /admin/tenants/{tenant_id}', 'DELETE /admin/tenants/{tenant_id}',
   'GET /admin/keys', 'POST /admin/keys', 'GET /admin/keys/{key_id}', 'PATCH /admin/keys/{key_id}', 'DELETE /admin/keys/{key_id}',
   'POST /admin/keys/{key_id}/rotate', 'POST /admin/keys/{key_id}/revoke', 'POST /admin/keys/{key_id}/block', 'POST /admin/keys/{key_id}/unblock',
+  'GET /admin/keys/{key_id}/spend', 'GET /admin/teams/{team_id}/spend', 'GET /admin/tenants/{tenant_id}/spend', 'GET /admin/spend',
   'GET /admin/audit', 'GET /admin/openapi.json',
 ];
 
@@ -77,7 +78,7 @@ test('request bodies are the strict zod schemas; responses and errors are refere
 });
 
 test('GET /admin/openapi.json serves the same document, rendered once', async () => {
-  const router = createAdminRouter({} as AdminService, { maxBodyBytes: 1024 });
+  const router = createAdminRouter({} as AdminService, { maxBodyBytes: 1024, spend: { read: async () => { throw new Error('unused'); }, global: {} } });
   const bodies: string[] = [];
   for (let i = 0; i < 2; i++) {
     let status = 0;
