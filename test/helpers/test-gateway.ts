@@ -28,14 +28,14 @@ export interface TestGateway {
  * developer's own environment never leaks into a test. Shutdown grace is capped at 200 ms so a
  * test that leaves a request hanging does not stall the suite.
  */
-export async function startTestGateway(yaml: string, env: Record<string, string> = {}): Promise<TestGateway> {
+export async function startTestGateway(yaml: string, env: Record<string, string> = {}, options: { now?: () => number } = {}): Promise<TestGateway> {
   const parsed = parseConfig(yaml, 'test-gateway.yaml', { env, overrides: { host: '127.0.0.1', port: 0 } });
   // Each test gateway gets its own in-memory SQLite database unless the YAML names one.
   const database = parsed.database.url === DEFAULT_DATABASE_URL ? { ...parsed.database, url: 'sqlite::memory:' } : parsed.database;
   const config: GatewayConfig = { ...parsed, database, server: { ...parsed.server, shutdownGraceMs: Math.min(parsed.server.shutdownGraceMs, 200) } };
   let text = '';
   const logger = createLogger({ level: 'debug', write: (batch) => { text += batch; }, flushMs: 5 });
-  const gateway = await startGateway({ config, logger });
+  const gateway = await startGateway({ config, logger, ...(options.now ? { now: options.now } : {}) });
 
   function logText(): string {
     logger.flush();
