@@ -37,6 +37,9 @@ export class FailoverCounterStore implements CounterStore {
   readonly #retryIntervalMs: number;
   #retryTimer: NodeJS.Timeout | undefined;
   #down: string | undefined;
+  /** The drain in progress: one at a time, or two would shift each other's entries off the queue. */
+  #flushing: Promise<void> | undefined;
+  #closed = false;
 
   constructor(options: FailoverOptions) {
     this.#primary = options.primary;
@@ -99,6 +102,7 @@ export class FailoverCounterStore implements CounterStore {
   }
 
   async close(): Promise<void> {
+    this.#closed = true;
     if (this.#retryTimer) clearTimeout(this.#retryTimer);
     this.#retryTimer = undefined;
     await this.#flushPending();
@@ -133,7 +137,7 @@ export class FailoverCounterStore implements CounterStore {
   }
 
   #scheduleRetry(): void {
-    if (this.#retryTimer) return;
+    if (this.#retryTimer || this.#closed) return;
     this.#retryTimer = setTimeout(() => {
       this.#retryTimer = undefined;
       void this.#flushPending();
@@ -141,11 +145,19 @@ export class FailoverCounterStore implements CounterStore {
     this.#retryTimer.unref();
   }
 
-  async #flushPending(): Promise<void> {
+  #flushPending(): Promise<void> {
+    this.#flushing ??= this.#drain().finally(() => {
+      this.#flushing = undefined;
+    });
+    return this.#flushing;
+  }
+
+  async #drain(): Promise<void> {
     while (this.#pending.length > 0) {
       const next = this.#pending[0]!;
       try {
         await this.#primary.settle(next);
+        this.#up();
       } catch (error) {
         if (error instanceof CounterStoreUnavailable) {
           this.#scheduleRetry();
