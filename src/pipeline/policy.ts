@@ -51,7 +51,11 @@ export interface PolicyOptions {
   readonly now: () => number;
 }
 
-export type Policy = (ctx: RequestContext, alias: string, dep: Deployment, demand: () => TokenDemand, maxCostHeader: string | undefined) => Promise<Admission | undefined>;
+/**
+ * `demand` is called only when a limit needs token counts; `maxCostHeader` is X-Max-Cost-Usd;
+ * `stream` lengthens how long leases and reservations are held (a stream may outlast its timeout).
+ */
+export type Policy = (ctx: RequestContext, alias: string, dep: Deployment, demand: () => TokenDemand, maxCostHeader: string | undefined, stream?: boolean) => Promise<Admission | undefined>;
 
 /** The request header's cap, as a pseudo-scope for planNeeds and costCap only (it has no counters). */
 const HEADER_CAP = 'X-Max-Cost-Usd';
@@ -59,6 +63,12 @@ const TRACKED: ReadonlySet<LimitScope> = new Set(['key', 'team', 'tenant']);
 const NOTHING: ReadonlySet<LimitScope> = new Set();
 /** Leases and reservations outlive the call's own timeout by this much before they expire unsettled. */
 const HOLD_GRACE_MS = 60_000;
+/**
+ * A stream's timeout bounds the pause between chunks, not its length, so a stream's leases and
+ * reservations are held at least this long. Only a replica that crashes mid-call leaves them
+ * held until then; every other end of a call settles them at once.
+ */
+const STREAM_HOLD_MS = 30 * 60_000;
 
 function isEmpty(limits: Readonly<Limits>): boolean {
   for (const value of Object.values(limits)) if (value !== undefined) return false;
@@ -102,7 +112,7 @@ export function createPolicy(options: PolicyOptions): Policy {
     return scopes;
   }
 
-  return async function policy(ctx, alias, dep, demand, maxCostHeader) {
+  return async function policy(ctx, alias, dep, demand, maxCostHeader, stream = false) {
     const scopes = scopesOf(ctx, alias, dep);
     const headerCap = parseMaxCost(maxCostHeader);
     const capped = headerCap === undefined ? scopes : [...scopes, { scope: 'key' as const, id: HEADER_CAP, limits: { max_cost_per_request: headerCap } }];
@@ -124,7 +134,8 @@ export function createPolicy(options: PolicyOptions): Policy {
         `The request's worst-case cost is ${dollars(amounts.microUsd)} (${tokens.inputTokens} input tokens estimated plus up to ${tokens.maxOutputTokens} output tokens on deployment ${dep.id}), above the per-request cap of ${dollars(cap.microUsd)} set by ${from}. Lower max_tokens, shorten the input, or raise the cap.`,
         { limit: { type: 'cost_cap', scope: cap.scope, id: cap.scopeId, limit_usd: cap.microUsd / MICRO, worst_case_usd: amounts.microUsd / MICRO } });
     }
-    const plan = buildPlan(scopes, amounts, { now: options.now(), leaseId: randomHex(12), holdMs: Math.max(dep.timeoutMs, dep.streamTimeoutMs) + HOLD_GRACE_MS, trackSpend });
+    const holdMs = Math.max(dep.timeoutMs, dep.streamTimeoutMs, stream ? STREAM_HOLD_MS : 0) + HOLD_GRACE_MS;
+    const plan = buildPlan(scopes, amounts, { now: options.now(), leaseId: randomHex(12), holdMs, trackSpend });
     if (!plan) return undefined;
     let result: AcquireResult;
     try {
@@ -137,10 +148,11 @@ export function createPolicy(options: PolicyOptions): Policy {
     }
     const headers = rateLimitHeaders(result.windows, plan.meta);
     if (!result.ok) throw refusal(result.refused, plan, amounts, headers);
-    return admission(plan, result, tokens, headers, dep);
+    return admission(plan, result, needs.tokens ? tokens : demand, headers, dep);
   };
 
-  function admission(plan: LimitPlan, acquired: AcquireResult & { ok: true }, demand: TokenDemand, headers: Record<string, string>, dep: Deployment): Admission {
+  /** `demand`: the estimate made for the plan, or the function to make it if a call ends without usage. */
+  function admission(plan: LimitPlan, acquired: AcquireResult & { ok: true }, demand: TokenDemand | (() => TokenDemand), headers: Record<string, string>, dep: Deployment): Admission {
     let settled = false;
     return {
       headers,
@@ -150,7 +162,7 @@ export function createPolicy(options: PolicyOptions): Policy {
         // Without usage, a call the provider accepted is charged its estimated input (the prompt
         // was processed; the output that streamed before a break is unknown); a refused one costs nothing.
         const usage = outcome.usage;
-        const inputTokens = usage ? usage.inputTokens : outcome.accepted ? demand.inputTokens : 0;
+        const inputTokens = usage ? usage.inputTokens : outcome.accepted ? (typeof demand === 'function' ? demand() : demand).inputTokens : 0;
         const outputTokens = usage ? usage.outputTokens : 0;
         const tokens = inputTokens + outputTokens;
         const microUsd = costMicroUsd(dep, inputTokens, outputTokens);
@@ -196,7 +208,9 @@ function refusal(refused: Refusal, plan: LimitPlan, amounts: Amounts, headers: R
   const meta: CounterMeta = plan.meta.get(refused.id)!;
   const who = `${meta.scope === 'tenant_model' ? 'tenant × model' : meta.scope} ${meta.scopeId}`;
   const retryAfterSeconds = Math.max(1, Math.ceil(refused.retryAfterMs / 1000));
-  const limit: Record<string, unknown> = { type: limitType(meta), scope: meta.scope, id: meta.scopeId, limit: refused.limit, used: refused.used, unit: meta.unit };
+  // Dollar amounts are reported in dollars (the counters hold micro-dollars).
+  const amount = (n: number) => (meta.unit === 'usd' ? n / MICRO : n);
+  const limit: Record<string, unknown> = { type: limitType(meta), scope: meta.scope, id: meta.scopeId, limit: amount(refused.limit), used: amount(refused.used), unit: meta.unit };
   if (refused.kind === 'window') {
     const per = meta.unit === 'tokens' ? 'tokens per minute' : 'requests per minute';
     const cost = meta.unit === 'tokens' ? amounts.tokens : 1;
@@ -220,7 +234,6 @@ function refusal(refused: Refusal, plan: LimitPlan, amounts: Amounts, headers: R
       limit: {
         ...limit,
         budget: refused.id,
-        ...(meta.unit === 'usd' ? { limit_usd: refused.limit / MICRO, spent_usd: refused.used / MICRO } : {}),
         period: period.id,
         ...(lifetime ? {} : { reset_at: new Date(period.endsAt).toISOString() }),
       },

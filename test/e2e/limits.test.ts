@@ -204,7 +204,8 @@ describe('cost cap and budgets', () => {
         const limit = (result.error as any).limit;
         assert.equal(limit.type, 'budget_usd');
         assert.equal(limit.scope, 'key');
-        assert.equal(limit.limit_usd, 0.00008);
+        assert.equal(limit.limit, 0.00008);
+        assert.equal(limit.unit, 'usd');
         assert.match(limit.reset_at, /T00:00:00.000Z$/);
         assert.match(result.message, new RegExp(`Budget of key ${key_id} exhausted: spend \\$[\\d.]+ .* of \\$0\\.00008`));
         break;

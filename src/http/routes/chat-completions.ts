@@ -56,7 +56,7 @@ export function chatCompletionsRoute(deps: AppDeps) {
     const { dep, adapter } = chosen;
     const attributed = attributeBody(ctx, chat as unknown as Record<string, unknown>, deps.config.identity.userIdSalt);
     const dropped = applyParamSupport(chat, adapter, dep);
-    const admission = await admit(deps, ctx, req, chosen, () => ({
+    const admission = await admit(deps, ctx, req, chosen, chat.stream === true, () => ({
       inputTokens: deps.tokens.chatInputTokens(chat, encodingFor(dep.model)),
       maxOutputTokens: maxOutputTokens(chat, dep),
     }));

@@ -22,7 +22,7 @@ export function embeddingsRoute(deps: AppDeps) {
     if (!adapter.embeddings) {
       throw new GatewayError('endpoint_not_supported', `The model "${request.model}" routes to ${dep.provider}, which has no embeddings endpoint. Use an embeddings alias.`, { param: 'model' });
     }
-    const admission = await admit(deps, ctx, req, chosen, () => ({ inputTokens: deps.tokens.embeddingsInputTokens(request, encodingFor(dep.model)), maxOutputTokens: 0 }));
+    const admission = await admit(deps, ctx, req, chosen, false, () => ({ inputTokens: deps.tokens.embeddingsInputTokens(request, encodingFor(dep.model)), maxOutputTokens: 0 }));
     const outcome: { usage?: Usage; accepted: boolean } = { accepted: false };
     try {
       const call = await callUpstream(deps, ctx, dep, adapter, adapter.embeddings.toRequest(request, dep), false);

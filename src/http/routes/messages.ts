@@ -133,7 +133,7 @@ export function messagesRoute(deps: AppDeps) {
     attributeBody(ctx, body, deps.config.identity.userIdSalt);
     if (adapter.messages) checkNativeRequest(body);
     const chat = adapter.messages ? undefined : toChat(body, dep, adapter);
-    const admission = await admit(deps, ctx, req, chosen, () => ({
+    const admission = await admit(deps, ctx, req, chosen, body.stream === true, () => ({
       inputTokens: deps.tokens.messagesInputTokens(body),
       maxOutputTokens: maxOutputTokens(body, dep),
     }));

@@ -31,6 +31,6 @@ export function startDeployment(deps: AppDeps, ctx: RequestContext, model: strin
 }
 
 /** Policy stage for the chosen deployment: limits, cost cap and budget reservation (undefined when none apply). */
-export function admit(deps: AppDeps, ctx: RequestContext, req: IncomingMessage, chosen: Chosen, demand: () => TokenDemand): Promise<Admission | undefined> {
-  return deps.policy(ctx, chosen.alias.name, chosen.dep, demand, header(req.headers, 'x-max-cost-usd'));
+export function admit(deps: AppDeps, ctx: RequestContext, req: IncomingMessage, chosen: Chosen, stream: boolean, demand: () => TokenDemand): Promise<Admission | undefined> {
+  return deps.policy(ctx, chosen.alias.name, chosen.dep, demand, header(req.headers, 'x-max-cost-usd'), stream);
 }
