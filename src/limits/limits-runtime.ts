@@ -9,7 +9,6 @@ import { BudgetAlerts } from './budget-alerts.ts';
 import type { CounterStore } from './counter-store.ts';
 import { FailoverCounterStore } from './failover-counter-store.ts';
 import { MemoryCounterStore } from './memory-counter-store.ts';
-import { RedisCounterStore } from './redis-counter-store.ts';
 
 export interface LimitsRuntime {
   readonly store: CounterStore;
@@ -32,7 +31,8 @@ export interface LimitsRuntimeOptions {
   readonly store?: CounterStore;
 }
 
-export function openLimitsRuntime(options: LimitsRuntimeOptions): LimitsRuntime {
+/** Loads the Redis client only when the Redis backend is configured (it is not small). */
+export async function openLimitsRuntime(options: LimitsRuntimeOptions): Promise<LimitsRuntime> {
   const { config, logger, metrics } = options;
   const now = options.now ?? Date.now;
   const limits = config.limits;
@@ -40,6 +40,7 @@ export function openLimitsRuntime(options: LimitsRuntimeOptions): LimitsRuntime 
   let failover: FailoverCounterStore | undefined;
   if (options.store) store = options.store;
   else if (limits.backend === 'redis' && config.redis) {
+    const { RedisCounterStore } = await import('./redis-counter-store.ts');
     const redis = new RedisCounterStore({ url: config.redis.url, keyPrefix: `${config.redis.keyPrefix}limits:` });
     store = failover = new FailoverCounterStore({ primary: redis, mode: limits.onStoreFailure, logger, metrics });
   } else store = new MemoryCounterStore();
