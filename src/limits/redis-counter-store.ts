@@ -36,7 +36,23 @@ export interface RedisCounterStoreOptions {
   readonly connectTimeoutMs?: number;
   /** Default 1000 ms. */
   readonly commandTimeoutMs?: number;
+  /**
+   * How long a settle waits for the next acquire to go out with it (default 2 ms). Settles are
+   * off the response path; sending them with the next acquire keeps each request at one round
+   * trip even at one request in flight, instead of the settle delaying the next acquire.
+   */
+  readonly settleDelayMs?: number;
 }
+
+interface DeferredSettle {
+  readonly keys: string[];
+  readonly args: string[];
+  resolve(): void;
+  reject(error: unknown): void;
+}
+
+/** Settles waiting beyond this many are sent at once. */
+const MAX_DEFERRED_SETTLES = 256;
 
 const REFUSAL_KINDS = [undefined, 'window', 'concurrency', 'budget'] as const;
 
@@ -48,12 +64,16 @@ export class RedisCounterStore implements CounterStore {
   readonly #commandTimeoutMs: number;
   /** Until then a call waits for the first connection; afterwards it fails at once while Redis is down. */
   readonly #startupDeadline: number;
+  readonly #settleDelayMs: number;
+  #deferred: DeferredSettle[] = [];
+  #settleTimer: NodeJS.Timeout | undefined;
   #lastError: Error | undefined;
   #closed = false;
 
   constructor(options: RedisCounterStoreOptions) {
     const connectTimeoutMs = options.connectTimeoutMs ?? 1000;
     this.#commandTimeoutMs = options.commandTimeoutMs ?? 1000;
+    this.#settleDelayMs = options.settleDelayMs ?? 2;
     this.#prefix = options.keyPrefix;
     this.#where = describe(options.url);
     this.#startupDeadline = Date.now() + connectTimeoutMs;
@@ -92,6 +112,7 @@ export class RedisCounterStore implements CounterStore {
       keys.push(...this.#budgetKeys(b.id));
       args.push(String(b.limit), String(b.amount), String(b.periodEndsAt), String(b.reservationTtlMs));
     }
+    this.#sendSettles();
     const reply = numbers(await this.#run(ACQUIRE_SCRIPT, keys, args));
     let at = 5;
     const windows = request.windows.map((w) => ({ id: w.id, limit: w.limit, remaining: reply[at++], resetMs: reply[at++] }));
@@ -124,12 +145,28 @@ export class RedisCounterStore implements CounterStore {
       args.push(String(b.actual), String(b.periodEndsAt));
     }
     if (keys.length === 0) return;
-    await this.#run(SETTLE_SCRIPT, keys, args);
+    if (this.#closed) throw new CounterStoreUnavailable(`Redis counter store at ${this.#where} is closed`);
+    await new Promise<void>((resolve, reject) => {
+      this.#deferred.push({ keys, args, resolve, reject });
+      if (this.#deferred.length >= MAX_DEFERRED_SETTLES) this.#sendSettles();
+      else this.#settleTimer ??= setTimeout(() => this.#sendSettles(), this.#settleDelayMs);
+    });
+  }
+
+  /** Sends the deferred settles now, ahead of whatever command follows in the same tick. */
+  #sendSettles(): void {
+    if (this.#settleTimer) clearTimeout(this.#settleTimer);
+    this.#settleTimer = undefined;
+    if (this.#deferred.length === 0) return;
+    const batch = this.#deferred;
+    this.#deferred = [];
+    for (const settle of batch) this.#run(SETTLE_SCRIPT, settle.keys, settle.args).then(() => settle.resolve(), settle.reject);
   }
 
   async budgets(ids: readonly string[], now: number): Promise<BudgetState[]> {
     validateBudgetQuery(ids, now);
     if (ids.length === 0) return [];
+    this.#sendSettles();
     const reply = numbers(await this.#run(BUDGETS_SCRIPT, ids.flatMap((id) => this.#budgetKeys(id)), [String(now), String(LATE_SETTLE_GRACE_MS)]));
     return ids.map((id, i) => ({ id, limit: reply[3 * i], spent: reply[3 * i + 1], reserved: reply[3 * i + 2] }));
   }
@@ -137,12 +174,14 @@ export class RedisCounterStore implements CounterStore {
   async claimOnce(id: string, now: number, expiresAt: number): Promise<boolean> {
     validateClaim(id, now, expiresAt);
     if (expiresAt <= now) return true;
+    this.#sendSettles();
     const reply = await this.#command(['SET', `${this.#prefix}o:${id}`, '1', 'NX', 'PX', String(expiresAt - now)], 'claimOnce');
     return reply === 'OK';
   }
 
   async close(): Promise<void> {
     if (this.#closed) return;
+    this.#sendSettles();
     this.#closed = true;
     if (this.#client.isReady) {
       const closing = this.#client.close();

@@ -124,8 +124,9 @@ for i = 1, nb do
   local b = { h = h, z = z, limit = tonumber(ARGV[a]), amount = tonumber(ARGV[a + 1]), ends = tonumber(ARGV[a + 2]), ttl = tonumber(ARGV[a + 3]) }
   k, a = k + 2, a + 4
   expire_reservations(h, z, now, grace)
-  b.spent = num(redis.call('HGET', h, 'spent'))
-  b.reserved = num(redis.call('HGET', h, 'reserved'))
+  local row = redis.call('HMGET', h, 'spent', 'reserved', 'r:' .. lease)
+  b.fresh = not row[1] and not row[2]
+  b.spent, b.reserved, b.old = num(row[1]), num(row[2]), num(row[3])
   local used = b.spent + b.reserved
   if used + b.amount > b.limit and not refusal then refusal = { 3, i, used, math.max(1, b.ends - now) } end
   budgets[i] = b
@@ -146,7 +147,8 @@ local out = { 1, 0, 0, 0, 0 }
 for i = 1, nw do
   local win = windows[i]
   redis.call('HINCRBY', win.cur_key, 'n', int(win.cost))
-  redis.call('PEXPIRE', win.cur_key, int(2 * win.w))
+  -- A slot that already counted something exists with its expiry (every writer sets it).
+  if win.cur == 0 then redis.call('PEXPIRE', win.cur_key, int(2 * win.w)) end
   local remaining, reset = report_window(win.limit, win.w, now, win.cur + win.cost, win.prev)
   out[#out + 1] = remaining
   out[#out + 1] = reset
@@ -160,12 +162,12 @@ end
 for i = 1, nb do
   local b = budgets[i]
   -- A leaseId is unique per acquire; should one come twice, its reservation is replaced.
-  local old = num(redis.call('HGET', b.h, 'r:' .. lease))
-  local reserved = b.reserved + b.amount - old
+  local reserved = b.reserved + b.amount - b.old
   redis.call('HSET', b.h, 'r:' .. lease, int(b.amount), 'reserved', int(reserved), 'spent', int(b.spent), 'limit', int(b.limit))
   redis.call('ZADD', b.z, int(now + b.ttl), 'r:' .. lease)
   local keep = int(math.max(1, b.ends - now + retention))
-  redis.call('PEXPIRE', b.h, keep)
+  -- The hash keeps the expiry it got when created; the zset is deleted whenever it empties.
+  if b.fresh then redis.call('PEXPIRE', b.h, keep) end
   redis.call('PEXPIRE', b.z, keep)
   out[#out + 1] = b.spent
   out[#out + 1] = reserved
@@ -201,6 +203,7 @@ for i = 1, nb do
   expire_reservations(h, z, now, grace)
   local amount = redis.call('HGET', h, 'r:' .. lease)
   if amount then
+    -- The hash holds a live reservation, so it exists with its expiry: no need to set it again.
     redis.call('HDEL', h, 'r:' .. lease)
     redis.call('ZREM', z, 'r:' .. lease)
     redis.call('HINCRBY', h, 'reserved', int(-tonumber(amount)))
@@ -208,10 +211,10 @@ for i = 1, nb do
   elseif redis.call('ZREM', z, 't:' .. lease) == 1 then
     -- Expired before it was settled: the reservation was released already, the spend is real.
     redis.call('HINCRBY', h, 'spent', int(actual))
+    local keep = int(math.max(1, ends - now + retention))
+    redis.call('PEXPIRE', h, keep)
+    redis.call('PEXPIRE', z, keep)
   end
-  local keep = int(math.max(1, ends - now + retention))
-  redis.call('PEXPIRE', h, keep)
-  redis.call('PEXPIRE', z, keep)
 end
 return 1
 `;
