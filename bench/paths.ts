@@ -1,7 +1,8 @@
 /**
  * The paths measured side by side. Each is either running (with a target the load client can
  * hit) or unavailable with a reason that the report prints in its column.
- * Governed (virtual key, team and tenant ACLs; limits, budgets and ledger as they arrive).
+ * Governed: virtual key, team and tenant ACLs, limits and budgets on every scope (in memory, and
+ * again with Redis-backed counters); the ledger as it arrives.
  */
 import { directTarget } from './chat-requests.ts';
 import type { TargetSpec } from './load-protocol.ts';
@@ -9,18 +10,19 @@ import { ensurePortkey, startPortkey } from './portkey.ts';
 import type { Rss, Tracked } from './processes.ts';
 import type { BenchSettings } from './settings.ts';
 import { startNodeFloor } from './node-floor-process.ts';
-import { startTollgateBare, startTollgateGoverned } from './tollgate.ts';
+import { benchRedisReachable, startTollgateBare, startTollgateGoverned } from './tollgate.ts';
 import type { GatewayHandle } from './tollgate.ts';
 
-export type PathId = 'direct' | 'node_floor' | 'tollgate_bare' | 'tollgate_governed' | 'portkey';
+export type PathId = 'direct' | 'node_floor' | 'tollgate_bare' | 'tollgate_governed' | 'tollgate_redis' | 'portkey';
 
-export const PATH_IDS: PathId[] = ['direct', 'node_floor', 'tollgate_bare', 'tollgate_governed', 'portkey'];
+export const PATH_IDS: PathId[] = ['direct', 'node_floor', 'tollgate_bare', 'tollgate_governed', 'tollgate_redis', 'portkey'];
 
 export const PATH_LABELS: Record<PathId, string> = {
   direct: 'direct',
   node_floor: 'node floor',
   tollgate_bare: 'tollgate bare',
   tollgate_governed: 'tollgate governed',
+  tollgate_redis: 'governed + redis',
   portkey: 'portkey',
 };
 
@@ -79,6 +81,10 @@ export async function startPaths(settings: BenchSettings, upstreamPort: number, 
   } else {
     paths.push(await startGateway('tollgate_governed', () => startTollgateGoverned(settings.repoRoot, upstreamPort, delayMs), log));
   }
+
+  const noRedis = settings.skipTollgate ? 'skipped (BENCH_SKIP_TOLLGATE)' : await benchRedisReachable();
+  if (noRedis) paths.push({ id: 'tollgate_redis', label: PATH_LABELS.tollgate_redis, unavailable: noRedis });
+  else paths.push(await startGateway('tollgate_redis', () => startTollgateGoverned(settings.repoRoot, upstreamPort, delayMs, true), log));
 
   if (settings.skipPortkey) {
     paths.push({ id: 'portkey', label: PATH_LABELS.portkey, unavailable: 'skipped (BENCH_SKIP_PORTKEY)' });

@@ -114,6 +114,8 @@ export function buildTable(r: BenchResults): TableRow[] {
 
   const governedExtra = (l: typeof lat): number | undefined =>
     l.tollgate_governed && l.tollgate_bare ? l.tollgate_governed.addedP50Us - l.tollgate_bare.addedP50Us : undefined;
+  const redisExtra = (l: typeof lat): number | undefined =>
+    l.tollgate_redis && l.tollgate_governed ? l.tollgate_redis.addedP50Us - l.tollgate_governed.addedP50Us : undefined;
   const rows: TableRow[] = [];
   rows.push(
     row(
@@ -130,9 +132,15 @@ export function buildTable(r: BenchResults): TableRow[] {
     ),
     row(
       'added latency p50, governed (µs)',
-      cells((id) => (id === 'tollgate_governed' ? signed(lat[id]?.addedP50Us) : DASH), p),
+      cells((id) => (id === 'tollgate_governed' || id === 'tollgate_redis' ? signed(lat[id]?.addedP50Us) : DASH), p),
       TARGETS.addedP50Governed,
       lat.tollgate_governed?.addedP50Us,
+    ),
+    row(
+      'redis minus memory limits, governed p50 (µs)',
+      cells((id) => (id === 'tollgate_redis' ? signed(redisExtra(lat)) : DASH), p),
+      TARGETS.redisOverMemoryP50,
+      redisExtra(lat),
     ),
     row(
       'governed minus bare, p50 (µs)',

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { startCpuNoise } from './cpu-noise.ts';
 import { LoadDriver } from './load-driver.ts';
 import { startPaths } from './paths.ts';
+import { cleanupBenchRedis } from './tollgate.ts';
 import type { PathState } from './paths.ts';
 import { latencyPhase, streamingPhase, throughputPhase } from './phases.ts';
 import { forkModule, killChildrenOnExit, readRss, sleep, stopAll, stopProcess, waitForMessage } from './processes.ts';
@@ -136,4 +137,7 @@ main()
     console.error('bench failed:', err);
     process.exitCode = 1;
   })
-  .finally(() => stopAll());
+  .finally(async () => {
+    await stopAll();
+    await cleanupBenchRedis();
+  });

@@ -20,7 +20,7 @@ export interface GatewayHandle {
   target: TargetSpec;
 }
 
-/** Native YAML config: one model on the instant upstream, one on the fixed-delay variant. */
+/** Native YAML config: one model on the instant upstream, one on the fixed-delay variant (priced, for budgets). */
 export function bareConfigYaml(gatewayPort: number, upstreamPort: number, delayMs: number, extra: string[] = []): string {
   const deployment = (apiBase: string): string =>
     [
@@ -29,6 +29,8 @@ export function bareConfigYaml(gatewayPort: number, upstreamPort: number, delayM
       '        model: gpt-4o-mini',
       `        api_base: ${apiBase}`,
       '        api_key: sk-upstream-fake',
+      '        input_cost_per_token: 0.00000015',
+      '        output_cost_per_token: 0.0000006',
     ].join('\n');
   const upstream = `http://127.0.0.1:${upstreamPort}`;
   return [
@@ -102,21 +104,66 @@ async function adminPost(port: number, route: string, body: unknown): Promise<Re
   return json;
 }
 
+/** The machine's Redis for the Redis-backed governed path (BENCH_REDIS_URL). */
+export const BENCH_REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const BENCH_REDIS_PREFIX = `tollgate-bench-${process.pid}:`;
+
 /**
  * Start Tollgate governed: a SQLite database file, a team, a tenant with a model list, and a
  * virtual key created through the admin API, so every request resolves the key (from the
- * cache), checks its state, its team's and tenant's model ACLs, and the tenant binding.
+ * cache), checks its state, its team's and tenant's model ACLs, and the tenant binding. Limits
+ * that never trip in the bench are on every scope (key concurrency, team rpm, tpm and a dollar
+ * budget, tenant rpm and a daily token cap), so each request estimates its tokens, takes one
+ * acquire and one settle. With `redis`, the counters live in Redis (one round trip each).
  */
-export async function startTollgateGoverned(repoRoot: string, upstreamPort: number, delayMs: number): Promise<GatewayHandle> {
+export async function startTollgateGoverned(repoRoot: string, upstreamPort: number, delayMs: number, redis = false): Promise<GatewayHandle> {
   const port = await freePort();
-  const child = await startTollgate(repoRoot, port, (dir) => bareConfigYaml(port, upstreamPort, delayMs, [`database: { url: "sqlite:${dir}/bench.db" }`]));
+  const extra = (dir: string) => [
+    `database: { url: "sqlite:${dir}/bench.db" }`,
+    ...(redis ? [`redis: { url: "${BENCH_REDIS_URL}", key_prefix: "${BENCH_REDIS_PREFIX}" }`] : []),
+  ];
+  const child = await startTollgate(repoRoot, port, (dir) => bareConfigYaml(port, upstreamPort, delayMs, extra(dir)));
   try {
-    await adminPost(port, '/admin/teams', { team_id: 'bench-team', models: ['bench-*'] });
-    await adminPost(port, '/admin/tenants', { tenant_id: 'bench-tenant', models: ['bench-model*'] });
-    const key = await adminPost(port, '/admin/keys', { team_id: 'bench-team', allowed_tenants: ['bench-tenant'], key_alias: 'bench' });
-    return { process: child, target: tollgateTarget('tollgate governed', port, key.key as string, { 'x-tenant-id': 'bench-tenant', 'x-feature-id': 'bench' }) };
+    await adminPost(port, '/admin/teams', {
+      team_id: 'bench-team', models: ['bench-*'], rpm_limit: 100_000_000, tpm_limit: 10_000_000_000, max_budget: 1_000_000, budget_duration: '1mo',
+    });
+    await adminPost(port, '/admin/tenants', { tenant_id: 'bench-tenant', models: ['bench-model*'], rpm_limit: 100_000_000, daily_token_cap: 100_000_000_000 });
+    const key = await adminPost(port, '/admin/keys', { team_id: 'bench-team', allowed_tenants: ['bench-tenant'], key_alias: 'bench', max_parallel_requests: 100_000 });
+    const name = redis ? 'tollgate governed + redis' : 'tollgate governed';
+    return { process: child, target: tollgateTarget(name, port, key.key as string, { 'x-tenant-id': 'bench-tenant', 'x-feature-id': 'bench' }) };
   } catch (err) {
     await stopProcess(child);
     throw err;
+  }
+}
+
+/** Whether the bench's Redis answers (the Redis path is reported unavailable otherwise). */
+export async function benchRedisReachable(): Promise<string | undefined> {
+  const { createClient } = await import('@redis/client');
+  const client = createClient({ url: BENCH_REDIS_URL, socket: { connectTimeout: 2_000, reconnectStrategy: false } });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    await client.ping();
+    return undefined;
+  } catch (err) {
+    return `Redis at ${BENCH_REDIS_URL} unreachable: ${(err as Error).message}`;
+  } finally {
+    if (client.isOpen) await client.close();
+  }
+}
+
+/** Removes the counters the Redis-backed path left (budgets would otherwise live for their period). */
+export async function cleanupBenchRedis(): Promise<void> {
+  const { createClient } = await import('@redis/client');
+  const client = createClient({ url: BENCH_REDIS_URL, socket: { connectTimeout: 2_000, reconnectStrategy: false } });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    for await (const keys of client.scanIterator({ MATCH: `${BENCH_REDIS_PREFIX}*`, COUNT: 1000 })) if (keys.length > 0) await client.del(keys);
+  } catch {
+    // Redis was never there: nothing to remove.
+  } finally {
+    if (client.isOpen) await client.close();
   }
 }
