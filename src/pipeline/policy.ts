@@ -14,7 +14,7 @@ import type { BudgetAlerts } from '../limits/budget-alerts.ts';
 import { costMicroUsd, isPriced, MICRO } from '../limits/cost.ts';
 import { CounterStoreUnavailable, type AcquireResult, type CounterStore, type Refusal } from '../limits/counter-store.ts';
 import { buildPlan, costCap, planNeeds, type Amounts, type CounterMeta, type LimitPlan, type LimitScope, type ScopeLimits } from '../limits/limit-plan.ts';
-import { formatReset, rateLimitHeaders } from '../limits/ratelimit-headers.ts';
+import { rateLimitHeaders } from '../limits/ratelimit-headers.ts';
 import type { Deployment, Usage } from '../providers/types.ts';
 import { randomHex } from './random-ids.ts';
 import type { RequestContext } from './request-context.ts';

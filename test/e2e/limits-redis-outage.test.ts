@@ -17,6 +17,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { createClient } from '@redis/client';
 import { startTestGateway, type TestGateway } from '../helpers/test-gateway.ts';
 import { startThrowawayRedis, throwawayRedisUnavailable, type ThrowawayRedis } from '../helpers/throwaway-redis.ts';
+import { jsonOrText } from '../helpers/admin-request.ts';
 
 const MASTER_KEY = 'sk-master-limits-redis-outage-e2e-01';
 const LIMITED_SECRET = 'sk-tg-declared-limited-outage-0123456789abcdefghij';
@@ -62,13 +63,7 @@ async function chat(gw: TestGateway, key: string): Promise<Answer> {
     headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
     body: JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'hi' }], max_tokens: 4 }),
   });
-  const text = await res.text();
-  let body: any;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    body = text;
-  }
+  const body = await jsonOrText(res);
   return { status: res.status, code: res.status === 200 ? undefined : body?.error?.code, body, headers: res.headers };
 }
 
@@ -120,12 +115,28 @@ async function until(what: string, probe: () => Promise<Answer>, done: (a: Answe
   }
 }
 
-test('fail open: Redis down → each instance enforces limits locally, readiness degraded, one error line, gauge 1; Redis back → shared again', { skip }, async () => {
+/** A gateway on its own throwaway Redis; prints the gateway's log when `work` fails, and stops both. */
+async function withOutageGateway(name: string, limitsYaml: string, work: (gw: TestGateway, redis: ThrowawayRedis, prefix: string) => Promise<void>): Promise<void> {
   const redis = await startThrowawayRedis();
-  const prefix = `tg-test-outage-open-${randomBytes(4).toString('hex')}:`;
+  const prefix = `tg-test-outage-${name}-${randomBytes(4).toString('hex')}:`;
   let gw: TestGateway | undefined;
   try {
-    gw = await startTestGateway(yaml(redis.url, prefix, ''), { LIMITED_KEY: LIMITED_SECRET });
+    gw = await startTestGateway(yaml(redis.url, prefix, limitsYaml), { LIMITED_KEY: LIMITED_SECRET });
+    await work(gw, redis, prefix);
+  } catch (error) {
+    if (gw) console.log(`--- gateway log ---\n${gw.logs().filter((l) => l.msg !== 'request').map((l) => JSON.stringify(l)).join('\n')}`);
+    throw error;
+  } finally {
+    try {
+      await gw?.shutdown();
+    } finally {
+      await redis.destroy();
+    }
+  }
+}
+
+test('fail open: Redis down → each instance enforces limits locally, readiness degraded, one error line, gauge 1; Redis back → shared again', { skip }, async () => {
+  await withOutageGateway('open', '', async (gw, redis, prefix) => {
 
     // Healthy: counted in Redis.
     const first = await chat(gw, LIMITED_SECRET);
@@ -195,24 +206,11 @@ test('fail open: Redis down → each instance enforces limits locally, readiness
     assert.equal(recoveries[0]!.level, 'warn');
     assert.equal(recoveries[0]!.backend, 'redis');
     assert.equal(linesAt(gw, 'error').length, 1, 'still only the one error line');
-  } catch (error) {
-    if (gw) console.log(`--- gateway log ---\n${gw.logs().filter((l) => l.msg !== 'request').map((l) => JSON.stringify(l)).join('\n')}`);
-    throw error;
-  } finally {
-    try {
-      await gw?.shutdown();
-    } finally {
-      await redis.destroy();
-    }
-  }
+  });
 });
 
 test('fail closed: Redis down → 503 limits_unavailable with Retry-After; Redis back → served again', { skip }, async () => {
-  const redis = await startThrowawayRedis();
-  const prefix = `tg-test-outage-closed-${randomBytes(4).toString('hex')}:`;
-  let gw: TestGateway | undefined;
-  try {
-    gw = await startTestGateway(yaml(redis.url, prefix, 'limits: { on_store_failure: closed, global: { rpm_limit: 1000 } }'), { LIMITED_KEY: LIMITED_SECRET });
+  await withOutageGateway('closed', 'limits: { on_store_failure: closed, global: { rpm_limit: 1000 } }', async (gw, redis, prefix) => {
 
     const first = await chat(gw, MASTER_KEY);
     assert.equal(first.status, 200, show(first));
@@ -256,14 +254,5 @@ test('fail closed: Redis down → 503 limits_unavailable with Retry-After; Redis
     assert.equal(await metric(gw, 'tollgate_limits_store_degraded'), 0);
     assert.equal(linesNamed(gw, RECOVERED).length, 1);
     assert.equal(linesAt(gw, 'error').length, 1, 'still only the one error line');
-  } catch (error) {
-    if (gw) console.log(`--- gateway log ---\n${gw.logs().filter((l) => l.msg !== 'request').map((l) => JSON.stringify(l)).join('\n')}`);
-    throw error;
-  } finally {
-    try {
-      await gw?.shutdown();
-    } finally {
-      await redis.destroy();
-    }
-  }
+  });
 });

@@ -17,6 +17,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createClient } from '@redis/client';
+import { redisUnreachable } from '../helpers/test-redis.ts';
+import { jsonOrText } from '../helpers/admin-request.ts';
 
 const REDIS_URL = process.env.TOLLGATE_TEST_REDIS_URL || 'redis://127.0.0.1:6379';
 const KEY_PREFIX = `tg-test-rpm-${process.pid}-${randomBytes(4).toString('hex')}:`;
@@ -29,21 +31,7 @@ const STOP_TIMEOUT_MS = 5_000;
 const NODE = process.execPath;
 const MAIN = new URL('../../src/main.ts', import.meta.url).pathname;
 
-async function redisProblem(): Promise<string | undefined> {
-  const client = createClient({ url: REDIS_URL, socket: { connectTimeout: 2_000, reconnectStrategy: false } });
-  client.on('error', () => {});
-  try {
-    await client.connect();
-    await client.ping();
-    return undefined;
-  } catch (err) {
-    return `Redis at ${REDIS_URL} is unreachable (${err instanceof Error ? err.message || err.name : String(err)})`;
-  } finally {
-    if (client.isOpen) await client.close().catch(() => {});
-  }
-}
-
-const noRedis = await redisProblem();
+const noRedis = await redisUnreachable(REDIS_URL);
 if (noRedis && process.env.CI) test(`limits across replicas: ${noRedis}`, () => assert.fail(`CI is set but ${noRedis}`));
 
 const CONFIG = `
@@ -141,13 +129,7 @@ async function chat(replica: Replica, i: number): Promise<Answer> {
     headers: { authorization: `Bearer ${MASTER_KEY}`, 'content-type': 'application/json' },
     body: JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: `request ${i}` }], max_tokens: 4 }),
   });
-  const text = await res.text();
-  let body: any;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    body = text;
-  }
+  const body = await jsonOrText(res);
   return { replica: replica.name, status: res.status, headers: res.headers, body };
 }
 

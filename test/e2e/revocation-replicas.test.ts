@@ -12,6 +12,7 @@ import pg from 'pg';
 import { createClient } from '@redis/client';
 import { startTestGateway, type TestGateway } from '../helpers/test-gateway.ts';
 import { adminRequest } from '../helpers/admin-request.ts';
+import { redisUnreachable } from '../helpers/test-redis.ts';
 
 const PG_URL = process.env.TOLLGATE_TEST_POSTGRES_URL ?? 'postgresql://postgres@127.0.0.1:5432/test';
 const REDIS_URL = process.env.TOLLGATE_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -37,22 +38,8 @@ async function postgresProblem(): Promise<string | undefined> {
   }
 }
 
-async function redisProblem(): Promise<string | undefined> {
-  const client = createClient({ url: REDIS_URL, socket: { connectTimeout: 2_000, reconnectStrategy: false } });
-  client.on('error', () => {});
-  try {
-    await client.connect();
-    await client.ping();
-    return undefined;
-  } catch (err) {
-    return `Redis at ${REDIS_URL} is unreachable (${err instanceof Error ? err.message : String(err)})`;
-  } finally {
-    if (client.isOpen) await client.close().catch(() => {});
-  }
-}
-
 const noPostgres = await postgresProblem();
-const noRedis = noPostgres ? undefined : await redisProblem();
+const noRedis = noPostgres ? undefined : await redisUnreachable(REDIS_URL);
 for (const problem of [noPostgres, noRedis]) {
   if (problem && process.env.CI) test(`revocation across replicas: ${problem}`, () => assert.fail(`CI is set but ${problem}`));
 }

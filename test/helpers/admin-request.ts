@@ -14,3 +14,13 @@ export async function adminRequest(url: string, key: string, method: string, pat
   const text = await res.text();
   return { status: res.status, json: text ? JSON.parse(text) : undefined, headers: res.headers };
 }
+
+/** A response body as JSON, or as text when it is not JSON (a test's view of any answer). */
+export async function jsonOrText(res: Response): Promise<any> {
+  const text = await res.text();
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}

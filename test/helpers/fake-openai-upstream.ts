@@ -4,8 +4,7 @@
 // the request's `model`, which is the deployment's pinned model.
 
 import { randomBytes } from 'node:crypto';
-import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { listenOnLoopback, readRequestBody, RequestLog } from './request-log.ts';
 
 /** The models the fake understands; anything else answers like `ok`. */
@@ -331,13 +330,7 @@ export async function startFakeOpenAIUpstream(): Promise<FakeOpenAIUpstream> {
 }
 
 /** A loopback port with nothing listening on it (for connection-refused tests). */
-export async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+export { freePort as closedPort } from './free-port.ts';
 
 /**
  * YAML for one alias per behaviour: alias `up-<behaviour>`, deployment id `fake-<behaviour>`,

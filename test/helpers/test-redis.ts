@@ -17,17 +17,31 @@ export interface TestRedis {
   cleanup(): Promise<void>;
 }
 
+function adminClient(url: string) {
+  const client = createClient({ url, socket: { connectTimeout: 2_000, reconnectStrategy: false } });
+  client.on('error', () => undefined);
+  return client;
+}
+
+/** Why Redis at `url` cannot be used, or undefined when it answers PING. */
+export async function redisUnreachable(url: string = TEST_REDIS_URL): Promise<string | undefined> {
+  const client = adminClient(url);
+  try {
+    await client.connect();
+    await client.ping();
+    return undefined;
+  } catch (error) {
+    return `Redis at ${url} is unreachable (${(error as Error).message || (error as Error).name})`;
+  } finally {
+    if (client.isOpen) await client.close().catch(() => undefined);
+  }
+}
+
 export async function openTestRedis(what: string): Promise<TestRedis> {
   const runPrefix = `tg-test-${process.pid}-${randomBytes(4).toString('hex')}:`;
-  const admin = createClient({ url: TEST_REDIS_URL, socket: { connectTimeout: 2_000, reconnectStrategy: false } });
-  admin.on('error', () => undefined);
-  let unreachable: string | undefined;
-  try {
-    await admin.connect();
-    await admin.ping();
-  } catch (error) {
-    unreachable = `Redis at ${TEST_REDIS_URL} unreachable: ${(error as Error).message || (error as Error).name}`;
-  }
+  const unreachable = await redisUnreachable();
+  const admin = adminClient(TEST_REDIS_URL);
+  if (!unreachable) await admin.connect();
   if (unreachable && process.env.CI) throw new Error(`${unreachable} (CI is set, so ${what} fail instead of skipping)`);
   let n = 0;
   return {
