@@ -33,3 +33,24 @@ export const LIFETIME: Period = Object.freeze({ id: 'all', startsAt: 0, endsAt: 
 export function budgetPeriod(duration: string | undefined, now: number): Period {
   return duration === undefined ? LIFETIME : periodAt(duration, now);
 }
+
+/** The period of `duration` at `now`, with `undefined` meaning LIFETIME. */
+export type PeriodOf = (duration: string | undefined, now: number) => Period;
+
+/**
+ * budgetPeriod, remembering the current period of each duration until it ends, so the request
+ * path does no date arithmetic. At most `max` durations are kept (they come from config and the
+ * admin API, so there are few).
+ */
+export function cachedBudgetPeriod(max = 256): PeriodOf {
+  const current = new Map<string, Period>();
+  return (duration, now) => {
+    if (duration === undefined) return LIFETIME;
+    const hit = current.get(duration);
+    if (hit && now >= hit.startsAt && now < hit.endsAt) return hit;
+    const period = periodAt(duration, now);
+    if (current.size >= max && !hit) current.clear();
+    current.set(duration, period);
+    return period;
+  };
+}

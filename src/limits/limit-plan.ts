@@ -8,7 +8,7 @@
 // Ids never hold '|' or a period separator ambiguously: object ids cannot contain '|'.
 
 import type { Limits, RateLimits } from '../identity/records.ts';
-import { budgetPeriod, periodAt, type Period } from './budget-period.ts';
+import { budgetPeriod, type Period, type PeriodOf } from './budget-period.ts';
 import { dollarsToMicro } from './cost.ts';
 import type { AcquireRequest, BudgetLimit, ConcurrencyLimit, WindowLimit } from './counter-store.ts';
 
@@ -49,6 +49,8 @@ export interface PlanOptions {
   readonly holdMs: number;
   /** Scopes whose spend is counted even without a budget (for spend-so-far). */
   readonly trackSpend: ReadonlySet<LimitScope>;
+  /** Budget periods (default budgetPeriod; the policy stage passes a cached one). */
+  readonly periodOf?: PeriodOf;
 }
 
 export interface LimitPlan {
@@ -100,17 +102,17 @@ export interface ScopeBudget {
  * The budget counters of one scope at `now`: dollars per budget_duration (or spend tracking),
  * tokens per budget_duration, tokens per UTC day. The admin API reads spend with the same ids.
  */
-export function scopeBudgets(s: ScopeLimits, now: number, trackSpend: ReadonlySet<LimitScope>): ScopeBudget[] {
+export function scopeBudgets(s: ScopeLimits, now: number, trackSpend: ReadonlySet<LimitScope>, periodOf: PeriodOf = budgetPeriod): ScopeBudget[] {
   const l = s.limits as Limits;
   const out: ScopeBudget[] = [];
   const at = (prefix: string, period: Period) => `${prefix}:${s.scope}:${s.id}:${period.id}`;
   const needsPeriod = l.max_budget !== undefined || l.token_budget !== undefined || trackSpend.has(s.scope);
-  const period = needsPeriod ? budgetPeriod(l.budget_duration, now) : undefined;
+  const period = needsPeriod ? periodOf(l.budget_duration, now) : undefined;
   if (l.max_budget !== undefined) out.push({ id: at('usd', period!), unit: 'usd', limit: dollarsToMicro(l.max_budget), period: period!, enforced: true });
   else if (trackSpend.has(s.scope)) out.push({ id: at('usd', period!), unit: 'usd', limit: UNLIMITED, period: period!, enforced: false });
   if (l.token_budget !== undefined) out.push({ id: at('tok', period!), unit: 'tokens', limit: l.token_budget, period: period!, enforced: true });
   if (l.daily_token_cap !== undefined) {
-    const day = periodAt('1d', now);
+    const day = periodOf('1d', now);
     out.push({ id: at('tokd', day), unit: 'tokens', limit: l.daily_token_cap, period: day, enforced: true });
   }
   return out;
@@ -138,7 +140,7 @@ export function buildPlan(scopes: readonly ScopeLimits[], amounts: Amounts, opti
       concurrency.push({ id: `cc:${key}`, limit: l.max_parallel_requests, leaseMs: holdMs });
       meta.set(`cc:${key}`, { kind: 'concurrency', scope: s.scope, scopeId: s.id, unit: 'requests', enforced: true });
     }
-    for (const b of scopeBudgets(s, now, options.trackSpend)) {
+    for (const b of scopeBudgets(s, now, options.trackSpend, options.periodOf)) {
       budgets.push({ id: b.id, limit: b.limit, amount: b.unit === 'usd' ? amounts.microUsd : amounts.tokens, periodEndsAt: b.period.endsAt, reservationTtlMs: holdMs });
       meta.set(b.id, { kind: 'budget', scope: s.scope, scopeId: s.id, unit: b.unit, period: b.period, enforced: b.enforced });
     }

@@ -11,6 +11,7 @@ import { GatewayError } from '../errors/gateway-error.ts';
 import type { Limits } from '../identity/records.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { BudgetAlerts } from '../limits/budget-alerts.ts';
+import { cachedBudgetPeriod } from '../limits/budget-period.ts';
 import { costMicroUsd, isPriced, MICRO } from '../limits/cost.ts';
 import { CounterStoreUnavailable, type AcquireResult, type CounterStore, type Refusal } from '../limits/counter-store.ts';
 import { buildPlan, costCap, planNeeds, type Amounts, type CounterMeta, type LimitPlan, type LimitScope, type ScopeLimits } from '../limits/limit-plan.ts';
@@ -81,6 +82,8 @@ export function createPolicy(options: PolicyOptions): Policy {
   const depScopes = new WeakMap<Deployment, ScopeLimits | null>();
   const unpricedWarned = new Set<string>();
   const trackSpend = options.trackSpend ? TRACKED : NOTHING;
+  const periodOf = cachedBudgetPeriod();
+  const leaseIds = leaseIdSource();
 
   function deploymentScope(dep: Deployment): ScopeLimits | undefined {
     let scope = depScopes.get(dep);
@@ -135,7 +138,7 @@ export function createPolicy(options: PolicyOptions): Policy {
         { limit: { type: 'cost_cap', scope: cap.scope, id: cap.scopeId, limit_usd: cap.microUsd / MICRO, worst_case_usd: amounts.microUsd / MICRO } });
     }
     const holdMs = Math.max(dep.timeoutMs, dep.streamTimeoutMs, stream ? STREAM_HOLD_MS : 0) + HOLD_GRACE_MS;
-    const plan = buildPlan(scopes, amounts, { now: options.now(), leaseId: randomHex(12), holdMs, trackSpend });
+    const plan = buildPlan(scopes, amounts, { now: options.now(), leaseId: leaseIds(), holdMs, trackSpend, periodOf });
     if (!plan) return undefined;
     let result: AcquireResult;
     try {
@@ -187,6 +190,13 @@ export function createPolicy(options: PolicyOptions): Policy {
       });
     });
   }
+}
+
+/** Lease ids unique across replicas and restarts: a random prefix per policy, then a counter (no crypto per request). */
+function leaseIdSource(): () => string {
+  const prefix = randomHex(8);
+  let n = 0;
+  return () => `${prefix}${(++n).toString(36)}`;
 }
 
 function dollars(micro: number): string {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { periodAt } from '../../src/limits/budget-period.ts';
+import { cachedBudgetPeriod, LIFETIME, periodAt } from '../../src/limits/budget-period.ts';
 
 test('1mo is the calendar month in UTC, and resets at its boundary', () => {
   const dec = periodAt('1mo', Date.UTC(2026, 11, 31, 23, 59, 59, 999));
@@ -24,4 +24,19 @@ test('fixed durations are aligned to the epoch (UTC days for 1d and 24h)', () =>
 
 test('a bad duration is refused', () => {
   assert.throws(() => periodAt('soon', 0));
+});
+
+test('cachedBudgetPeriod: the same period as periodAt, kept until it ends, then the next; undefined is LIFETIME', () => {
+  const periodOf = cachedBudgetPeriod();
+  const day = Date.UTC(2026, 11, 15, 12);
+  const first = periodOf('1d', day);
+  assert.deepEqual(first, periodAt('1d', day));
+  assert.equal(periodOf('1d', day + 3_600_000), first, 'the same object within the period');
+  const next = periodOf('1d', first.endsAt);
+  assert.deepEqual(next, periodAt('1d', first.endsAt));
+  assert.notEqual(next.id, first.id);
+  assert.deepEqual(periodOf('1d', first.endsAt - 1), first, 'an earlier instant still gets its own period');
+  assert.deepEqual(periodOf('1mo', Date.UTC(2026, 11, 31, 23, 59)), periodAt('1mo', Date.UTC(2026, 11, 31, 23, 59)));
+  assert.deepEqual(periodOf('1mo', Date.UTC(2027, 0, 1)).id, '2027-01');
+  assert.equal(periodOf(undefined, day), LIFETIME);
 });
