@@ -50,7 +50,9 @@ export const LIMIT_FLAGS: readonly FieldFlag[] = [
   flag('max-parallel', 'max_parallel_requests', 'int', 'concurrent requests', 'N'),
   flag('max-budget', 'max_budget', 'number', 'US dollars per budget duration', 'USD'),
   flag('budget-duration', 'budget_duration', 'string', 'budget window, e.g. 1d, 30d, 1mo', 'D'),
-  flag('daily-tokens', 'daily_token_cap', 'int', 'tokens per day', 'N'),
+  flag('daily-tokens', 'daily_token_cap', 'int', 'tokens per UTC day', 'N'),
+  flag('token-budget', 'token_budget', 'int', 'tokens per budget duration', 'N'),
+  flag('max-cost', 'max_cost_per_request', 'number', 'largest worst-case cost of one request, US dollars', 'USD'),
 ];
 
 export function parseOptions(flags: readonly FieldFlag[]): ParseArgsOptionsConfig {

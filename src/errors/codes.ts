@@ -77,7 +77,7 @@ export const ERROR_CODES = Object.freeze({
   cost_cap_exceeded: spec(400, 'invalid_request_error', false,
     'The request\'s worst-case cost is above the per-request cap (X-Max-Cost-Usd or max_cost_per_request). Lower max_tokens or shorten the input.'),
   limits_unavailable: spec(503, 'overloaded_error', true,
-    'The shared limits store (Redis) cannot be reached and `limits.on_store_failure` is closed. Retry when it is back.'),
+    'The shared limits store (Redis) cannot be reached and `limits.on_store_failure` is closed (or an admin spend read needs it). Retry when it is back.'),
   // ── admin API ───────────────────────────────────────────────────────────────
   resource_not_found: spec(404, 'not_found_error', false,
     'The team, tenant, key or other admin object does not exist. List them with GET /admin/teams, /admin/tenants or /admin/keys.'),

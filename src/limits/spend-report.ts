@@ -4,7 +4,8 @@
 
 import type { Limits } from '../identity/records.ts';
 import { MICRO } from './cost.ts';
-import type { CounterStore } from './counter-store.ts';
+import { GatewayError } from '../errors/gateway-error.ts';
+import { CounterStoreUnavailable, type CounterStore } from './counter-store.ts';
 import { LIFETIME } from './budget-period.ts';
 import { scopeBudgets, UNLIMITED, type LimitScope } from './limit-plan.ts';
 
@@ -41,7 +42,13 @@ export function createSpendReader(store: CounterStore, trackSpend: boolean, now:
   return async (scope, id, limits) => {
     const at = now();
     const budgets = scopeBudgets({ scope, id, limits }, at, tracked);
-    const states = await store.budgets(budgets.map((b) => b.id), at);
+    let states;
+    try {
+      states = await store.budgets(budgets.map((b) => b.id), at);
+    } catch (error) {
+      if (!(error instanceof CounterStoreUnavailable)) throw error;
+      throw new GatewayError('limits_unavailable', 'Spend cannot be read: the shared limits store (Redis) is unavailable. Retry when it is back.', { retryAfterSeconds: 1, cause: error });
+    }
     return {
       object_type: scope,
       object_id: id,

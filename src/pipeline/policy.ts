@@ -62,6 +62,8 @@ export type Policy = (ctx: RequestContext, alias: string, dep: Deployment, deman
 const HEADER_CAP = 'X-Max-Cost-Usd';
 const TRACKED: ReadonlySet<LimitScope> = new Set(['key', 'team', 'tenant']);
 const NOTHING: ReadonlySet<LimitScope> = new Set();
+/** The longest wait a concurrency refusal suggests. */
+const CONCURRENCY_RETRY_MS = 1_000;
 /** Leases and reservations outlive the call's own timeout by this much before they expire unsettled. */
 const HOLD_GRACE_MS = 60_000;
 /**
@@ -229,8 +231,11 @@ function refusal(refused: Refusal, plan: LimitPlan, amounts: Amounts, headers: R
       { retryAfterSeconds, headers, limit: { ...limit, retry_after_ms: refused.retryAfterMs } });
   }
   if (refused.kind === 'concurrency') {
+    // A slot frees whenever any call in flight ends; the store only knows when the oldest lease
+    // would expire (the deployment's timeout), so suggest a short retry instead.
+    const retryAfterMs = Math.min(refused.retryAfterMs, CONCURRENCY_RETRY_MS);
     return new GatewayError('concurrency_limited', `${refused.used} requests of ${who} are in flight; the limit is ${refused.limit} at once (max_parallel_requests). Retry when one finishes.`,
-      { retryAfterSeconds, headers, limit: { ...limit, retry_after_ms: refused.retryAfterMs } });
+      { retryAfterSeconds: Math.max(1, Math.ceil(retryAfterMs / 1000)), headers, limit: { ...limit, retry_after_ms: retryAfterMs } });
   }
   const period = meta.period!;
   const lifetime = period.id === 'all';

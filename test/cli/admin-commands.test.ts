@@ -45,8 +45,9 @@ test('with migrate_on_start off, commands ask for `tollgate migrate` first', asy
 test('team → key → list → rotate → revoke, with the audit trail, printing each secret once', async () => {
   const { file } = dbConfig();
   const c = ['--config', file];
-  const team = await cliJson(['teams', 'create', '--id', 'ml', '--alias', 'ML team', '--models', 'gpt-4o*,claude-*', '--rpm', '100', '--max-budget', '12.5', '--budget-duration', '30d', ...c]);
+  const team = await cliJson(['teams', 'create', '--id', 'ml', '--alias', 'ML team', '--models', 'gpt-4o*,claude-*', '--rpm', '100', '--max-budget', '12.5', '--budget-duration', '30d', '--token-budget', '5000000', '--max-cost', '0.25', ...c]);
   assert.equal(team.team_id, 'ml');
+  assert.deepEqual([team.token_budget, team.max_cost_per_request], [5_000_000, 0.25]);
   assert.deepEqual(team.models, ['gpt-4o*', 'claude-*']);
   assert.equal(team.rpm_limit, 100);
   assert.equal(team.max_budget, 12.5);

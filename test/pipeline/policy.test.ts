@@ -182,6 +182,8 @@ test('concurrency limit: concurrency_limited until settle releases the lease', a
   const first = (await policy(ctx, 'chat', dep, NO_DEMAND, undefined))!;
   assert.deepEqual(first.headers, {}, 'no window, no headers');
   const error = await refusedWith(policy(ctx, 'chat', dep, NO_DEMAND, undefined), 'concurrency_limited');
+  assert.equal(error.retryAfterSeconds, 1, 'a slot frees when any call ends: retry soon, not at the lease expiry');
+  assert.ok((error.limit!.retry_after_ms as number) <= 1_000);
   assert.equal(error.status, 429);
   assert.ok(error.retryAfterSeconds! >= 1);
   assert.deepEqual({ ...error.limit, retry_after_ms: undefined }, { type: 'concurrency', scope: 'key', id: 'k1', limit: 1, used: 1, unit: 'requests', retry_after_ms: undefined });
