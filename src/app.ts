@@ -94,8 +94,8 @@ export function createApp(options: AppOptions): App {
   const { identity } = options;
   const authenticate = createAuthenticator({ masterKey: config.masterKey, directory: identity.directory, unknownTenants: config.identity.unknownTenants });
   const userSalt = config.identity.userIdSalt;
-  const spend = { read: createSpendReader(options.limits.store, config.limits.trackSpend, options.limits.now), global: config.limits.global };
-  const adminRouter = createAdminRouter(identity.admin, { maxBodyBytes: config.server.maxBodyBytes, spend });
+  const spend = { read: createSpendReader(options.limits.store, config.limits.trackSpend, options.limits.now), global: options.limits.global };
+  const adminRouter = createAdminRouter(identity.admin, { maxBodyBytes: config.server.maxBodyBytes, limits: identity.limitAdmin, spend });
   const adminHandler: Handler = async (ctx, req, res) => {
     if (!isAdmin(ctx.principal)) throw new GatewayError('admin_required', 'The admin API needs the master key or a key with role "admin".');
     const url = req.url ?? '/';

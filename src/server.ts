@@ -44,7 +44,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   if (unsafe) throw new Error(unsafe);
   const identity = options.identity ?? await openIdentityRuntime(config, options.logger);
   const metrics = options.metrics ?? new Metrics();
-  const limits = options.limits ?? await openLimitsRuntime({ config, logger: options.logger, metrics, ...(options.now ? { now: options.now } : {}) });
+  const limits = options.limits ?? await openLimitsRuntime({ config, logger: options.logger, metrics, policies: identity.limitPolicies, ...(options.now ? { now: options.now } : {}) });
   const app = createApp({ ...options, identity, limits, metrics });
   const server = createServer({ keepAliveTimeout: config.server.keepAliveTimeoutMs }, app.handle);
   server.headersTimeout = Math.min(60_000, config.server.keepAliveTimeoutMs + 1_000);

@@ -2,9 +2,9 @@
 // dispatches on this list and the OpenAPI document is generated from it, so both always agree.
 
 import { z } from 'zod';
-import { auditQuery, keyGenerate, keyListQuery, keyPatch, keyRotate, listQuery, noFields, teamCreate, teamPatch, tenantCreate, tenantPatch } from './admin-schemas.ts';
+import { auditQuery, keyGenerate, keyListQuery, keyPatch, keyRotate, limitCreate, limitPatch, listQuery, noFields, teamCreate, teamPatch, tenantCreate, tenantPatch } from './admin-schemas.ts';
 import {
-  auditPage, keyDeleted, keyPage, keyRecord, keyWithSecret, spendReport, teamDeleted, teamPage, teamRecord, tenantDeleted, tenantPage, tenantRecord,
+  auditPage, keyDeleted, keyPage, keyRecord, keyWithSecret, limitDeleted, limitPage, limitRecord, spendReport, teamDeleted, teamPage, teamRecord, tenantDeleted, tenantPage, tenantRecord,
 } from './record-schemas.ts';
 
 export type HttpMethod = 'GET' | 'POST' | 'PATCH' | 'DELETE';
@@ -77,6 +77,7 @@ export const ADMIN_OPERATIONS = [
   ...collection({ name: 'Team', plural: 'teams', idParam: 'team_id', query: listQuery, create: teamCreate, createVerb: 'create', created: teamRecord, patch: teamPatch, record: teamRecord, page: teamPage, deleted: teamDeleted }),
   ...collection({ name: 'Tenant', plural: 'tenants', idParam: 'tenant_id', query: listQuery, create: tenantCreate, createVerb: 'create', created: tenantRecord, patch: tenantPatch, record: tenantRecord, page: tenantPage, deleted: tenantDeleted }),
   ...collection({ name: 'Key', plural: 'keys', idParam: 'key_id', query: keyListQuery, create: keyGenerate, createVerb: 'generate', created: keyWithSecret, patch: keyPatch, record: keyRecord, page: keyPage, deleted: keyDeleted, secret: true }),
+  ...collection({ name: 'Limit', plural: 'limits', idParam: 'scope', query: listQuery, create: limitCreate, createVerb: 'create', created: limitRecord, patch: limitPatch, record: limitRecord, page: limitPage, deleted: limitDeleted }),
   keyAction('rotate', 'New secret for the key; the old one keeps working for grace_period. Returns the secret once.', keyRotate, keyWithSecret),
   keyAction('revoke', 'Revoke the key for good.', noFields, keyRecord),
   keyAction('block', 'Block the key until it is unblocked (no-op when blocked).', noFields, keyRecord),

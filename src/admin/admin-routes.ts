@@ -13,6 +13,7 @@ import type { Actor, AdminService, Page } from './admin-service.ts';
 import { renderOpenApi } from './openapi.ts';
 import type { Limits } from '../identity/records.ts';
 import type { SpendReader } from '../limits/spend-report.ts';
+import type { LimitAdmin } from './limit-admin.ts';
 import { parseInput } from './parse-input.ts';
 
 export type AdminRouter = (ctx: RequestContext, req: IncomingMessage, res: ServerResponse, path: string, actor: Actor) => Promise<void>;
@@ -69,10 +70,11 @@ function withoutInput(action: (id: string, actor: Actor) => Promise<unknown>): H
 /** Where spend-so-far comes from: the limits counters, and the global scope's limits from config. */
 export interface SpendSource {
   readonly read: SpendReader;
-  readonly global: Readonly<Limits>;
+  /** The global scope's limits in effect (config, or set through /admin/limits). */
+  readonly global: () => Readonly<Limits>;
 }
 
-function handlersFor(service: AdminService, spend: SpendSource, openApi: () => JsonText): Record<OperationId, Handler> {
+function handlersFor(service: AdminService, limits: LimitAdmin, spend: SpendSource, openApi: () => JsonText): Record<OperationId, Handler> {
   return {
     ...collectionHandlers('Team', 'create', 'team_id', {
       list: (q) => service.listTeams(q), create: (i, a) => service.createTeam(i, a), get: (id) => service.getTeam(id),
@@ -86,6 +88,10 @@ function handlersFor(service: AdminService, spend: SpendSource, openApi: () => J
       list: (q) => service.listKeys(q), create: (i, a) => service.generateKey(i, a), get: (id) => service.getKey(id),
       update: (id, p, a) => service.updateKey(id, p, a), remove: (id, a) => service.deleteKey(id, a),
     }),
+    ...collectionHandlers('Limit', 'create', 'scope', {
+      list: (q) => limits.list(q), create: (i, a) => limits.create(i, a), get: (id) => limits.get(id),
+      update: (id, p, a) => limits.update(id, p, a), remove: (id, a) => limits.remove(id, a),
+    }),
     rotateKey: (call) => service.rotateKey(call.id, call.body, call.actor),
     revokeKey: withoutInput((id, actor) => service.revokeKey(id, actor)),
     blockKey: withoutInput((id, actor) => service.blockKey(id, actor)),
@@ -93,7 +99,7 @@ function handlersFor(service: AdminService, spend: SpendSource, openApi: () => J
     getKeySpend: async (call) => spend.read('key', call.id, await service.getKey(call.id)),
     getTeamSpend: async (call) => spend.read('team', call.id, await service.getTeam(call.id)),
     getTenantSpend: async (call) => spend.read('tenant', call.id, await service.getTenant(call.id)),
-    getGlobalSpend: () => spend.read('global', 'global', spend.global),
+    getGlobalSpend: () => spend.read('global', 'global', spend.global()),
     queryAudit: (call) => service.queryAudit(call.query),
     getOpenApi: async () => openApi(),
   };
@@ -146,11 +152,11 @@ function hasBody(req: IncomingMessage): boolean {
   return length !== undefined ? length !== '0' : req.headers['transfer-encoding'] !== undefined;
 }
 
-export function createAdminRouter(service: AdminService, options: { maxBodyBytes: number; spend: SpendSource }): AdminRouter {
+export function createAdminRouter(service: AdminService, options: { maxBodyBytes: number; limits: LimitAdmin; spend: SpendSource }): AdminRouter {
   const paths = compilePaths(ADMIN_OPERATIONS);
   // Rendered on first request, then kept: most gateways never serve it, and it is not small.
   let openApi: JsonText | undefined;
-  const handlers = handlersFor(service, options.spend, () => (openApi ??= new JsonText(renderOpenApi(ADMIN_OPERATIONS))));
+  const handlers = handlersFor(service, options.limits, options.spend, () => (openApi ??= new JsonText(renderOpenApi(ADMIN_OPERATIONS))));
 
   return async function adminRouter(ctx, req, res, path, actor) {
     let entry: PathEntry | undefined;

@@ -3,8 +3,8 @@
 // Field names follow LiteLLM's /team/new and /key/generate.
 
 import { z } from 'zod';
-import { ALIAS_NAME, ALIAS_NAME_RULE, LABEL, LABEL_RULE, MODEL_PATTERN, MODEL_PATTERN_RULE, OBJECT_ID, OBJECT_ID_RULE } from '../identity/ids.ts';
-import type { LIMIT_FIELDS, RATE_LIMIT_FIELDS } from '../identity/records.ts';
+import { ALIAS_NAME, ALIAS_NAME_RULE, LABEL, LABEL_RULE, LIMIT_SCOPE, LIMIT_SCOPE_RULE, MODEL_PATTERN, MODEL_PATTERN_RULE, OBJECT_ID, OBJECT_ID_RULE } from '../identity/ids.ts';
+import { OBJECT_KINDS, type LIMIT_FIELDS, type RATE_LIMIT_FIELDS } from '../identity/records.ts';
 import { DURATION, DURATION_RULE, durationSeconds } from './duration.ts';
 
 export const MAX_METADATA_BYTES = 16 * 1024;
@@ -119,6 +119,12 @@ export const tenantCreate = strict({ tenant_id: ID, ...optional(TENANT_FIELDS) }
 export const tenantPatch = strict(patchable(TENANT_FIELDS));
 export const keyGenerate = strict({ ...optional(KEY_FIELDS), team_id: ID, duration: KEY_DURATION.optional() });
 export const keyPatch = strict({ ...patchable(KEY_FIELDS), team_id: ID.optional(), duration: KEY_DURATION.optional() });
+const LIMIT_SCOPE_TEXT = patterned(LIMIT_SCOPE, LIMIT_SCOPE_RULE)
+  .meta({ description: '"global" (every call) or "deployment:<deployment id>" (rate limits only: that deployment\'s share of a vendor quota).' });
+/** The fields of a limit policy (global: any limit; a deployment: rpm_limit, tpm_limit, max_parallel_requests). */
+export const LIMIT_POLICY_FIELDS = LIMITS;
+export const limitCreate = strict({ scope: LIMIT_SCOPE_TEXT, ...optional(LIMITS) });
+export const limitPatch = strict(patchable(LIMITS));
 export const keyRotate = strict({
   grace_period: duration(true).optional().meta({ description: 'How long the old secret keeps working, e.g. 24h; "0s" ends it at once. Default from config.' }),
 });
@@ -143,7 +149,7 @@ export const keyListQuery = strict({
 export const auditQuery = strict({
   actor: TEXT.optional().meta({ description: 'master, key:<key_id>, cli:<user>, anonymous (open mode).' }),
   action: TEXT.optional().meta({ description: 'e.g. key.rotate, team.create.' }),
-  object_type: z.enum(['team', 'tenant', 'key']).optional(),
+  object_type: z.enum(OBJECT_KINDS).optional(),
   object_id: TEXT.optional(),
   since: DATE_TIME.optional().meta({ description: 'Inclusive.' }),
   until: DATE_TIME.optional().meta({ description: 'Exclusive.' }),

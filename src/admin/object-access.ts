@@ -10,7 +10,7 @@
 import type { DeclaredIdentity } from '../identity/declared.ts';
 import type { AuditEntry, IdentityObject, ObjectKind, ObjectTypes } from '../identity/records.ts';
 import { GatewayError } from '../errors/gateway-error.ts';
-import { OBJECT_ID } from '../identity/ids.ts';
+import { LIMIT_SCOPE, OBJECT_ID } from '../identity/ids.ts';
 import { StoreConflict, StoreUnavailable, type ConflictReason, type IdentityStore, type ListQuery } from '../stores/identity-store.ts';
 import type { Actor, ChangeNotifier, Page } from './admin-service.ts';
 
@@ -21,8 +21,10 @@ export interface AccessDeps {
   now: () => Date;
 }
 
-export const ID_FIELD = { team: 'team_id', tenant: 'tenant_id', key: 'key_id' } as const;
-const LIST_PATH = { team: '/admin/teams', tenant: '/admin/tenants', key: '/admin/keys' } as const;
+export const ID_FIELD = { team: 'team_id', tenant: 'tenant_id', key: 'key_id', limit: 'scope' } as const;
+const LIST_PATH = { team: '/admin/teams', tenant: '/admin/tenants', key: '/admin/keys', limit: '/admin/limits' } as const;
+/** What an id of each kind can look like: anything else is not looked up at all. */
+const ID_PATTERN = { team: OBJECT_ID, tenant: OBJECT_ID, key: OBJECT_ID, limit: LIMIT_SCOPE } as const;
 
 export function idOf(kind: ObjectKind, object: IdentityObject): string {
   return (object as unknown as Record<string, string>)[ID_FIELD[kind]]!;
@@ -120,14 +122,14 @@ export async function rereadOnChange<T>(work: (retry: boolean) => Promise<T>): P
 
 export function createObjectAccess(deps: AccessDeps) {
   function declaredMap<K extends ObjectKind>(kind: K): ReadonlyMap<string, ObjectTypes[K]> {
-    const maps = { team: deps.declared.teams, tenant: deps.declared.tenants, key: deps.declared.keys };
+    const maps = { team: deps.declared.teams, tenant: deps.declared.tenants, key: deps.declared.keys, limit: deps.declared.limits };
     return maps[kind] as unknown as ReadonlyMap<string, ObjectTypes[K]>;
   }
 
   /** The object with this id: the declared one if there is one, else the stored one. */
   async function find<K extends ObjectKind>(kind: K, id: string): Promise<ObjectTypes[K] | undefined> {
     // An id no object can have (a NUL, a space, 200 characters) is not looked up at all.
-    if (!OBJECT_ID.test(id)) return undefined;
+    if (!ID_PATTERN[kind].test(id)) return undefined;
     return declaredMap(kind).get(id) ?? (await storeCall(() => deps.store.get(kind, id)));
   }
 
@@ -140,7 +142,7 @@ export function createObjectAccess(deps: AccessDeps) {
   /** The stored object a mutation may change: declared objects are refused, missing ones are a 404. */
   async function mutable<K extends ObjectKind>(kind: K, id: string): Promise<ObjectTypes[K]> {
     refuseDeclared(kind, id);
-    const stored = OBJECT_ID.test(id) ? await storeCall(() => deps.store.get(kind, id)) : undefined;
+    const stored = ID_PATTERN[kind].test(id) ? await storeCall(() => deps.store.get(kind, id)) : undefined;
     if (!stored) throw notFound(kind, id);
     return stored;
   }

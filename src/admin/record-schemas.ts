@@ -3,7 +3,8 @@
 
 import { z } from 'zod';
 import { ERROR_CODES } from '../errors/codes.ts';
-import { DATE_TIME, ID, KEY_DEFAULTS, KEY_FIELDS, recordShape, TEAM_DEFAULTS, TEAM_FIELDS, TENANT_DEFAULTS, TENANT_FIELDS } from './admin-schemas.ts';
+import { OBJECT_KINDS } from '../identity/records.ts';
+import { DATE_TIME, ID, KEY_DEFAULTS, KEY_FIELDS, LIMIT_POLICY_FIELDS, recordShape, TEAM_DEFAULTS, TEAM_FIELDS, TENANT_DEFAULTS, TENANT_FIELDS } from './admin-schemas.ts';
 
 const STAMPS = {
   source: z.enum(['config', 'api']).meta({ description: 'config = declared in the config file, read-only through the API.' }),
@@ -23,6 +24,7 @@ export const keyRecord = z.object({
   rotation_grace_seconds: z.int().optional(),
   ...STAMPS,
 });
+export const limitRecord = z.object({ scope: z.string(), ...recordShape(LIMIT_POLICY_FIELDS, []), ...STAMPS });
 export const keyWithSecret = keyRecord.extend({
   key: z.string().meta({ description: 'The secret, shown exactly once. Send it as Authorization: Bearer <key>.' }),
 });
@@ -34,23 +36,25 @@ function page<T extends z.ZodType>(item: T) {
 export const teamPage = page(teamRecord);
 export const tenantPage = page(tenantRecord);
 export const keyPage = page(keyRecord);
+export const limitPage = page(limitRecord);
 
 export const auditEntry = z.object({
   seq: z.int(),
   at: DATE_TIME,
   actor: z.string(),
   action: z.string(),
-  object_type: z.enum(['team', 'tenant', 'key']),
+  object_type: z.enum(OBJECT_KINDS),
   object_id: z.string(),
   request_id: z.string().optional(),
-  before: z.union([teamRecord, tenantRecord, keyRecord]).nullable().optional(),
-  after: z.union([teamRecord, tenantRecord, keyRecord]).nullable().optional(),
+  before: z.union([teamRecord, tenantRecord, keyRecord, limitRecord]).nullable().optional(),
+  after: z.union([teamRecord, tenantRecord, keyRecord, limitRecord]).nullable().optional(),
 });
 export const auditPage = page(auditEntry);
 
 export const teamDeleted = z.object({ deleted: z.literal(true), team_id: z.string() });
 export const tenantDeleted = z.object({ deleted: z.literal(true), tenant_id: z.string() });
 export const keyDeleted = z.object({ deleted: z.literal(true), key_id: z.string() });
+export const limitDeleted = z.object({ deleted: z.literal(true), scope: z.string() });
 
 const budgetReport = z.object({
   budget: z.enum(['usd', 'tokens', 'daily_tokens']).meta({ description: 'usd: max_budget per budget_duration; tokens: token_budget per budget_duration; daily_tokens: daily_token_cap.' }),

@@ -10,6 +10,7 @@ import { GRACE_FLAG, KEYS, KINDS, type KindSpec, type ObjectOps } from './object
 import { formatRecord, formatTable, type Column } from './print-table.ts';
 import { execute } from './run-command.ts';
 import type { CliIO } from './run-cli.ts';
+import { OBJECT_KINDS } from '../identity/records.ts';
 
 export type AdminCommand = 'teams' | 'tenants' | 'keys' | 'audit';
 
@@ -141,7 +142,7 @@ export async function runObjectCommand(spec: KindSpec, argv: string[], io: CliIO
 const AUDIT_FLAGS: readonly FieldFlag[] = [
   flag('actor', 'actor', 'string', 'who: master, key:<key_id>, cli:<user>, anonymous', 'A'),
   flag('action', 'action', 'string', 'what, e.g. key.rotate, team.create', 'X'),
-  flag('type', 'object_type', 'string', 'team, tenant or key', 'T', ['team', 'tenant', 'key']),
+  flag('type', 'object_type', 'string', 'team, tenant, key or limit', 'T', [...OBJECT_KINDS]),
   flag('object', 'object_id', 'string', 'the object\'s id', 'ID'),
   flag('since', 'since', 'string', 'from this ISO-8601 time (inclusive)', 'ISO'),
   flag('until', 'until', 'string', 'before this ISO-8601 time', 'ISO'),

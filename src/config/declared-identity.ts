@@ -4,7 +4,8 @@
 
 import type { DeclaredIdentity } from '../identity/declared.ts';
 import { secretHash, secretPreview } from '../identity/key-secret.ts';
-import { pickLimits, type Team, type Tenant, type VirtualKey } from '../identity/records.ts';
+import { pickLimits, type Limits, type LimitPolicy, type Team, type Tenant, type VirtualKey } from '../identity/records.ts';
+import type { Deployment } from '../providers/types.ts';
 import type { ParsedConfig } from './schema.ts';
 
 
@@ -53,5 +54,21 @@ export function buildDeclaredIdentity(parsed: ParsedConfig, masterKey: string | 
       ...stamp,
     }));
   }
-  return Object.freeze({ teams, tenants, keys, keyHashes });
+  return Object.freeze({ teams, tenants, keys, limits: new Map(), keyHashes });
+}
+
+/**
+ * Limit policies the config file sets: `limits.global` (scope "global") and each deployment's
+ * rpm, tpm and max_parallel_requests (scope "deployment:<id>"). Like declared teams, they win
+ * over stored ones and are read-only through the API.
+ */
+export function declaredLimitPolicies(global: Readonly<Limits>, deployments: Iterable<Deployment>, loadedAt = new Date()): ReadonlyMap<string, LimitPolicy> {
+  const stamp = { source: 'config' as const, created_at: loadedAt.toISOString(), updated_at: loadedAt.toISOString() };
+  const out = new Map<string, LimitPolicy>();
+  if (Object.keys(global).length > 0) out.set('global', Object.freeze({ scope: 'global', ...global, ...stamp }));
+  for (const dep of deployments) {
+    const limits = optional({ rpm_limit: dep.rpm, tpm_limit: dep.tpm, max_parallel_requests: dep.maxParallelRequests });
+    if (Object.keys(limits).length > 0) out.set(`deployment:${dep.id}`, Object.freeze({ scope: `deployment:${dep.id}`, ...limits, ...stamp }));
+  }
+  return out;
 }

@@ -4,7 +4,7 @@ import { providerFor } from '../providers/registry.ts';
 import type { Deployment } from '../providers/types.ts';
 import { durationSeconds } from '../admin/duration.ts';
 import { ConfigError, formatPath } from './config-error.ts';
-import { buildDeclaredIdentity } from './declared-identity.ts';
+import { buildDeclaredIdentity, declaredLimitPolicies } from './declared-identity.ts';
 import { buildLimits } from './limits-config.ts';
 import { formatIssues } from './format-issues.ts';
 import type { AliasConfig, GatewayConfig } from './gateway-config.ts';
@@ -112,8 +112,11 @@ function build(
   const masterKey = fromEnv || parsed.general_settings.master_key;
   if (fromEnv && fromEnv.length < 8) problems.push('TOLLGATE_MASTER_KEY: must be at least 8 characters.');
   if (fromEnv && !/^[\x21-\x7e]+$/.test(fromEnv)) problems.push('TOLLGATE_MASTER_KEY: must be printable characters without spaces or line breaks.');
-  const declared = buildDeclaredIdentity(parsed, masterKey, problems, warnings);
   const limits = buildLimits(parsed, aliases, problems, warnings);
+  const declared = Object.freeze({
+    ...buildDeclaredIdentity(parsed, masterKey, problems, warnings),
+    limits: declaredLimitPolicies(limits.global, [...aliases.values()].flatMap((a) => a.deployments)),
+  });
   const auth = parsed.auth;
   return Object.freeze({
     source: Object.freeze(source),

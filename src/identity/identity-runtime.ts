@@ -3,7 +3,9 @@
 // service whose changes invalidate this replica's caches at once and the others' through
 // Redis and the feed.
 
+import { createLimitAdmin, type LimitAdmin } from '../admin/limit-admin.ts';
 import { createLocalAdminService } from '../admin/local-admin-service.ts';
+import { LimitPolicies } from '../limits/limit-policies.ts';
 import type { AdminService } from '../admin/admin-service.ts';
 import type { GatewayConfig } from '../config/gateway-config.ts';
 import type { Logger } from '../logging/logger.ts';
@@ -18,6 +20,9 @@ export interface IdentityRuntime {
   readonly store: IdentityStore;
   readonly directory: KeyDirectory;
   readonly admin: AdminService;
+  /** Global and deployment limits: their admin API, and the policies in effect. */
+  readonly limitAdmin: LimitAdmin;
+  readonly limitPolicies: LimitPolicies;
   readonly feed: ChangeFeed;
   close(): Promise<void>;
 }
@@ -42,25 +47,32 @@ export async function openIdentityRuntime(config: GatewayConfig, logger: Logger)
     refreshMs: identity.keyRefreshMs,
     negativeTtlMs: identity.unknownKeyTtlMs,
   });
-  const invalidate = (kind: ObjectKind, id: string) => directory.invalidate(kind, id);
+  const limitPolicies = new LimitPolicies(store, identity.declared.limits, logger);
+  try {
+    await limitPolicies.load();
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+  const invalidate = (kind: ObjectKind, id: string) => (kind === 'limit' ? limitPolicies.invalidate(id) : directory.invalidate(kind, id));
   // The Redis client is loaded only when Redis is configured.
   const bus = config.redis
     ? (await import('./redis-change-bus.ts')).openRedisChangeBus({ url: config.redis.url, keyPrefix: config.redis.keyPrefix, logger, onChange: invalidate })
     : undefined;
   const feed = startChangeFeed({ store, invalidate, logger, pollMs: identity.changePollMs });
-  const admin = createLocalAdminService({
-    store,
-    declared: identity.declared,
-    rotationGraceSeconds: identity.rotationGraceSeconds,
-    notify(kind, id) {
-      invalidate(kind, id);
-      bus?.publish(kind, id);
-    },
-  });
+  const notify = (kind: ObjectKind, id: string) => {
+    invalidate(kind, id);
+    bus?.publish(kind, id);
+  };
+  const admin = createLocalAdminService({ store, declared: identity.declared, rotationGraceSeconds: identity.rotationGraceSeconds, notify });
+  const deploymentIds = new Set([...config.aliases.values()].flatMap((alias) => alias.deployments.map((d) => d.id)));
+  const limitAdmin = createLimitAdmin({ store, declared: identity.declared, notify, now: () => new Date(), deploymentIds });
   return {
     store,
     directory,
     admin,
+    limitAdmin,
+    limitPolicies,
     feed,
     async close() {
       feed.stop();
@@ -73,7 +85,7 @@ export async function openIdentityRuntime(config: GatewayConfig, logger: Logger)
 /** Config wins over a stored object with the same id; say so once at startup. */
 async function warnShadowed(config: GatewayConfig, store: IdentityStore, logger: Logger): Promise<void> {
   const { declared } = config.identity;
-  const kinds = [['team', declared.teams], ['tenant', declared.tenants], ['key', declared.keys]] as const;
+  const kinds = [['team', declared.teams], ['tenant', declared.tenants], ['key', declared.keys], ['limit', declared.limits]] as const;
   for (const [kind, objects] of kinds) {
     for (const id of objects.keys()) {
       if (await store.get(kind, id)) logger.warn('config object shadows a stored one; the config version applies', { kind, id });

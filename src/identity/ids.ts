@@ -15,3 +15,7 @@ export const LABEL_RULE = '1-64 characters of letters, digits and . _ : / @ -, s
 /** Model alias names (config `models:` keys, tenant model_limits keys). */
 export const ALIAS_NAME = /^[A-Za-z0-9][A-Za-z0-9._:/@-]{0,127}$/;
 export const ALIAS_NAME_RULE = '1-128 characters of letters, digits and . _ : / @ -, starting with a letter or digit';
+
+/** The scope of a limit policy: "global", or "deployment:" and a deployment id (ids like alias#0 included). */
+export const LIMIT_SCOPE = /^(global|deployment:[A-Za-z0-9][A-Za-z0-9._:/@#-]{0,160})$/;
+export const LIMIT_SCOPE_RULE = '"global" or "deployment:<deployment id>"';

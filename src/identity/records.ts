@@ -105,12 +105,24 @@ export interface VirtualKey extends Stamped, Limits {
   rotation_grace_seconds?: number;
 }
 
-export type ObjectKind = 'team' | 'tenant' | 'key';
+/**
+ * Limits of a scope that has no object of its own: the whole gateway (scope "global") or one
+ * deployment (scope "deployment:<deployment id>", rate limits only). Set in config
+ * (`limits.global`, a deployment's rpm/tpm/max_parallel_requests) or through /admin/limits.
+ */
+export interface LimitPolicy extends Stamped, Limits {
+  scope: string;
+}
+
+export type ObjectKind = 'team' | 'tenant' | 'key' | 'limit';
+
+export const OBJECT_KINDS: readonly ObjectKind[] = ['team', 'tenant', 'key', 'limit'];
 
 export interface ObjectTypes {
   team: Team;
   tenant: Tenant;
   key: VirtualKey;
+  limit: LimitPolicy;
 }
 
 export type IdentityObject = ObjectTypes[ObjectKind];

@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { createClient } from '@redis/client';
 import type { Logger } from '../logging/logger.ts';
-import type { ObjectKind } from './records.ts';
+import { OBJECT_KINDS, type ObjectKind } from './records.ts';
 
 export interface ChangeBus {
   publish(kind: ObjectKind, id: string): void;
@@ -19,7 +19,7 @@ export interface RedisChangeBusOptions {
   onChange(kind: ObjectKind, id: string): void;
 }
 
-const KINDS = new Set<ObjectKind>(['team', 'tenant', 'key']);
+const KINDS = new Set<ObjectKind>(OBJECT_KINDS);
 
 /** Closes a client at once, whatever state it is in (destroying twice is harmless). */
 function destroy(client: { destroy(): void }): void {

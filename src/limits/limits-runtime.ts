@@ -2,7 +2,9 @@
 // or Redis behind the fail-open/closed policy), budget alerts, and the policy stage.
 
 import type { GatewayConfig } from '../config/gateway-config.ts';
+import type { Limits } from '../identity/records.ts';
 import type { Logger } from '../logging/logger.ts';
+import type { LimitPolicySource } from './limit-policies.ts';
 import { createPolicy, type Policy } from '../pipeline/policy.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import { BudgetAlerts } from './budget-alerts.ts';
@@ -14,6 +16,8 @@ export interface LimitsRuntime {
   readonly store: CounterStore;
   readonly policy: Policy;
   readonly alerts: BudgetAlerts;
+  /** The global scope's limits in effect. */
+  global(): Readonly<Limits>;
   /** The clock budgets are counted by (epoch ms). */
   readonly now: () => number;
   /** Why limits are degraded (shared store down), for /health/ready; undefined when healthy. */
@@ -29,6 +33,8 @@ export interface LimitsRuntimeOptions {
   readonly now?: () => number;
   /** Replaces the configured store (tests). */
   readonly store?: CounterStore;
+  /** Global and deployment limits set through the admin API (and config). */
+  readonly policies?: LimitPolicySource;
 }
 
 /** Loads the Redis client only when the Redis backend is configured (it is not small). */
@@ -53,12 +59,13 @@ export async function openLimitsRuntime(options: LimitsRuntimeOptions): Promise<
     claim: (id, expiresAt) => store.claimOnce(id, now(), expiresAt),
     now,
   });
-  const policy = createPolicy({ store, global: limits.global, trackSpend: limits.trackSpend, logger, alerts, now });
+  const policy = createPolicy({ store, global: limits.global, ...(options.policies ? { policies: options.policies } : {}), trackSpend: limits.trackSpend, logger, alerts, now });
   return {
     store,
     policy,
     alerts,
     now,
+    global: () => options.policies?.get('global') ?? limits.global,
     degraded: () => failover?.degraded(),
     async close() {
       // Alerts still being delivered get a moment; a hanging webhook never holds up shutdown.

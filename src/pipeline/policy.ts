@@ -8,7 +8,8 @@
 // Admission settles to the actual usage when the call ends, releasing what was not used.
 
 import { GatewayError } from '../errors/gateway-error.ts';
-import type { Limits } from '../identity/records.ts';
+import { LIMIT_FIELDS, type Limits, type LimitPolicy } from '../identity/records.ts';
+import type { LimitPolicySource } from '../limits/limit-policies.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { BudgetAlerts } from '../limits/budget-alerts.ts';
 import { cachedBudgetPeriod } from '../limits/budget-period.ts';
@@ -44,7 +45,10 @@ export interface Admission {
 
 export interface PolicyOptions {
   readonly store: CounterStore;
+  /** limits.global from config, when no policy source says otherwise. */
   readonly global: Readonly<Limits>;
+  /** Global and deployment limits in effect (config and /admin/limits); without it, config only. */
+  readonly policies?: LimitPolicySource;
   readonly trackSpend: boolean;
   readonly logger: Logger;
   readonly alerts?: BudgetAlerts;
@@ -74,20 +78,38 @@ const HOLD_GRACE_MS = 60_000;
 const STREAM_HOLD_MS = 30 * 60_000;
 
 function isEmpty(limits: Readonly<Limits>): boolean {
-  for (const value of Object.values(limits)) if (value !== undefined) return false;
+  for (const field of LIMIT_FIELDS) if (limits[field] !== undefined) return false;
   return true;
 }
 
 export function createPolicy(options: PolicyOptions): Policy {
   const { store, logger } = options;
-  const globalScope: ScopeLimits | undefined = isEmpty(options.global) ? undefined : { scope: 'global', id: 'global', limits: options.global };
+  const configGlobal: ScopeLimits | undefined = isEmpty(options.global) ? undefined : { scope: 'global', id: 'global', limits: options.global };
   const depScopes = new WeakMap<Deployment, ScopeLimits | null>();
+  /** Scopes for policies from the source, made once per policy object (a policy is replaced, never changed). */
+  const policyScopes = new WeakMap<LimitPolicy, ScopeLimits | null>();
+
+  function policyScope(policy: LimitPolicy, scope: 'global' | 'deployment', id: string): ScopeLimits | undefined {
+    let made = policyScopes.get(policy);
+    if (made === undefined) {
+      made = isEmpty(policy) ? null : { scope, id, limits: policy };
+      policyScopes.set(policy, made);
+    }
+    return made ?? undefined;
+  }
+
+  function globalScope(): ScopeLimits | undefined {
+    const policy = options.policies?.get('global');
+    return policy ? policyScope(policy, 'global', 'global') : configGlobal;
+  }
   const unpricedWarned = new Set<string>();
   const trackSpend = options.trackSpend ? TRACKED : NOTHING;
   const periodOf = cachedBudgetPeriod();
   const leaseIds = leaseIdSource();
 
   function deploymentScope(dep: Deployment): ScopeLimits | undefined {
+    const policy = options.policies?.get(`deployment:${dep.id}`);
+    if (policy) return policyScope(policy, 'deployment', dep.id);
     let scope = depScopes.get(dep);
     if (scope === undefined) {
       const limits = { rpm_limit: dep.rpm, tpm_limit: dep.tpm, max_parallel_requests: dep.maxParallelRequests };
@@ -113,7 +135,8 @@ export function createPolicy(options: PolicyOptions): Policy {
     }
     const depScope = deploymentScope(dep);
     if (depScope) scopes.push(depScope);
-    if (globalScope) scopes.push(globalScope);
+    const global = globalScope();
+    if (global) scopes.push(global);
     return scopes;
   }
 

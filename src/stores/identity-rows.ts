@@ -25,6 +25,7 @@ export const OBJECT_TABLES: { readonly [K in ObjectKind]: ObjectTable } = {
   team: { table: 'teams', idColumn: 'team_id', columns: ['created_at', 'updated_at'] },
   tenant: { table: 'tenants', idColumn: 'tenant_id', columns: ['created_at', 'updated_at'] },
   key: { table: 'keys', idColumn: 'key_id', columns: ['team_id', 'status', 'created_at', 'updated_at'] },
+  limit: { table: 'limit_policies', idColumn: 'scope', columns: ['created_at', 'updated_at'] },
 };
 
 /** The table of a kind; throws on anything else, since table names go into SQL text. */

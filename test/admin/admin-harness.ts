@@ -11,11 +11,14 @@ import { secretHash } from '../../src/identity/key-secret.ts';
 import type { ObjectKind, Team, Tenant, VirtualKey } from '../../src/identity/records.ts';
 import type { IdentityStore } from '../../src/stores/identity-store.ts';
 import { openIdentityStore } from '../../src/stores/open-identity-store.ts';
+import { createLimitAdmin, type LimitAdmin } from '../../src/admin/limit-admin.ts';
 
 export const ACTOR: Actor = { id: 'master', requestId: 'req-test-1' };
 
 export interface AdminHarness {
   service: AdminService;
+  /** Global and deployment limits, over the same store (deployments openai-main and gpt-4o#0 exist). */
+  limits: LimitAdmin;
   store: IdentityStore;
   /** Every (kind, id) passed to notify, in order. */
   notified: Array<[ObjectKind, string]>;
@@ -36,7 +39,14 @@ export async function startAdmin(options: { declared?: DeclaredIdentity; rotatio
     now: () => clock.now,
     rotationGraceSeconds: options.rotationGraceSeconds ?? 3600,
   });
-  return { service, store, notified, clock, close: () => store.close() };
+  const limits = createLimitAdmin({
+    store,
+    declared: options.declared ?? NO_DECLARED_IDENTITY,
+    notify: (kind, id) => notified.push([kind, id]),
+    now: () => clock.now,
+    deploymentIds: new Set(['openai-main', 'gpt-4o#0']),
+  });
+  return { service, limits, store, notified, clock, close: () => store.close() };
 }
 
 const STAMPS = { source: 'config' as const, created_at: '2025-01-01T00:00:00.000Z', updated_at: '2025-01-01T00:00:00.000Z' };
@@ -48,7 +58,7 @@ export function declaredIdentity(ids: { teams?: string[]; tenants?: string[]; ke
   const keys = new Map<string, VirtualKey>((ids.keys ?? []).map(({ key_id, team_id }) => [key_id, {
     key_id, team_id, key_name: 'sk-tg-…0000', models: [], role: 'user', status: 'active', tags: [], metadata: {}, created_by: 'config', ...STAMPS,
   }]));
-  return { teams, tenants, keys, keyHashes: new Map() };
+  return { teams, tenants, keys, limits: new Map(), keyHashes: new Map() };
 }
 
 /** Awaits a rejection with a GatewayError of this code (and param, when given); returns it. */

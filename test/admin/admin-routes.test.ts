@@ -16,8 +16,8 @@ let base: string;
 
 before(async () => {
   h = await startAdmin();
-  const spend = { read: createSpendReader(new MemoryCounterStore(), true, () => Date.UTC(2026, 11, 15)), global: { max_budget: 100, budget_duration: '1mo' } };
-  const router = createAdminRouter(h.service, { maxBodyBytes: 64 * 1024, spend });
+  const spend = { read: createSpendReader(new MemoryCounterStore(), true, () => Date.UTC(2026, 11, 15)), global: () => ({ max_budget: 100, budget_duration: '1mo' }) };
+  const router = createAdminRouter(h.service, { maxBodyBytes: 64 * 1024, limits: h.limits, spend });
   server = createServer((req, res) => {
     const ctx = createRequestContext(req.headers, performance.now(), new ClientWatchSlot());
     const url = req.url ?? '/';

@@ -8,6 +8,7 @@ import type { AdminService } from '../../src/admin/admin-service.ts';
 import { renderOpenApi } from '../../src/admin/openapi.ts';
 import { ERROR_CODES } from '../../src/errors/codes.ts';
 import { ClientWatchSlot, createRequestContext } from '../../src/pipeline/request-context.ts';
+import type { LimitAdmin } from '../../src/admin/limit-admin.ts';
 
 const DOC = JSON.parse(renderOpenApi(ADMIN_OPERATIONS));
 
@@ -18,6 +19,7 @@ const ROUTES = [
   'GET /admin/keys', 'POST /admin/keys', 'GET /admin/keys/{key_id}', 'PATCH /admin/keys/{key_id}', 'DELETE /admin/keys/{key_id}',
   'POST /admin/keys/{key_id}/rotate', 'POST /admin/keys/{key_id}/revoke', 'POST /admin/keys/{key_id}/block', 'POST /admin/keys/{key_id}/unblock',
   'GET /admin/keys/{key_id}/spend', 'GET /admin/teams/{team_id}/spend', 'GET /admin/tenants/{tenant_id}/spend', 'GET /admin/spend',
+  'GET /admin/limits', 'POST /admin/limits', 'GET /admin/limits/{scope}', 'PATCH /admin/limits/{scope}', 'DELETE /admin/limits/{scope}',
   'GET /admin/audit', 'GET /admin/openapi.json',
 ];
 
@@ -78,7 +80,7 @@ test('request bodies are the strict zod schemas; responses and errors are refere
 });
 
 test('GET /admin/openapi.json serves the same document, rendered once', async () => {
-  const router = createAdminRouter({} as AdminService, { maxBodyBytes: 1024, spend: { read: async () => { throw new Error('unused'); }, global: {} } });
+  const router = createAdminRouter({} as AdminService, { maxBodyBytes: 1024, limits: {} as LimitAdmin, spend: { read: async () => { throw new Error('unused'); }, global: () => ({}) } });
   const bodies: string[] = [];
   for (let i = 0; i < 2; i++) {
     let status = 0;

@@ -12,16 +12,16 @@ test('migrate: --status, apply, apply again, --json', async () => {
   const { file, db } = dbConfig();
   const status = await cli(['migrate', '--config', file, '--status']);
   assert.equal(status.code, 0, status.err);
-  assert.match(status.out, /schema version: 0\npending migrations: 1 \(run `tollgate migrate/);
+  assert.match(status.out, /schema version: 0\npending migrations: 2 \(run `tollgate migrate/);
   assert.ok(status.out.includes(`sqlite:${db}`));
 
   const first = await cli(['migrate', '--config', file]);
   assert.equal(first.code, 0, first.err);
-  assert.match(first.out, /applied migrations: 1\nschema version: 1/);
+  assert.match(first.out, /applied migrations: 1, 2\nschema version: 2/);
   const again = await cli(['migrate', '--config', file]);
-  assert.match(again.out, /no migrations to apply\nschema version: 1/);
-  assert.deepEqual(await cliJson(['migrate', '--config', file]), { database: `sqlite:${db}`, applied: [], version: 1 });
-  assert.deepEqual(await cliJson(['migrate', '--config', file, '--status']), { database: `sqlite:${db}`, version: 1, latest: 1, pending: 0 });
+  assert.match(again.out, /no migrations to apply\nschema version: 2/);
+  assert.deepEqual(await cliJson(['migrate', '--config', file]), { database: `sqlite:${db}`, applied: [], version: 2 });
+  assert.deepEqual(await cliJson(['migrate', '--config', file, '--status']), { database: `sqlite:${db}`, version: 2, latest: 2, pending: 0 });
 });
 
 test('migrate: usage errors exit 2, --url is not accepted', async () => {

@@ -279,3 +279,51 @@ describe('cost cap and budgets', () => {
     assert.match(tenant.period, /^\d{4}-\d{2}$/);
   });
 });
+
+describe('global and deployment limits through the admin API', () => {
+  const seg = encodeURIComponent;
+
+  /** Policy changes reach the request path through the change notification: wait until a call is refused. */
+  async function untilRefused(call: () => Promise<unknown>): Promise<InstanceType<typeof OpenAI.APIError>> {
+    const deadline = performance.now() + 3_000;
+    for (;;) {
+      const result = await call().then(() => undefined, (error: unknown) => error);
+      if (result instanceof OpenAI.APIError) return result;
+      if (performance.now() > deadline) assert.fail('the new limit never applied');
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+
+  test('a deployment limit set at run time applies to every caller; config-set ones are read-only', async () => {
+    const created = await admin('POST', '/admin/limits', { scope: 'deployment:sim-b-1', rpm_limit: 2 });
+    assert.equal(created.status, 201, JSON.stringify(created.json));
+    try {
+      const error = await untilRefused(() => openai(MASTER_KEY).chat.completions.create(hi('sim-b')));
+      assert.deepEqual([error.code, (error.error as any).limit.scope, (error.error as any).limit.id], ['rate_limited', 'deployment', 'sim-b-1']);
+      const listed = await admin('GET', '/admin/limits');
+      assert.deepEqual(listed.json.data.map((p: { scope: string; source: string }) => [p.scope, p.source]), [['deployment:quota-1', 'config'], ['deployment:sim-b-1', 'api']]);
+      const readOnly = await admin('PATCH', `/admin/limits/${seg('deployment:quota-1')}`, { rpm_limit: 100 });
+      assert.deepEqual([readOnly.status, readOnly.json.error.code], [409, 'managed_by_config']);
+      const budget = await admin('PATCH', `/admin/limits/${seg('deployment:sim-b-1')}`, { max_budget: 5 });
+      assert.deepEqual([budget.status, budget.json.error.code, budget.json.error.param], [400, 'invalid_request', 'max_budget']);
+      const unknown = await admin('POST', '/admin/limits', { scope: 'deployment:nope', rpm_limit: 1 });
+      assert.deepEqual([unknown.status, unknown.json.error.param], [400, 'scope']);
+    } finally {
+      assert.equal((await admin('DELETE', `/admin/limits/${seg('deployment:sim-b-1')}`)).status, 200);
+    }
+  });
+
+  test('a global limit set at run time counts every call, and deleting it lifts it', async () => {
+    assert.equal((await admin('POST', '/admin/limits', { scope: 'global', rpm_limit: 3 })).status, 201);
+    const error = await untilRefused(() => openai(MASTER_KEY).chat.completions.create(hi('sim')));
+    assert.deepEqual([(error.error as any).limit.scope, error.headers?.get('x-ratelimit-limit-requests')], ['global', '3']);
+    assert.equal((await admin('DELETE', '/admin/limits/global')).status, 200);
+    const deadline = performance.now() + 3_000;
+    for (;;) {
+      const ok = await openai(MASTER_KEY).chat.completions.create(hi('sim')).then(() => true, () => false);
+      if (ok) break;
+      if (performance.now() > deadline) assert.fail('the deleted global limit still applies');
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  });
+});

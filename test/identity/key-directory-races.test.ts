@@ -76,7 +76,7 @@ test('a stored key shadowed by a key declared with the same id does not authenti
   const declared: DeclaredIdentity = {
     teams: new Map(), tenants: new Map(),
     keys: new Map([[key.key_id, { ...key, source: 'config' as const }]]),
-    keyHashes: new Map([[secretHash(declaredSecret), key.key_id]]),
+    limits: new Map(), keyHashes: new Map([[secretHash(declaredSecret), key.key_id]]),
   };
   const dir = directory(declared);
   assert.equal(await dir.lookupKey(secret), null, 'the stored secret of a declared id is ignored');

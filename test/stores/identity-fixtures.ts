@@ -1,6 +1,6 @@
 // Records and audit entries for the identity store contract suite.
 
-import type { AuditEntry, IdentityObject, ObjectKind, Team, Tenant, VirtualKey } from '../../src/identity/records.ts';
+import type { AuditEntry, IdentityObject, LimitPolicy, ObjectKind, Team, Tenant, VirtualKey } from '../../src/identity/records.ts';
 import { secretHash } from '../../src/identity/key-secret.ts';
 
 export const T0 = '2025-01-02T03:04:05.678Z';
@@ -25,6 +25,10 @@ export function team(team_id: string, extra: Partial<Team> = {}): Team {
     updated_at: T0,
     ...extra,
   };
+}
+
+export function limitPolicy(scope: string, extra: Partial<LimitPolicy> = {}): LimitPolicy {
+  return { scope, rpm_limit: 6000, max_parallel_requests: 32, source: 'api', created_at: T0, updated_at: T0, ...extra };
 }
 
 export function tenant(tenant_id: string, extra: Partial<Tenant> = {}): Tenant {

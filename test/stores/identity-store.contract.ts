@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { AuditEntry, Change, ObjectKind, ObjectTypes, VirtualKey } from '../../src/identity/records.ts';
 import { StoreConflict, StoreUnavailable, type ConflictReason, type IdentityStore } from '../../src/stores/identity-store.ts';
-import { HOSTILE_IDS, HOUR_MS, T0, audit, auditBefore, byteOrder, hashOf, isoFromNow, key, team, tenant } from './identity-fixtures.ts';
+import { HOSTILE_IDS, HOUR_MS, T0, audit, auditBefore, byteOrder, hashOf, isoFromNow, key, limitPolicy, team, tenant } from './identity-fixtures.ts';
 
 /** For assert.rejects: a StoreConflict with this reason. */
 function conflict(reason: ConflictReason): (error: unknown) => boolean {
@@ -27,7 +27,7 @@ async function journal(store: IdentityStore): Promise<{ audit: number; lastSeq: 
 }
 
 function idOf(kind: ObjectKind, record: ObjectTypes[ObjectKind]): string {
-  return (record as unknown as Record<string, string>)[{ team: 'team_id', tenant: 'tenant_id', key: 'key_id' }[kind]];
+  return (record as unknown as Record<string, string>)[{ team: 'team_id', tenant: 'tenant_id', key: 'key_id', limit: 'scope' }[kind]];
 }
 
 export interface OpenedStore {
@@ -90,6 +90,25 @@ export function identityStoreContract(name: string, open: () => Promise<OpenedSt
       assert.deepEqual(await store.get('key', 'key_1'), records.key);
       assert.equal(await store.get('team', 'acme'), undefined);
       assert.equal(await store.get('key', 'missing'), undefined);
+    });
+
+    it('limit policies (global, deployment:<id>) round-trip, update by compare-and-swap, and feed the change log', async (store) => {
+      const global = limitPolicy('global', { max_budget: 500, budget_duration: '1mo' });
+      const deployment = limitPolicy('deployment:gpt-4o#0');
+      const before = await store.lastChangeSeq();
+      await store.create('limit', global, audit('limit.create', 'limit', 'global'));
+      await store.create('limit', deployment, audit('limit.create', 'limit', 'deployment:gpt-4o#0'));
+      assert.deepEqual(await store.get('limit', 'global'), global);
+      assert.deepEqual(await store.get('limit', 'deployment:gpt-4o#0'), deployment);
+      assert.deepEqual((await store.list('limit', { limit: 10 })).map((p) => p.scope), ['deployment:gpt-4o#0', 'global']);
+      const changed = { ...global, rpm_limit: 7000 };
+      await store.update('limit', changed, auditBefore('limit.update', 'limit', 'global', global));
+      await assert.rejects(store.update('limit', { ...global, rpm_limit: 1 }, auditBefore('limit.update', 'limit', 'global', global)), conflict('changed'));
+      await store.remove('limit', 'deployment:gpt-4o#0', audit('limit.delete', 'limit', 'deployment:gpt-4o#0'));
+      assert.equal(await store.get('limit', 'deployment:gpt-4o#0'), undefined);
+      const changes = await store.changesAfter(before, 10);
+      assert.deepEqual(changes.map((c) => [c.kind, c.id]), [['limit', 'global'], ['limit', 'deployment:gpt-4o#0'], ['limit', 'global'], ['limit', 'deployment:gpt-4o#0']]);
+      assert.deepEqual((await store.queryAudit({ object_type: 'limit', limit: 10 })).map((e) => e.action), ['limit.delete', 'limit.update', 'limit.create', 'limit.create']);
     });
 
     it('create of an existing id is a StoreConflict and writes nothing', async (store) => {

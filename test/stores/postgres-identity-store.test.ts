@@ -74,7 +74,7 @@ if (unreachable) {
       const tables = await admin.query('SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY 1', [schema]);
       assert.deepEqual(
         tables.rows.map((r) => r.table_name),
-        ['audit_log', 'changes', 'key_secrets', 'keys', 'schema_migrations', 'teams', 'tenants'],
+        ['audit_log', 'changes', 'key_secrets', 'keys', 'limit_policies', 'schema_migrations', 'teams', 'tenants'],
       );
       const doc = await admin.query("SELECT data_type FROM information_schema.columns WHERE table_schema = $1 AND table_name = 'teams' AND column_name = 'doc'", [schema]);
       assert.equal(doc.rows[0].data_type, 'jsonb');

@@ -8,7 +8,9 @@ import { join, relative } from 'node:path';
 import { after, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { DatabaseSync } from 'node:sqlite';
 import { openIdentityStore } from '../../src/stores/open-identity-store.ts';
+import { runSqliteMigrations, SQLITE_MIGRATIONS } from '../../src/stores/sqlite/sqlite-migrations.ts';
 import type { MigrationReport } from '../../src/stores/identity-store.ts';
 import { identityStoreContract } from './identity-store.contract.ts';
 
@@ -113,4 +115,25 @@ test('openIdentityStore: any other URL is refused, naming the accepted forms and
   }
   await assert.rejects(openIdentityStore({ url: 'mysql://bob:hunter2@db.internal/gw' }), /mysql:\/\/bob:\*\*\*@db\.internal\/gw/);
   await assert.rejects(openIdentityStore({ url: 'postgres://bob:hunter2@[bad/gw' }), (error: Error) => !error.message.includes('hunter2'));
+});
+
+test('SQLite: migrating a version-1 database to version 2 keeps every audit entry and change, and seqs keep increasing', async () => {
+  const file = join(dir, 'upgrade.db');
+  const db = new DatabaseSync(file);
+  runSqliteMigrations(db, SQLITE_MIGRATIONS.slice(0, 1));
+  db.exec(`INSERT INTO audit_log (at, actor, action, object_type, object_id, after_doc) VALUES ('2025-01-01T00:00:00.000Z', 'master', 'team.create', 'team', 't1', '{"team_id":"t1"}')`);
+  db.exec(`INSERT INTO changes (kind, object_id, at_ms) VALUES ('team', 't1', 1), ('key', 'k1', 2)`);
+  db.close();
+  const store = await openIdentityStore({ url: `sqlite:${file}` });
+  try {
+    assert.deepEqual((await store.migrate()).applied, [2]);
+    assert.deepEqual((await store.changesAfter(0, 10)).map((c) => [c.seq, c.kind, c.id]), [[1, 'team', 't1'], [2, 'key', 'k1']]);
+    assert.deepEqual((await store.queryAudit({ limit: 10 })).map((e) => [e.seq, e.action, e.object_id]), [[1, 'team.create', 't1']]);
+    await store.create('limit', { scope: 'global', rpm_limit: 5, source: 'api', created_at: '2025-01-01T00:00:00.000Z', updated_at: '2025-01-01T00:00:00.000Z' },
+      { at: '2025-01-01T00:00:00.000Z', actor: 'master', action: 'limit.create', object_type: 'limit', object_id: 'global' });
+    assert.deepEqual((await store.changesAfter(2, 10)).map((c) => [c.seq, c.kind]), [[3, 'limit']]);
+    assert.equal((await store.queryAudit({ limit: 1 }))[0]!.seq, 2);
+  } finally {
+    await store.close();
+  }
 });

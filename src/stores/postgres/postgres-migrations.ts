@@ -69,6 +69,22 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX changes_at_ms ON changes (at_ms);
     `,
   },
+  {
+    version: 2,
+    name: 'limit policies: limit_policies, and kind "limit" in audit_log and changes',
+    sql: `
+      CREATE TABLE limit_policies (
+        scope text COLLATE "C" PRIMARY KEY,
+        doc jsonb NOT NULL,
+        created_at timestamptz NOT NULL,
+        updated_at timestamptz NOT NULL
+      );
+      ALTER TABLE audit_log DROP CONSTRAINT audit_log_object_type_check,
+        ADD CONSTRAINT audit_log_object_type_check CHECK (object_type IN ('team', 'tenant', 'key', 'limit'));
+      ALTER TABLE changes DROP CONSTRAINT changes_kind_check,
+        ADD CONSTRAINT changes_kind_check CHECK (kind IN ('team', 'tenant', 'key', 'limit'));
+    `,
+  },
 ];
 
 /** Lock namespace for pg_advisory_xact_lock(int, int): "Toll" in ASCII; the second key is the schema. */

@@ -68,6 +68,47 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX changes_at_ms ON changes (at_ms);
     `,
   },
+  {
+    version: 2,
+    name: 'limit policies: limit_policies, and kind "limit" in audit_log and changes',
+    // SQLite cannot alter a CHECK constraint: the two tables are rebuilt with the wider one.
+    sql: `
+      CREATE TABLE limit_policies (
+        scope TEXT PRIMARY KEY,
+        doc TEXT NOT NULL CHECK (json_valid(doc)),
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      ) STRICT;
+      CREATE TABLE audit_log_v2 (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        at TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        object_type TEXT NOT NULL CHECK (object_type IN ('team', 'tenant', 'key', 'limit')),
+        object_id TEXT NOT NULL,
+        request_id TEXT,
+        before_doc TEXT CHECK (before_doc IS NULL OR json_valid(before_doc)),
+        after_doc TEXT CHECK (after_doc IS NULL OR json_valid(after_doc))
+      ) STRICT;
+      INSERT INTO audit_log_v2 SELECT * FROM audit_log;
+      DROP TABLE audit_log;
+      ALTER TABLE audit_log_v2 RENAME TO audit_log;
+      CREATE INDEX audit_log_actor ON audit_log (actor, seq);
+      CREATE INDEX audit_log_action ON audit_log (action, seq);
+      CREATE INDEX audit_log_object ON audit_log (object_type, object_id, seq);
+      CREATE INDEX audit_log_at ON audit_log (at);
+      CREATE TABLE changes_v2 (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind TEXT NOT NULL CHECK (kind IN ('team', 'tenant', 'key', 'limit')),
+        object_id TEXT NOT NULL,
+        at_ms INTEGER NOT NULL
+      ) STRICT;
+      INSERT INTO changes_v2 SELECT * FROM changes;
+      DROP TABLE changes;
+      ALTER TABLE changes_v2 RENAME TO changes;
+      CREATE INDEX changes_at_ms ON changes (at_ms);
+    `,
+  },
 ];
 
 const CREATE_SCHEMA_MIGRATIONS = `
