@@ -2,7 +2,7 @@
 // (Redis HINCRBY refuses anything else), so a fractional amount is a caller bug: it fails here,
 // the same way on both backends, instead of surfacing from Redis as an outage.
 
-import type { AcquireRequest, SettleRequest } from './counter-store.ts';
+import type { AcquireRequest, ChargeRequest, SettleRequest } from './counter-store.ts';
 
 function integer(value: number, what: string, min: number): void {
   if (!Number.isSafeInteger(value) || value < min) {
@@ -67,4 +67,14 @@ export function validateClaim(id: string, now: number, expiresAt: number): void 
   present(id, 'claim id');
   integer(now, 'now', 0);
   integer(expiresAt, 'expiresAt', 0);
+}
+
+export function validateCharge(request: ChargeRequest): void {
+  present(request.chargeId, 'chargeId');
+  integer(request.now, 'now', 0);
+  for (const b of request.budgets) {
+    present(b.id, 'budget id');
+    integer(b.amount, `budget ${b.id} amount`, 0);
+    integer(b.periodEndsAt, `budget ${b.id} periodEndsAt`, 0);
+  }
 }

@@ -86,11 +86,21 @@ export interface SettleRequest {
   readonly budgets: ReadonlyArray<{ readonly id: string; readonly actual: number; readonly periodEndsAt: number }>;
 }
 
+/** Spend counted elsewhere (the local store while the shared one was down), added to budgets once. */
+export interface ChargeRequest {
+  /** Unique per charge: a repeated charge (a retry) changes nothing. */
+  readonly chargeId: string;
+  readonly now: number;
+  readonly budgets: ReadonlyArray<{ readonly id: string; readonly amount: number; readonly periodEndsAt: number }>;
+}
+
 export interface CounterStore {
   readonly backend: 'memory' | 'redis';
   acquire(request: AcquireRequest): Promise<AcquireResult>;
   /** Idempotent per (leaseId, id): settling twice changes nothing the second time. */
   settle(request: SettleRequest): Promise<void>;
+  /** Adds spent amounts without a reservation; idempotent per chargeId. */
+  charge(request: ChargeRequest): Promise<void>;
   /** Spend so far in each budget period (expired reservations already released). */
   budgets(ids: readonly string[], now: number): Promise<BudgetState[]>;
   /**

@@ -3,13 +3,15 @@
 //   enforces every limit on its own traffic; a loud log line, a metric and /health/ready say so;
 // - closed: the request is refused (the policy stage answers 503 limits_unavailable).
 // Every call tries the shared store first (it fails at once while down), so recovery needs no
-// probe. A lease is settled where it was acquired. A settle that fails is queued and retried
-// (settle is idempotent), so a blip between acquire and settle loses no spend; past the queue
-// bound, reservations still expire by their TTL in the store.
+// probe. A lease is settled where it was acquired; what a locally settled call spent is also
+// charged to the shared budgets once they can be reached, so an outage's spend is not lost from
+// them. A settle or charge that fails is queued and retried (both are idempotent), so a blip
+// between acquire and settle loses no spend; past the queue bound, reservations still expire by
+// their TTL in the store.
 
 import type { Logger } from '../logging/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
-import { CounterStoreUnavailable, type AcquireRequest, type AcquireResult, type BudgetState, type CounterStore, type SettleRequest } from './counter-store.ts';
+import { CounterStoreUnavailable, type AcquireRequest, type AcquireResult, type BudgetState, type ChargeRequest, type CounterStore, type SettleRequest } from './counter-store.ts';
 import { MemoryCounterStore } from './memory-counter-store.ts';
 
 export interface FailoverOptions {
@@ -22,6 +24,9 @@ export interface FailoverOptions {
   readonly retryIntervalMs?: number;
 }
 
+/** A call the shared store still owes: a settle, or spend counted locally during an outage. */
+type Pending = { readonly settle: SettleRequest } | { readonly charge: ChargeRequest };
+
 export class FailoverCounterStore implements CounterStore {
   readonly backend: CounterStore['backend'];
   readonly #primary: CounterStore;
@@ -32,7 +37,7 @@ export class FailoverCounterStore implements CounterStore {
   readonly #failures;
   /** Leases acquired in the local store while the shared one was down. */
   readonly #localLeases = new Set<string>();
-  readonly #pending: SettleRequest[] = [];
+  readonly #pending: Pending[] = [];
   readonly #maxPending: number;
   readonly #retryIntervalMs: number;
   #retryTimer: NodeJS.Timeout | undefined;
@@ -77,15 +82,33 @@ export class FailoverCounterStore implements CounterStore {
   }
 
   async settle(request: SettleRequest): Promise<void> {
-    if (this.#localLeases.delete(request.leaseId)) return this.#local.settle(request);
+    if (this.#localLeases.delete(request.leaseId)) {
+      await this.#local.settle(request);
+      const spent = request.budgets.filter((b) => b.actual > 0).map((b) => ({ id: b.id, amount: b.actual, periodEndsAt: b.periodEndsAt }));
+      if (spent.length > 0) await this.#send({ charge: { chargeId: request.leaseId, now: request.now, budgets: spent } });
+      return;
+    }
+    await this.#send({ settle: request });
+  }
+
+  async charge(request: ChargeRequest): Promise<void> {
+    await this.#send({ charge: request });
+  }
+
+  /** One call to the shared store; queued for a retry when it cannot be reached. */
+  async #send(call: Pending): Promise<void> {
     try {
-      await this.#primary.settle(request);
+      await this.#call(call);
       this.#up();
     } catch (error) {
       if (!(error instanceof CounterStoreUnavailable)) throw error;
       this.#fail(error);
-      this.#queue(request);
+      this.#queue(call);
     }
+  }
+
+  #call(call: Pending): Promise<void> {
+    return 'settle' in call ? this.#primary.settle(call.settle) : this.#primary.charge(call.charge);
   }
 
   async budgets(ids: readonly string[], now: number): Promise<BudgetState[]> {
@@ -96,7 +119,7 @@ export class FailoverCounterStore implements CounterStore {
     return this.#primary.claimOnce(id, now, expiresAt);
   }
 
-  /** Settles waiting for the shared store. */
+  /** Settles and charges waiting for the shared store. */
   pendingSettles(): number {
     return this.#pending.length;
   }
@@ -127,12 +150,13 @@ export class FailoverCounterStore implements CounterStore {
     void this.#flushPending();
   }
 
-  #queue(request: SettleRequest): void {
+  #queue(call: Pending): void {
     if (this.#pending.length >= this.#maxPending) {
-      this.#logger.warn('limits settle dropped: retry queue full; its reservations expire by their TTL', { lease_id: request.leaseId });
+      const id = 'settle' in call ? call.settle.leaseId : call.charge.chargeId;
+      this.#logger.warn('limits settle dropped: retry queue full; its reservations expire by their TTL', { lease_id: id });
       return;
     }
-    this.#pending.push(request);
+    this.#pending.push(call);
     this.#scheduleRetry();
   }
 
@@ -156,14 +180,14 @@ export class FailoverCounterStore implements CounterStore {
     while (this.#pending.length > 0) {
       const next = this.#pending[0]!;
       try {
-        await this.#primary.settle(next);
+        await this.#call(next);
         this.#up();
       } catch (error) {
         if (error instanceof CounterStoreUnavailable) {
           this.#scheduleRetry();
           return;
         }
-        this.#logger.error('limits settle failed', { lease_id: next.leaseId, error: (error as Error).message });
+        this.#logger.error('limits settle failed', { lease_id: 'settle' in next ? next.settle.leaseId : next.charge.chargeId, error: (error as Error).message });
       }
       this.#pending.shift();
     }

@@ -9,8 +9,8 @@
 // touched and by a sweep of everything every `sweepIntervalMs` of the injected clock (no timer:
 // an idle store does not grow).
 
-import { validateAcquire, validateBudgetQuery, validateClaim, validateSettle } from './counter-input.ts';
-import type { AcquireRequest, AcquireResult, BudgetState, CounterStore, Refusal, SettleRequest, WindowState } from './counter-store.ts';
+import { validateAcquire, validateBudgetQuery, validateCharge, validateClaim, validateSettle } from './counter-input.ts';
+import type { AcquireRequest, AcquireResult, BudgetState, ChargeRequest, CounterStore, Refusal, SettleRequest, WindowState } from './counter-store.ts';
 import { BUDGET_RETENTION_MS, LATE_SETTLE_GRACE_MS, UNKNOWN_RETRY_MS, checkWindow, isCorrectable, reportWindow, windowIndex } from './sliding-window.ts';
 
 interface WindowSlot {
@@ -36,6 +36,8 @@ interface Budget {
   expired: Map<string, number>;
   /** No reservation or tombstone expires before this (skips the scan on the hot path). */
   nextExpiry: number;
+  /** Charges applied (charge is idempotent). */
+  charged?: Set<string>;
 }
 
 interface Leases {
@@ -168,6 +170,20 @@ export class MemoryCounterStore implements CounterStore {
         budget.spent += b.actual;
       }
       budget.periodEndsAt = b.periodEndsAt;
+    }
+  }
+
+  async charge(request: ChargeRequest): Promise<void> {
+    validateCharge(request);
+    const { now, chargeId } = request;
+    this.#maybeSweep(now);
+    for (const b of request.budgets) {
+      const budget = this.#liveBudget(b.id, now, b.periodEndsAt);
+      budget.charged ??= new Set();
+      if (budget.charged.has(chargeId)) continue;
+      budget.charged.add(chargeId);
+      budget.spent += b.amount;
+      this.#budgets.set(b.id, budget);
     }
   }
 

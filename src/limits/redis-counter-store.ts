@@ -14,17 +14,18 @@
 
 import { once } from 'node:events';
 import { createClient } from '@redis/client';
-import { validateAcquire, validateBudgetQuery, validateClaim, validateSettle } from './counter-input.ts';
+import { validateAcquire, validateBudgetQuery, validateCharge, validateClaim, validateSettle } from './counter-input.ts';
 import {
   CounterStoreUnavailable,
   type AcquireRequest,
   type AcquireResult,
   type BudgetState,
+  type ChargeRequest,
   type CounterStore,
   type Refusal,
   type SettleRequest,
 } from './counter-store.ts';
-import { ACQUIRE_SCRIPT, BUDGETS_SCRIPT, SETTLE_SCRIPT, type LuaScript } from './redis-scripts.ts';
+import { ACQUIRE_SCRIPT, BUDGETS_SCRIPT, CHARGE_SCRIPT, SETTLE_SCRIPT, type LuaScript } from './redis-scripts.ts';
 import { BUDGET_RETENTION_MS, LATE_SETTLE_GRACE_MS, UNKNOWN_RETRY_MS, isCorrectable, windowIndex } from './sliding-window.ts';
 
 export interface RedisCounterStoreOptions {
@@ -169,6 +170,14 @@ export class RedisCounterStore implements CounterStore {
     this.#sendSettles();
     const reply = numbers(await this.#run(BUDGETS_SCRIPT, ids.flatMap((id) => this.#budgetKeys(id)), [String(now), String(LATE_SETTLE_GRACE_MS)]));
     return ids.map((id, i) => ({ id, limit: reply[3 * i], spent: reply[3 * i + 1], reserved: reply[3 * i + 2] }));
+  }
+
+  async charge(request: ChargeRequest): Promise<void> {
+    validateCharge(request);
+    if (request.budgets.length === 0) return;
+    const args = [request.chargeId, String(request.now), String(BUDGET_RETENTION_MS)];
+    for (const b of request.budgets) args.push(String(b.amount), String(b.periodEndsAt));
+    await this.#run(CHARGE_SCRIPT, request.budgets.map((b) => this.#budgetKeys(b.id)[0]), args);
   }
 
   async claimOnce(id: string, now: number, expiresAt: number): Promise<boolean> {

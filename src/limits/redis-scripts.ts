@@ -219,6 +219,22 @@ end
 return 1
 `;
 
+/**
+ * KEYS: per budget b:<id>. ARGV: chargeId, now, BUDGET_RETENTION_MS, then amount, periodEndsAt per
+ * budget. c:<chargeId> in the hash marks a charge applied, so a retried charge adds nothing.
+ */
+const CHARGE = `${COMMON}
+local charge, now, retention = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+for i = 1, #KEYS do
+  local h, amount, ends = KEYS[i], tonumber(ARGV[2 + 2 * i]), tonumber(ARGV[3 + 2 * i])
+  if redis.call('HSETNX', h, 'c:' .. charge, '1') == 1 then
+    redis.call('HINCRBY', h, 'spent', int(amount))
+    redis.call('PEXPIRE', h, int(math.max(1, ends - now + retention)))
+  end
+end
+return 1
+`;
+
 /** KEYS: per budget b:<id>, bz:<id>. ARGV: now, LATE_SETTLE_GRACE_MS. Returns limit, spent, reserved per budget. */
 const BUDGETS = `${COMMON}
 local now, grace = tonumber(ARGV[1]), tonumber(ARGV[2])
@@ -246,3 +262,4 @@ function script(name: string, source: string): LuaScript {
 export const ACQUIRE_SCRIPT = script('acquire', ACQUIRE);
 export const SETTLE_SCRIPT = script('settle', SETTLE);
 export const BUDGETS_SCRIPT = script('budgets', BUDGETS);
+export const CHARGE_SCRIPT = script('charge', CHARGE);

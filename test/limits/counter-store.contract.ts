@@ -214,6 +214,26 @@ export function counterStoreContract(name: string, open: OpenCounterStore): void
       await assert.rejects(store.claimOnce('', T0, until), RangeError);
     });
 
+    it('charge: adds spend without a reservation, once per chargeId; the budget then refuses what no longer fits', async (store, opened) => {
+      const ends = T0 + 10 * MINUTE;
+      const charge = { chargeId: 'outage-lease-1', now: T0, budgets: [{ id: 'usd:team:c', amount: 70, periodEndsAt: ends }] };
+      await store.charge(charge);
+      await store.charge(charge);
+      assert.deepEqual(await store.budgets(['usd:team:c'], T0), [{ id: 'usd:team:c', limit: 0, spent: 70, reserved: 0 }]);
+      refused(await store.acquire(acquireAt(T0, { budgets: [budget('usd:team:c', 100, 40, ends)] })));
+      granted(await store.acquire(acquireAt(T0, { budgets: [budget('usd:team:c', 100, 30, ends)] })));
+      if (opened.sibling) {
+        const sibling = await opened.sibling();
+        try {
+          await sibling.charge(charge);
+          assert.equal((await sibling.budgets(['usd:team:c'], T0))[0]!.spent, 70, 'a retry from another connection adds nothing');
+        } finally {
+          await sibling.close();
+        }
+      }
+      await assert.rejects(store.charge({ chargeId: 'x', now: T0, budgets: [{ id: 'usd:team:c', amount: 0.5, periodEndsAt: ends }] }), RangeError);
+    });
+
     budgetContract(open);
   });
 }

@@ -5,7 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { CounterStoreUnavailable, type AcquireRequest, type AcquireResult, type BudgetState, type CounterStore, type SettleRequest } from '../../src/limits/counter-store.ts';
+import { CounterStoreUnavailable, type AcquireRequest, type AcquireResult, type BudgetState, type ChargeRequest, type CounterStore, type SettleRequest } from '../../src/limits/counter-store.ts';
 import { FailoverCounterStore, type FailoverOptions } from '../../src/limits/failover-counter-store.ts';
 import { MemoryCounterStore } from '../../src/limits/memory-counter-store.ts';
 import type { Logger, LogLevel } from '../../src/logging/logger.ts';
@@ -24,6 +24,7 @@ class SwitchableStore implements CounterStore {
   closed = false;
   readonly calls: string[] = [];
   readonly settled: string[] = [];
+  readonly charged: string[] = [];
 
   #check(method: string): void {
     this.calls.push(method);
@@ -41,6 +42,12 @@ class SwitchableStore implements CounterStore {
     if (this.gate) await this.gate;
     await this.inner.settle(request);
     this.settled.push(request.leaseId);
+  }
+
+  async charge(request: ChargeRequest): Promise<void> {
+    this.#check('charge');
+    await this.inner.charge(request);
+    this.charged.push(request.chargeId);
   }
 
   async budgets(ids: readonly string[], now: number): Promise<BudgetState[]> {
@@ -147,6 +154,7 @@ test('open: leases acquired locally are settled locally, even once the primary i
   granted(await store.acquire(acquireAt(T0 + 2, { windows: [window('rpm:other', 5)] }))); // recovery
   await store.settle(settleAt(T0 + 3, first.leaseId, { concurrency: ['cc:key:k1'], budgets: [{ id: 'usd:key:k1:all', actual: 10, periodEndsAt: ENDS }] }));
   assert.deepEqual(primary.settled, [], 'the shared store never saw the local lease');
+  assert.deepEqual(primary.charged, [first.leaseId], 'but its spend is charged to the shared budget');
   assert.equal(store.pendingSettles(), 0);
 
   // Down again: the local store has the lease released and the reservation settled to 10.
@@ -324,5 +332,23 @@ test('a retry drain and a recovery drain running together lose no settle when th
   await until(() => store.pendingSettles() === 0, 'the queue to drain');
   assert.deepEqual([...new Set(primary.settled)].sort(), leases.map((l) => l.leaseId).sort(), 'every queued settle reached the primary');
   assert.deepEqual(await primary.inner.budgets(['usd:key:k1:all'], T0 + 3), [{ id: 'usd:key:k1:all', limit: 1_000, spent: 30, reserved: 0 }]);
+  await store.close();
+});
+
+test('spend counted locally during an outage is charged to the shared budgets once they are back (once, however often retried)', async () => {
+  const { primary, store } = setup({ retryIntervalMs: 5 });
+  const ENDS_AT = T0 + 86_400_000;
+  const limits = { budgets: [budget('usd:team:t1:p1', 1_000_000, 500, ENDS_AT)] };
+  primary.down = true;
+  const local = acquireAt(T0, limits);
+  granted(await store.acquire(local));
+  await store.settle(settleAt(T0 + 1, local.leaseId, { budgets: [{ id: 'usd:team:t1:p1', actual: 120, periodEndsAt: ENDS_AT }] }));
+  assert.equal(store.pendingSettles(), 1, 'the charge waits for the shared store');
+  primary.down = false;
+  await until(() => store.pendingSettles() === 0, 'the charge to land');
+  assert.deepEqual(primary.charged, [local.leaseId]);
+  assert.deepEqual(await primary.inner.budgets(['usd:team:t1:p1'], T0 + 2), [{ id: 'usd:team:t1:p1', limit: 0, spent: 120, reserved: 0 }]);
+  await store.charge({ chargeId: local.leaseId, now: T0 + 3, budgets: [{ id: 'usd:team:t1:p1', amount: 120, periodEndsAt: ENDS_AT }] });
+  assert.deepEqual(await primary.inner.budgets(['usd:team:t1:p1'], T0 + 4), [{ id: 'usd:team:t1:p1', limit: 0, spent: 120, reserved: 0 }], 'a repeated charge adds nothing');
   await store.close();
 });

@@ -370,6 +370,7 @@ test('a store that cannot be reached (fail closed) is limits_unavailable', async
     backend: 'redis',
     acquire: async () => { throw new CounterStoreUnavailable('down'); },
     settle: async () => {},
+    charge: async () => {},
     budgets: async () => [],
     claimOnce: async () => false,
     close: async () => {},
