@@ -81,6 +81,9 @@ export class RedisCounterStore implements CounterStore {
     this.#client = createClient({
       url: options.url,
       disableOfflineQueue: true,
+      // Calls have their own timeout (commandTimeoutMs). The client's default (5 s) arms an
+      // AbortSignal.timeout per command, whose firing later costs a timer and a DOMException.
+      commandOptions: { timeout: 0 },
       socket: { connectTimeout: connectTimeoutMs, reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 2000) },
     });
     this.#client.on('error', (error: Error) => {

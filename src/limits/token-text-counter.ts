@@ -4,8 +4,9 @@
 //
 // 1. Cache. A chat client resends the whole conversation every turn, and the system prompt and
 //    the tool definitions every request: counted once, they are looked up by a SHA-1 of the text
-//    (~1.5 ns a character, against ~150 ns to tokenize it). The cache is an LRU of counts only
-//    (no text is kept); it holds exact counts, never sampled estimates.
+//    (~1.5 ns a character, against ~150 ns to tokenize it), or by the text itself when it is
+//    short. The cache is an LRU of counts (no long text is kept); it holds exact counts, never
+//    sampled estimates.
 // 2. Exact budget. New texts are counted exactly, in request order, while their UTF-8 size fits
 //    `exactBytes` (bytes, not characters: a CJK character costs about three times an ASCII one).
 // 3. Sample. The texts that did not fit are estimated together: about `sampleBytes` of text in
@@ -30,8 +31,12 @@ export interface TextCounterOptions {
 
 export const DEFAULT_TEXT_COUNTER_OPTIONS: TextCounterOptions = { exactBytes: 16 * 1024, sampleBytes: 8 * 1024, cacheEntries: 4096 };
 
-/** Texts shorter than this are counted directly: hashing would cost about as much. */
-const MIN_CACHED_CHARS = 32;
+/**
+ * Texts shorter than this are their own cache key (tokenizing even a short text costs several
+ * microseconds of gpt-tokenizer's setup; a map lookup by a short string costs nanoseconds).
+ * Longer ones are keyed by their SHA-1, so the cache never holds long texts.
+ */
+const MAX_LITERAL_KEY_CHARS = 64;
 /** At most this many characters are hashed per call (a 32 MB body must not cost 50 ms of SHA-1). */
 const MAX_HASHED_CHARS = 1_000_000;
 /** Sample window length, in UTF-8 bytes. */
@@ -67,9 +72,13 @@ export function createTextCounter(options: TextCounterOptions = DEFAULT_TEXT_COU
         if (text.length === 0) continue;
         // UTF-8 is at least one byte per UTF-16 unit: a text longer than the budget cannot fit.
         let key: string | undefined;
-        if (cache !== undefined && text.length >= MIN_CACHED_CHARS && text.length <= options.exactBytes && hashed + text.length <= MAX_HASHED_CHARS) {
-          hashed += text.length;
-          key = hash('sha1', text, 'base64');
+        if (cache !== undefined && text.length <= options.exactBytes && (text.length < MAX_LITERAL_KEY_CHARS || hashed + text.length <= MAX_HASHED_CHARS)) {
+          // '\u0001' never occurs in base64, so a literal key never collides with a hashed one.
+          if (text.length < MAX_LITERAL_KEY_CHARS) key = `\u0001${text}`;
+          else {
+            hashed += text.length;
+            key = hash('sha1', text, 'base64');
+          }
           const hit = cache.get(key);
           if (hit !== undefined) {
             cache.delete(key);
