@@ -14,6 +14,12 @@ export interface WindowLimit {
   readonly windowMs: number;
   /** Units this request takes: 1 for request limits, estimated tokens for token limits. */
   readonly cost: number;
+  /**
+   * The cost is an estimate that settle may correct (token limits). The store then remembers the
+   * lease in the window until it is settled, so a correction applies once and only to a lease
+   * the window counted; what it remembers is bounded by the calls in flight.
+   */
+  readonly correctable?: boolean;
 }
 
 /** At most `limit` requests in flight. A lease that is never released expires after `leaseMs`. */
@@ -78,7 +84,10 @@ export type AcquireResult =
 export interface SettleRequest {
   readonly leaseId: string;
   readonly now: number;
-  /** Correct a window's count by `delta` units (actual − estimated tokens; may be negative). */
+  /**
+   * Correct a window's count by `delta` units (actual − estimated tokens; may be negative), for a
+   * window acquired with `correctable`; applied once, then forgotten (a delta of 0 just forgets).
+   */
   readonly windows: ReadonlyArray<{ readonly id: string; readonly windowMs: number; readonly acquiredAt: number; readonly delta: number }>;
   /** Concurrency leases to release. */
   readonly concurrency: readonly string[];

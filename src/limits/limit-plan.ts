@@ -133,7 +133,7 @@ export function buildPlan(scopes: readonly ScopeLimits[], amounts: Amounts, opti
       meta.set(`rpm:${key}`, { kind: 'window', scope: s.scope, scopeId: s.id, unit: 'requests', enforced: true });
     }
     if (l.tpm_limit !== undefined) {
-      windows.push({ id: `tpm:${key}`, limit: l.tpm_limit, windowMs: MINUTE, cost: amounts.tokens });
+      windows.push({ id: `tpm:${key}`, limit: l.tpm_limit, windowMs: MINUTE, cost: amounts.tokens, correctable: true });
       meta.set(`tpm:${key}`, { kind: 'window', scope: s.scope, scopeId: s.id, unit: 'tokens', enforced: true });
     }
     if (l.max_parallel_requests !== undefined) {

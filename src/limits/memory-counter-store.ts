@@ -15,8 +15,8 @@ import { BUDGET_RETENTION_MS, LATE_SETTLE_GRACE_MS, UNKNOWN_RETRY_MS, checkWindo
 
 interface WindowSlot {
   count: number;
-  /** Leases whose delta was applied to this window (settle is idempotent). */
-  settled?: Set<string>;
+  /** Leases counted here with a correctable cost and not settled yet. */
+  pending?: Set<string>;
 }
 
 interface WindowCounter {
@@ -110,6 +110,7 @@ export class MemoryCounterStore implements CounterStore {
       const { counter, index, current, previous } = counts[i];
       const slot = counter.slots.get(index) ?? { count: 0 };
       slot.count += w.cost;
+      if (w.correctable) (slot.pending ??= new Set()).add(leaseId);
       counter.slots.set(index, slot);
       this.#windows.set(w.id, counter);
       return windowState(w.id, w.limit, w.windowMs, now, current + w.cost, previous);
@@ -142,15 +143,13 @@ export class MemoryCounterStore implements CounterStore {
     this.#maybeSweep(now);
     for (const w of request.windows) {
       if (!isCorrectable(w, now)) continue;
-      const counter = this.#windowCounter(w.id, w.windowMs, now);
-      const index = windowIndex(w.acquiredAt, w.windowMs);
-      const slot = counter.slots.get(index) ?? { count: 0 };
-      slot.settled ??= new Set();
-      if (slot.settled.has(leaseId)) continue;
-      slot.settled.add(leaseId);
+      const counter = this.#windows.get(w.id);
+      if (!counter || counter.windowMs !== w.windowMs) continue;
+      this.#prune(counter, now);
+      const slot = counter.slots.get(windowIndex(w.acquiredAt, w.windowMs));
+      // Only a lease this window counted, and only once.
+      if (!slot?.pending?.delete(leaseId)) continue;
       slot.count = Math.max(0, slot.count + w.delta);
-      counter.slots.set(index, slot);
-      this.#windows.set(w.id, counter);
     }
     for (const id of request.concurrency) {
       const leases = this.#leases.get(id);

@@ -106,7 +106,7 @@ export class RedisCounterStore implements CounterStore {
     for (const w of request.windows) {
       const index = windowIndex(now, w.windowMs);
       keys.push(this.#windowKey(w.id, index), this.#windowKey(w.id, index - 1));
-      args.push(String(w.limit), String(w.windowMs), String(w.cost));
+      args.push(String(w.limit), String(w.windowMs), String(w.cost), w.correctable ? '1' : '0');
     }
     for (const c of request.concurrency) {
       keys.push(this.#leaseKey(c.id));
@@ -135,7 +135,7 @@ export class RedisCounterStore implements CounterStore {
   async settle(request: SettleRequest): Promise<void> {
     validateSettle(request);
     const { now } = request;
-    // Windows older than the previous one no longer count; zero deltas change nothing.
+    // Windows older than the previous one no longer count (their keys have expired).
     const windows = request.windows.filter((w) => isCorrectable(w, now));
     const keys: string[] = [];
     const args: string[] = [request.leaseId, String(now), String(windows.length), String(request.concurrency.length), String(request.budgets.length), String(LATE_SETTLE_GRACE_MS), String(BUDGET_RETENTION_MS)];

@@ -11,7 +11,7 @@
 //
 // Keys (all passed in KEYS; for Redis Cluster give the store a hash-tagged keyPrefix such as
 // "{tg}:" so that every key of one call lands in one slot):
-//   w:<id>:<index>  hash  n = count of window <index>; s:<lease> = 1 once that lease's delta is applied
+//   w:<id>:<index>  hash  n = count of window <index>; p:<lease> = 1 while a correctable lease is unsettled
 //   c:<id>          zset  lease → expiresAt
 //   b:<id>          hash  limit, spent, reserved; r:<lease> = reserved amount
 //   bz:<id>         zset  r:<lease> → expiresAt (live reservation); t:<lease> → forgetAt (expired, unsettled)
@@ -80,7 +80,7 @@ end
 /**
  * KEYS: per window w:<id>:<current>, w:<id>:<previous>; per concurrency c:<id>; per budget b:<id>, bz:<id>.
  * ARGV: leaseId, now, #windows, #concurrency, #budgets, LATE_SETTLE_GRACE_MS, BUDGET_RETENTION_MS,
- * UNKNOWN_RETRY_MS, then limit, windowMs, cost per window; limit, leaseMs per concurrency;
+ * UNKNOWN_RETRY_MS, then limit, windowMs, cost, correctable (1|0) per window; limit, leaseMs per concurrency;
  * limit, amount, periodEndsAt, reservationTtlMs per budget.
  * Returns {ok, kind (1 window, 2 concurrency, 3 budget), index, used, retryAfterMs,
  * remaining, resetMs per window..., spent, reserved per budget (when ok)...}.
@@ -94,10 +94,10 @@ local k, a = 1, 9
 
 local windows = {}
 for i = 1, nw do
-  local win = { cur_key = KEYS[k], limit = tonumber(ARGV[a]), w = tonumber(ARGV[a + 1]), cost = tonumber(ARGV[a + 2]) }
+  local win = { cur_key = KEYS[k], limit = tonumber(ARGV[a]), w = tonumber(ARGV[a + 1]), cost = tonumber(ARGV[a + 2]), correctable = ARGV[a + 3] == '1' }
   win.cur = num(redis.call('HGET', KEYS[k], 'n'))
   win.prev = num(redis.call('HGET', KEYS[k + 1], 'n'))
-  k, a = k + 2, a + 3
+  k, a = k + 2, a + 4
   local fits, used, retry = check_window(win.limit, win.w, win.cost, now, win.cur, win.prev)
   if not fits and not refusal then refusal = { 1, i, used, retry } end
   windows[i] = win
@@ -147,6 +147,7 @@ local out = { 1, 0, 0, 0, 0 }
 for i = 1, nw do
   local win = windows[i]
   redis.call('HINCRBY', win.cur_key, 'n', int(win.cost))
+  if win.correctable then redis.call('HSET', win.cur_key, 'p:' .. lease, '1') end
   -- A slot that already counted something exists with its expiry (every writer sets it).
   if win.cur == 0 then redis.call('PEXPIRE', win.cur_key, int(2 * win.w)) end
   local remaining, reset = report_window(win.limit, win.w, now, win.cur + win.cost, win.prev)
@@ -188,9 +189,9 @@ local k, a = 1, 8
 for i = 1, nw do
   local key, delta, w = KEYS[k], tonumber(ARGV[a]), tonumber(ARGV[a + 1])
   k, a = k + 1, a + 2
-  if redis.call('HSETNX', key, 's:' .. lease, '1') == 1 then
+  -- Only a lease this window counted, and only once (the key keeps its expiry: it holds n).
+  if redis.call('HDEL', key, 'p:' .. lease) == 1 and delta ~= 0 then
     redis.call('HSET', key, 'n', int(math.max(0, num(redis.call('HGET', key, 'n')) + delta)))
-    redis.call('PEXPIRE', key, int(2 * w))
   end
 end
 for i = 1, nc do

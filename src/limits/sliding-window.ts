@@ -93,7 +93,7 @@ export function reportWindow(limit: number, windowMs: number, now: number, curre
   return { remaining, resetMs };
 }
 
-/** Window corrections worth applying: a non-zero delta on a window that is still current or previous. */
-export function isCorrectable(window: { windowMs: number; acquiredAt: number; delta: number }, now: number): boolean {
-  return window.delta !== 0 && windowIndex(window.acquiredAt, window.windowMs) >= windowIndex(now, window.windowMs) - 1;
+/** Whether the window a lease was counted in still counts (it is the current or the previous one). */
+export function isCorrectable(window: { windowMs: number; acquiredAt: number }, now: number): boolean {
+  return windowIndex(window.acquiredAt, window.windowMs) >= windowIndex(now, window.windowMs) - 1;
 }

@@ -163,7 +163,7 @@ export function counterStoreContract(name: string, open: OpenCounterStore): void
     });
 
     it('settle: window deltas correct the window the request was counted in; never below 0; once per lease', async (store) => {
-      const tpm = (cost: number) => window('tpm:key:h', 1000, cost);
+      const tpm = (cost: number) => ({ ...window('tpm:key:h', 1000, cost), correctable: true });
       const first = acquireAt(T0 + 1_000, { windows: [tpm(600)] });
       granted(await store.acquire(first));
       const correction = settleAt(T0 + 2_000, first.leaseId, { windows: [{ id: 'tpm:key:h', windowMs: MINUTE, acquiredAt: T0 + 1_000, delta: -400 }] });
@@ -182,6 +182,21 @@ export function counterStoreContract(name: string, open: OpenCounterStore): void
       await store.settle(settleAt(T0 + 3 * MINUTE, first.leaseId + '-old', { windows: [{ id: 'tpm:key:h', windowMs: MINUTE, acquiredAt: T0 + 1_000, delta: 5000 }] }));
       const later = granted(await store.acquire(acquireAt(T0 + 3 * MINUTE, { windows: [tpm(1000)] })));
       assert.equal(later.windows[0].remaining, 0);
+    });
+
+    it('settle: only a lease a window counted as correctable is corrected (a stray or repeated settle changes nothing)', async (store) => {
+      const plain = acquireAt(T0, { windows: [window('tpm:key:s', 1000, 600)] });
+      granted(await store.acquire(plain));
+      const correctable = acquireAt(T0, { windows: [{ ...window('tpm:key:c', 1000, 600), correctable: true }] });
+      granted(await store.acquire(correctable));
+      const correct = (id: string, leaseId: string) => settleAt(T0 + 1, leaseId, { windows: [{ id, windowMs: MINUTE, acquiredAt: T0, delta: -500 }] });
+      await store.settle(correct('tpm:key:s', plain.leaseId));
+      await store.settle(correct('tpm:key:c', 'a-lease-never-acquired'));
+      assert.equal(granted(await store.acquire(acquireAt(T0 + 2, { windows: [window('tpm:key:s', 1000, 0)] }))).windows[0].remaining, 400, 'not correctable: unchanged');
+      assert.equal(granted(await store.acquire(acquireAt(T0 + 2, { windows: [window('tpm:key:c', 1000, 0)] }))).windows[0].remaining, 400, 'unknown lease: unchanged');
+      await store.settle(correct('tpm:key:c', correctable.leaseId));
+      await store.settle(correct('tpm:key:c', correctable.leaseId));
+      assert.equal(granted(await store.acquire(acquireAt(T0 + 3, { windows: [window('tpm:key:c', 1000, 0)] }))).windows[0].remaining, 900, 'corrected once');
     });
 
     it('settle: unknown leases and ids change nothing', async (store) => {

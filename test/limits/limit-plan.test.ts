@@ -27,7 +27,7 @@ test('every scope: rpm, tpm and concurrency ids, costs and meta', () => {
   assert.deepEqual(plan.request.budgets, []);
   const expectedWindows = ALL_SCOPES.flatMap(([scope, id]) => [
     { id: `rpm:${scope}:${id}`, limit: 10, windowMs: 60_000, cost: 1 },
-    { id: `tpm:${scope}:${id}`, limit: 5_000, windowMs: 60_000, cost: AMOUNTS.tokens },
+    { id: `tpm:${scope}:${id}`, limit: 5_000, windowMs: 60_000, cost: AMOUNTS.tokens, correctable: true },
   ]);
   assert.deepEqual(plan.request.windows, expectedWindows);
   assert.deepEqual(plan.request.concurrency, ALL_SCOPES.map(([scope, id]) => ({ id: `cc:${scope}:${id}`, limit: 3, leaseMs: 120_000 })));

@@ -33,8 +33,8 @@ export function randomCalls(seed: number, count: number): Call[] {
         now,
         windows: [
           ...(chance(0.7) ? [{ id: 'rpm:a', limit: 6, windowMs: WINDOW_MS, cost: 1 }] : []),
-          ...(chance(0.6) ? [{ id: 'tpm:a', limit: 300, windowMs: WINDOW_MS, cost: int(0, 120) }] : []),
-          ...(chance(0.2) ? [{ id: 'tpm:big', limit: 50, windowMs: 3 * WINDOW_MS, cost: int(0, 60) }] : []),
+          ...(chance(0.6) ? [{ id: 'tpm:a', limit: 300, windowMs: WINDOW_MS, cost: int(0, 120), correctable: chance(0.9) }] : []),
+          ...(chance(0.2) ? [{ id: 'tpm:big', limit: 50, windowMs: 3 * WINDOW_MS, cost: int(0, 60), correctable: true }] : []),
         ],
         concurrency: [
           ...(chance(0.5) ? [{ id: 'cc:a', limit: 3, leaseMs: 7_000 }] : []),
