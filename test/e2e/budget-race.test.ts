@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { adminRequest } from '../helpers/admin-request.ts';
+import { fakeAliasesYaml, startFakeOpenAIUpstream } from '../helpers/fake-openai-upstream.ts';
 import { openTestRedis, type TestRedis } from '../helpers/test-redis.ts';
 import { startTestGateway, type TestGateway } from '../helpers/test-gateway.ts';
 
@@ -79,6 +80,41 @@ for (const backend of BACKENDS) {
         assert.equal(usd.remaining, 0);
       } finally {
         await gw.shutdown();
+      }
+    });
+
+    test('no leaked reservation after an upstream 500, an upstream timeout or a client that disconnects mid-stream', async (t) => {
+      if (backend.name === 'redis' && redis.unreachable) return t.skip(redis.unreachable);
+      const upstream = await startFakeOpenAIUpstream();
+      const prices = 'input_cost_per_token: 0.000001\noutput_cost_per_token: 0.000002';
+      const gw = await startTestGateway(`general_settings: { master_key: ${MASTER_KEY} }\n${backend.yaml()}models:\n${fakeAliasesYaml(upstream.baseURL, 'sk-up-leak', ['server-error', 'hang', 'hang-stream'], { 'server-error': prices, hang: `${prices}\ntimeout_ms: 300`, 'hang-stream': prices })}`);
+      try {
+        const admin = (method: string, path: string, body?: unknown) => adminRequest(gw.url, MASTER_KEY, method, path, body);
+        await admin('POST', '/admin/teams', { team_id: 'leaky', max_budget: 1, max_parallel_requests: 1 });
+        const { key } = (await admin('POST', '/admin/keys', { team_id: 'leaky' })).json;
+        const call = (model: string, extra: Record<string, unknown> = {}, signal?: AbortSignal) => fetch(`${gw.baseURL}/chat/completions`, {
+          method: 'POST', signal,
+          headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ model, messages: [{ role: 'user', content: 'hi' }], max_tokens: 50, ...extra }),
+        });
+        assert.equal((await call('up-server-error')).status, 502);
+        assert.equal((await call('up-hang')).status, 504);
+        let usd = await settled(gw, '/admin/teams/leaky/spend');
+        assert.deepEqual([usd.spent, usd.reserved], [0, 0], 'failed calls cost nothing and hold nothing');
+        const controller = new AbortController();
+        const streaming = await call('up-hang-stream', { stream: true }, controller.signal);
+        const reader = streaming.body!.getReader();
+        await reader.read();
+        controller.abort();
+        await reader.read().catch(() => undefined);
+        usd = await settled(gw, '/admin/teams/leaky/spend');
+        assert.equal(usd.reserved, 0, 'the disconnected stream released its reservation');
+        assert.ok(usd.spent > 0 && usd.spent < 0.0001, `charged its estimated input only: ${usd.spent}`);
+        // The concurrency lease came back too: with max_parallel_requests 1 the next call runs.
+        assert.equal((await call('up-server-error')).status, 502);
+      } finally {
+        await gw.shutdown();
+        await upstream.close();
       }
     });
 
