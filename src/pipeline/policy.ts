@@ -88,6 +88,10 @@ export function createPolicy(options: PolicyOptions): Policy {
   const depScopes = new WeakMap<Deployment, ScopeLimits | null>();
   /** Scopes for policies from the source, made once per policy object (a policy is replaced, never changed). */
   const policyScopes = new WeakMap<LimitPolicy, ScopeLimits | null>();
+  const unpricedWarned = new Set<string>();
+  const trackSpend = options.trackSpend ? TRACKED : NOTHING;
+  const periodOf = cachedBudgetPeriod();
+  const leaseIds = leaseIdSource();
 
   function policyScope(policy: LimitPolicy, scope: 'global' | 'deployment', id: string): ScopeLimits | undefined {
     let made = policyScopes.get(policy);
@@ -102,10 +106,6 @@ export function createPolicy(options: PolicyOptions): Policy {
     const policy = options.policies?.get('global');
     return policy ? policyScope(policy, 'global', 'global') : configGlobal;
   }
-  const unpricedWarned = new Set<string>();
-  const trackSpend = options.trackSpend ? TRACKED : NOTHING;
-  const periodOf = cachedBudgetPeriod();
-  const leaseIds = leaseIdSource();
 
   function deploymentScope(dep: Deployment): ScopeLimits | undefined {
     const policy = options.policies?.get(`deployment:${dep.id}`);
@@ -187,22 +187,31 @@ export function createPolicy(options: PolicyOptions): Policy {
       settle(outcome) {
         if (settled) return;
         settled = true;
-        // Without usage, a call the provider accepted is charged its estimated input (the prompt
-        // was processed; the output that streamed before a break is unknown); a refused one costs nothing.
-        const usage = outcome.usage;
-        const inputTokens = usage ? usage.inputTokens : outcome.accepted ? (typeof demand === 'function' ? demand() : demand).inputTokens : 0;
-        const outputTokens = usage ? usage.outputTokens : 0;
-        const tokens = inputTokens + outputTokens;
-        const microUsd = costMicroUsd(dep, inputTokens, outputTokens);
-        const request = plan.request;
-        const windows = request.windows.filter((w) => plan.meta.get(w.id)!.unit === 'tokens')
-          .map((w) => ({ id: w.id, windowMs: w.windowMs, acquiredAt: request.now, delta: tokens - w.cost }));
-        const budgets = request.budgets.map((b) => ({ id: b.id, periodEndsAt: b.periodEndsAt, actual: plan.meta.get(b.id)!.unit === 'usd' ? microUsd : tokens }));
-        store.settle({ leaseId: request.leaseId, now: options.now(), windows, concurrency: request.concurrency.map((c) => c.id), budgets })
-          .catch((error: Error) => logger.error('limits settle failed', { lease_id: request.leaseId, error: error.message }));
-        if (options.alerts) observeBudgets(plan, acquired, budgets);
+        try {
+          settleNow(outcome);
+        } catch (error) {
+          // Runs in the routes' finally blocks: a bug here must not replace the request's own outcome.
+          logger.error('limits settle failed', { lease_id: plan.request.leaseId, error: (error as Error).message });
+        }
       },
     };
+
+    function settleNow(outcome: Outcome): void {
+      // Without usage, a call the provider accepted is charged its estimated input (the prompt
+      // was processed; the output that streamed before a break is unknown); a refused one costs nothing.
+      const usage = outcome.usage;
+      const inputTokens = usage ? usage.inputTokens : outcome.accepted ? (typeof demand === 'function' ? demand() : demand).inputTokens : 0;
+      const outputTokens = usage ? usage.outputTokens : 0;
+      const tokens = inputTokens + outputTokens;
+      const microUsd = costMicroUsd(dep, inputTokens, outputTokens);
+      const request = plan.request;
+      const windows = request.windows.filter((w) => plan.meta.get(w.id)!.unit === 'tokens')
+        .map((w) => ({ id: w.id, windowMs: w.windowMs, acquiredAt: request.now, delta: tokens - w.cost }));
+      const budgets = request.budgets.map((b) => ({ id: b.id, periodEndsAt: b.periodEndsAt, actual: plan.meta.get(b.id)!.unit === 'usd' ? microUsd : tokens }));
+      store.settle({ leaseId: request.leaseId, now: options.now(), windows, concurrency: request.concurrency.map((c) => c.id), budgets })
+        .catch((error: Error) => logger.error('limits settle failed', { lease_id: request.leaseId, error: error.message }));
+      if (options.alerts) observeBudgets(plan, acquired, budgets);
+    }
   }
 
   function observeBudgets(plan: LimitPlan, acquired: AcquireResult & { ok: true }, settled: ReadonlyArray<{ id: string; actual: number }>): void {
