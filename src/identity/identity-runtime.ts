@@ -76,6 +76,7 @@ export async function openIdentityRuntime(config: GatewayConfig, logger: Logger)
     feed,
     async close() {
       feed.stop();
+      limitPolicies.close();
       await bus?.close();
       await store.close();
     },

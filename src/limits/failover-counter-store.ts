@@ -84,6 +84,10 @@ export class FailoverCounterStore implements CounterStore {
   async settle(request: SettleRequest): Promise<void> {
     if (this.#localLeases.delete(request.leaseId)) {
       await this.#local.settle(request);
+      // The shared store's acquire failed, but it may have been applied all the same (a reply
+      // that timed out): release whatever it holds there, with no spend, then charge the spend
+      // once. Both are idempotent, so either way the shared budget ends up counting it once.
+      await this.#send({ settle: { ...request, windows: [], budgets: request.budgets.map((b) => ({ ...b, actual: 0 })) } });
       const spent = request.budgets.filter((b) => b.actual > 0).map((b) => ({ id: b.id, amount: b.actual, periodEndsAt: b.periodEndsAt }));
       if (spent.length > 0) await this.#send({ charge: { chargeId: request.leaseId, now: request.now, budgets: spent } });
       return;

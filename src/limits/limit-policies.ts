@@ -13,6 +13,8 @@ export interface LimitPolicySource {
 }
 
 const PAGE = 500;
+/** A failed re-read is tried again after this long (the store may be down for a while). */
+const RETRY_MS = 5_000;
 
 export class LimitPolicies implements LimitPolicySource {
   readonly #store: IdentityStore;
@@ -21,6 +23,7 @@ export class LimitPolicies implements LimitPolicySource {
   readonly #stored = new Map<string, LimitPolicy>();
   /** Scopes being re-read, and whether another change came in meanwhile. */
   readonly #reading = new Map<string, { again: boolean }>();
+  #closed = false;
 
   constructor(store: IdentityStore, declared: ReadonlyMap<string, LimitPolicy>, logger: Logger) {
     this.#store = store;
@@ -43,8 +46,14 @@ export class LimitPolicies implements LimitPolicySource {
     }
   }
 
+  /** Stops re-reads (the store is closing). */
+  close(): void {
+    this.#closed = true;
+  }
+
   /** The stored policy of `scope` changed: re-read it (in the background). */
   invalidate(scope: string): void {
+    if (this.#closed) return;
     const reading = this.#reading.get(scope);
     if (reading) {
       reading.again = true;
@@ -61,10 +70,12 @@ export class LimitPolicies implements LimitPolicySource {
           else this.#stored.delete(scope);
         } while (state.again);
       } catch (error) {
-        this.#logger.warn('limit policy could not be re-read; the previous one stays in effect until the next change', { scope, error: (error as Error).message });
-      } finally {
+        this.#logger.warn('limit policy could not be re-read; the previous one stays in effect and the read is retried', { scope, error: (error as Error).message });
         this.#reading.delete(scope);
+        setTimeout(() => this.invalidate(scope), RETRY_MS).unref();
+        return;
       }
+      this.#reading.delete(scope);
     })();
   }
 }

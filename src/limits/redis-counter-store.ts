@@ -116,7 +116,7 @@ export class RedisCounterStore implements CounterStore {
       keys.push(...this.#budgetKeys(b.id));
       args.push(String(b.limit), String(b.amount), String(b.periodEndsAt), String(b.reservationTtlMs));
     }
-    this.#sendSettles();
+    void this.#sendSettles();
     const reply = numbers(await this.#run(ACQUIRE_SCRIPT, keys, args));
     let at = 5;
     const windows = request.windows.map((w) => ({ id: w.id, limit: w.limit, remaining: reply[at++], resetMs: reply[at++] }));
@@ -157,20 +157,20 @@ export class RedisCounterStore implements CounterStore {
     });
   }
 
-  /** Sends the deferred settles now, ahead of whatever command follows in the same tick. */
-  #sendSettles(): void {
+  /** Sends the deferred settles now, ahead of whatever command follows in the same tick; resolves when they are answered. */
+  #sendSettles(): Promise<unknown> {
     if (this.#settleTimer) clearTimeout(this.#settleTimer);
     this.#settleTimer = undefined;
-    if (this.#deferred.length === 0) return;
+    if (this.#deferred.length === 0) return Promise.resolve();
     const batch = this.#deferred;
     this.#deferred = [];
-    for (const settle of batch) this.#run(SETTLE_SCRIPT, settle.keys, settle.args).then(() => settle.resolve(), settle.reject);
+    return Promise.allSettled(batch.map((settle) => this.#run(SETTLE_SCRIPT, settle.keys, settle.args).then(() => settle.resolve(), settle.reject)));
   }
 
   async budgets(ids: readonly string[], now: number): Promise<BudgetState[]> {
     validateBudgetQuery(ids, now);
     if (ids.length === 0) return [];
-    this.#sendSettles();
+    void this.#sendSettles();
     const reply = numbers(await this.#run(BUDGETS_SCRIPT, ids.flatMap((id) => this.#budgetKeys(id)), [String(now), String(LATE_SETTLE_GRACE_MS)]));
     return ids.map((id, i) => ({ id, limit: reply[3 * i], spent: reply[3 * i + 1], reserved: reply[3 * i + 2] }));
   }
@@ -186,14 +186,16 @@ export class RedisCounterStore implements CounterStore {
   async claimOnce(id: string, now: number, expiresAt: number): Promise<boolean> {
     validateClaim(id, now, expiresAt);
     if (expiresAt <= now) return true;
-    this.#sendSettles();
+    void this.#sendSettles();
     const reply = await this.#command(['SET', `${this.#prefix}o:${id}`, '1', 'NX', 'PX', String(expiresAt - now)], 'claimOnce');
     return reply === 'OK';
   }
 
   async close(): Promise<void> {
     if (this.#closed) return;
-    this.#sendSettles();
+    // Settles still waiting for an acquire to ride with go out now, and are answered (or time
+    // out) before the connection closes: a replica shutting down leaks no lease.
+    await this.#sendSettles();
     this.#closed = true;
     if (this.#client.isReady) {
       const closing = this.#client.close();

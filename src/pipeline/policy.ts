@@ -15,7 +15,7 @@ import type { BudgetAlerts } from '../limits/budget-alerts.ts';
 import { cachedBudgetPeriod } from '../limits/budget-period.ts';
 import { costMicroUsd, isPriced, MICRO } from '../limits/cost.ts';
 import { CounterStoreUnavailable, type AcquireResult, type CounterStore, type Refusal } from '../limits/counter-store.ts';
-import { buildPlan, costCap, planNeeds, type Amounts, type CounterMeta, type LimitPlan, type LimitScope, type ScopeLimits } from '../limits/limit-plan.ts';
+import { buildPlan, costCap, planNeeds, UNLIMITED, type Amounts, type CounterMeta, type LimitPlan, type LimitScope, type ScopeLimits } from '../limits/limit-plan.ts';
 import { rateLimitHeaders } from '../limits/ratelimit-headers.ts';
 import type { Deployment, Usage } from '../providers/types.ts';
 import { randomHex } from './random-ids.ts';
@@ -146,10 +146,10 @@ export function createPolicy(options: PolicyOptions): Policy {
     const capped = headerCap === undefined ? scopes : [...scopes, { scope: 'key' as const, id: HEADER_CAP, limits: { max_cost_per_request: headerCap } }];
     const needs = planNeeds(capped);
     let tokens: TokenDemand = { inputTokens: 0, maxOutputTokens: 0 };
-    if (needs.tokens) tokens = demand();
+    if (needs.tokens) tokens = countable(demand());
     const amounts: Amounts = {
-      tokens: tokens.inputTokens + tokens.maxOutputTokens,
-      microUsd: needs.cost ? costMicroUsd(dep, tokens.inputTokens, tokens.maxOutputTokens) : 0,
+      tokens: Math.min(UNLIMITED, tokens.inputTokens + tokens.maxOutputTokens),
+      microUsd: needs.cost ? units(costMicroUsd(dep, tokens.inputTokens, tokens.maxOutputTokens)) : 0,
     };
     if (needs.cost && !isPriced(dep) && !unpricedWarned.has(dep.id)) {
       unpricedWarned.add(dep.id);
@@ -200,10 +200,10 @@ export function createPolicy(options: PolicyOptions): Policy {
       // Without usage, a call the provider accepted is charged its estimated input (the prompt
       // was processed; the output that streamed before a break is unknown); a refused one costs nothing.
       const usage = outcome.usage;
-      const inputTokens = usage ? usage.inputTokens : outcome.accepted ? (typeof demand === 'function' ? demand() : demand).inputTokens : 0;
-      const outputTokens = usage ? usage.outputTokens : 0;
-      const tokens = inputTokens + outputTokens;
-      const microUsd = costMicroUsd(dep, inputTokens, outputTokens);
+      const inputTokens = usage ? units(usage.inputTokens) : outcome.accepted ? (typeof demand === 'function' ? countable(demand()) : demand).inputTokens : 0;
+      const outputTokens = usage ? units(usage.outputTokens) : 0;
+      const tokens = Math.min(UNLIMITED, inputTokens + outputTokens);
+      const microUsd = units(costMicroUsd(dep, inputTokens, outputTokens));
       const request = plan.request;
       const windows = request.windows.filter((w) => plan.meta.get(w.id)!.unit === 'tokens')
         .map((w) => ({ id: w.id, windowMs: w.windowMs, acquiredAt: request.now, delta: tokens - w.cost }));
@@ -224,6 +224,19 @@ export function createPolicy(options: PolicyOptions): Policy {
       });
     });
   }
+}
+
+/**
+ * Counters hold safe integers. A request may ask for max_tokens 1e20 and a provider may report a
+ * fractional or absurd usage: such amounts are rounded and capped at UNLIMITED, where they can
+ * only be refused (or settled), never break the counter.
+ */
+function units(n: number): number {
+  return Number.isFinite(n) && n > 0 ? Math.min(UNLIMITED, Math.round(n)) : 0;
+}
+
+function countable(demand: TokenDemand): TokenDemand {
+  return { inputTokens: units(demand.inputTokens), maxOutputTokens: units(demand.maxOutputTokens) };
 }
 
 /** Lease ids unique across replicas and restarts: a random prefix per policy, then a counter (no crypto per request). */

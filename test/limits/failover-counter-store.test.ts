@@ -153,8 +153,11 @@ test('open: leases acquired locally are settled locally, even once the primary i
   primary.down = false;
   granted(await store.acquire(acquireAt(T0 + 2, { windows: [window('rpm:other', 5)] }))); // recovery
   await store.settle(settleAt(T0 + 3, first.leaseId, { concurrency: ['cc:key:k1'], budgets: [{ id: 'usd:key:k1:all', actual: 10, periodEndsAt: ENDS }] }));
-  assert.deepEqual(primary.settled, [], 'the shared store never saw the local lease');
-  assert.deepEqual(primary.charged, [first.leaseId], 'but its spend is charged to the shared budget');
+  // The shared store is told to release whatever a timed-out acquire might have left there (no
+  // spend), then charged the spend once.
+  assert.deepEqual(primary.settled, [first.leaseId]);
+  assert.deepEqual(primary.charged, [first.leaseId], 'its spend is charged to the shared budget');
+  assert.deepEqual(await primary.inner.budgets(['usd:key:k1:all'], T0 + 3), [{ id: 'usd:key:k1:all', limit: 0, spent: 10, reserved: 0 }]);
   assert.equal(store.pendingSettles(), 0);
 
   // Down again: the local store has the lease released and the reservation settled to 10.
@@ -343,12 +346,27 @@ test('spend counted locally during an outage is charged to the shared budgets on
   const local = acquireAt(T0, limits);
   granted(await store.acquire(local));
   await store.settle(settleAt(T0 + 1, local.leaseId, { budgets: [{ id: 'usd:team:t1:p1', actual: 120, periodEndsAt: ENDS_AT }] }));
-  assert.equal(store.pendingSettles(), 1, 'the charge waits for the shared store');
+  assert.equal(store.pendingSettles(), 2, 'the release and the charge wait for the shared store');
   primary.down = false;
   await until(() => store.pendingSettles() === 0, 'the charge to land');
   assert.deepEqual(primary.charged, [local.leaseId]);
   assert.deepEqual(await primary.inner.budgets(['usd:team:t1:p1'], T0 + 2), [{ id: 'usd:team:t1:p1', limit: 0, spent: 120, reserved: 0 }]);
   await store.charge({ chargeId: local.leaseId, now: T0 + 3, budgets: [{ id: 'usd:team:t1:p1', amount: 120, periodEndsAt: ENDS_AT }] });
   assert.deepEqual(await primary.inner.budgets(['usd:team:t1:p1'], T0 + 4), [{ id: 'usd:team:t1:p1', limit: 0, spent: 120, reserved: 0 }], 'a repeated charge adds nothing');
+  await store.close();
+});
+
+test('an acquire that timed out but was applied in the shared store is released there when the local lease settles', async () => {
+  const { primary, store } = setup();
+  const limits = { concurrency: [concurrency('cc:key:t1', 1)], budgets: [budget('usd:key:t1:all', 1_000, 100, ENDS)] };
+  const first = acquireAt(T0, limits);
+  // The shared store applies the acquire, but its reply is lost (a timeout): the call falls back to local.
+  granted(await primary.inner.acquire(first));
+  primary.down = true;
+  granted(await store.acquire(first));
+  primary.down = false;
+  await store.settle(settleAt(T0 + 1, first.leaseId, { concurrency: ['cc:key:t1'], budgets: [{ id: 'usd:key:t1:all', actual: 40, periodEndsAt: ENDS }] }));
+  granted(await primary.inner.acquire(acquireAt(T0 + 2, { concurrency: [concurrency('cc:key:t1', 1)] })));
+  assert.deepEqual(await primary.inner.budgets(['usd:key:t1:all'], T0 + 3), [{ id: 'usd:key:t1:all', limit: 1_000, spent: 40, reserved: 0 }], 'released, and the spend counted once');
   await store.close();
 });

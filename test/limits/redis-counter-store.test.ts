@@ -14,7 +14,7 @@ import { CounterStoreUnavailable, type CounterStore } from '../../src/limits/cou
 import { MemoryCounterStore } from '../../src/limits/memory-counter-store.ts';
 import { RedisCounterStore } from '../../src/limits/redis-counter-store.ts';
 import { counterStoreContract } from './counter-store.contract.ts';
-import { DAY, MINUTE, T0, acquireAt, budget, concurrency, granted, window } from './counter-fixtures.ts';
+import { DAY, MINUTE, T0, acquireAt, budget, concurrency, granted, settleAt, window } from './counter-fixtures.ts';
 import { randomCalls } from './random-calls.ts';
 import { closedPort } from '../helpers/fake-openai-upstream.ts';
 
@@ -62,6 +62,22 @@ if (unreachable) {
     const keyPrefix = `${PREFIX}${++stores}:`;
     const store = openStore(keyPrefix);
     return { store, sibling: async () => openStore(keyPrefix), cleanup: () => store.close() };
+  });
+
+  test('Redis: close() sends and waits for settles still deferred, so a replica shutting down leaks no lease', async () => {
+    const keyPrefix = `${PREFIX}${++stores}:`;
+    const store = openStore(keyPrefix);
+    const first = acquireAt(T0, { concurrency: [concurrency('cc:close', 1)] });
+    granted(await store.acquire(first));
+    const settling = store.settle(settleAt(T0 + 1, first.leaseId, { concurrency: ['cc:close'] }));
+    await store.close();
+    await settling;
+    const next = openStore(keyPrefix);
+    try {
+      granted(await next.acquire(acquireAt(T0 + 2, { concurrency: [concurrency('cc:close', 1)] })));
+    } finally {
+      await next.close();
+    }
   });
 
   test('Redis: the same random calls give the same answers as the memory store', async () => {

@@ -406,3 +406,14 @@ test('spend tracking without limits still charges an accepted call that ended wi
   assert.equal(demanded(), 1, 'estimated once, after the call');
   assert.equal((await budget('usd:key:k1:all'))!.spent, 700);
 });
+
+test('absurd amounts (max_tokens 1e20, fractional or huge usage) are refused or settled, never a store error', async () => {
+  const { policy, demandOf, budget } = setup();
+  const ctx = context({ key: { tpm_limit: 100_000, max_budget: 1 } });
+  const huge = await refusedWith(policy(ctx, 'chat', deployment(), demandOf(10, 1e20), undefined), 'rate_limited');
+  assert.match(huge.message, /alone needs \d+ tokens/);
+  const admission = (await policy(ctx, 'chat', deployment(), demandOf(10, 20), undefined))!;
+  admission.settle({ accepted: true, usage: usage(10.4, 2 ** 60) });
+  await settled();
+  assert.deepEqual(await budget('usd:key:k1:all'), { id: 'usd:key:k1:all', limit: 1_000_000, spent: 2 ** 52, reserved: 0 }, 'settled (capped), the reservation released');
+});

@@ -124,6 +124,22 @@ test('SQLite: migrating a version-1 database to version 2 keeps every audit entr
   db.exec(`INSERT INTO audit_log (at, actor, action, object_type, object_id, after_doc) VALUES ('2025-01-01T00:00:00.000Z', 'master', 'team.create', 'team', 't1', '{"team_id":"t1"}')`);
   db.exec(`INSERT INTO changes (kind, object_id, at_ms) VALUES ('team', 't1', 1), ('key', 'k1', 2)`);
   db.close();
+  // A second v1 database whose changes were all pruned: numbering must go on after the migration.
+  const pruned = join(dir, 'upgrade-pruned.db');
+  const old = new DatabaseSync(pruned);
+  runSqliteMigrations(old, SQLITE_MIGRATIONS.slice(0, 1));
+  for (let i = 0; i < 50; i++) old.exec(`INSERT INTO changes (kind, object_id, at_ms) VALUES ('team', 't${i}', ${i})`);
+  old.exec('DELETE FROM changes');
+  old.close();
+  const prunedStore = await openIdentityStore({ url: `sqlite:${pruned}` });
+  try {
+    await prunedStore.migrate();
+    await prunedStore.create('limit', { scope: 'global', rpm_limit: 5, source: 'api', created_at: '2025-01-01T00:00:00.000Z', updated_at: '2025-01-01T00:00:00.000Z' },
+      { at: '2025-01-01T00:00:00.000Z', actor: 'master', action: 'limit.create', object_type: 'limit', object_id: 'global' });
+    assert.equal(await prunedStore.lastChangeSeq(), 51, 'seq goes on from 50, not from 1');
+  } finally {
+    await prunedStore.close();
+  }
   const store = await openIdentityStore({ url: `sqlite:${file}` });
   try {
     assert.deepEqual((await store.migrate()).applied, [2]);

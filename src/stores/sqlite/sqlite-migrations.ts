@@ -91,6 +91,9 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
         after_doc TEXT CHECK (after_doc IS NULL OR json_valid(after_doc))
       ) STRICT;
       INSERT INTO audit_log_v2 SELECT * FROM audit_log;
+      -- Keep the AUTOINCREMENT counter, which may be past the last row (pruned or emptied tables).
+      DELETE FROM sqlite_sequence WHERE name = 'audit_log_v2';
+      INSERT INTO sqlite_sequence (name, seq) SELECT 'audit_log_v2', seq FROM sqlite_sequence WHERE name = 'audit_log';
       DROP TABLE audit_log;
       ALTER TABLE audit_log_v2 RENAME TO audit_log;
       CREATE INDEX audit_log_actor ON audit_log (actor, seq);
@@ -104,6 +107,9 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
         at_ms INTEGER NOT NULL
       ) STRICT;
       INSERT INTO changes_v2 SELECT * FROM changes;
+      -- Change-feed cursors on other processes hold the old seq: numbering must go on from it.
+      DELETE FROM sqlite_sequence WHERE name = 'changes_v2';
+      INSERT INTO sqlite_sequence (name, seq) SELECT 'changes_v2', seq FROM sqlite_sequence WHERE name = 'changes';
       DROP TABLE changes;
       ALTER TABLE changes_v2 RENAME TO changes;
       CREATE INDEX changes_at_ms ON changes (at_ms);
