@@ -210,13 +210,10 @@ test('a hanging webhook times out without blocking or throwing from observe()', 
   const hook = await webhookServer({ hang: true });
   t.after(() => hook.close());
   const s = setup({ webhookUrl: `http://user:PASSWORD-SECRET@${hook.url.slice('http://'.length)}/h/TOKEN-IN-PATH`, webhookTimeoutMs: 150 });
-  const started = performance.now();
-  s.alerts.observe(observation(100_000_000));
-  assert.ok(performance.now() - started < 50, 'observe() returns at once');
-  const idleStarted = performance.now();
+  assert.equal(s.alerts.observe(observation(100_000_000)), undefined);
+  assert.equal(hook.requests.length, 0, 'observe() returned before any delivery started: it never waits on the webhook');
   await s.alerts.idle();
-  assert.ok(performance.now() - idleStarted < 1000, 'a timeout is not retried');
-  assert.equal(hook.requests.length, 1);
+  assert.equal(hook.requests.length, 1, 'a timeout is not retried');
   assert.equal(hook.requests[0].headers.authorization, `Basic ${Buffer.from('user:PASSWORD-SECRET').toString('base64')}`);
   assert.equal(s.failed('timeout'), 1);
   assert.ok(!/PASSWORD-SECRET|TOKEN-IN-PATH/.test(s.text()), s.text());
