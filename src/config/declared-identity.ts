@@ -4,7 +4,7 @@
 
 import type { DeclaredIdentity } from '../identity/declared.ts';
 import { secretHash, secretPreview } from '../identity/key-secret.ts';
-import { pickLimits, type Limits, type LimitPolicy, type Team, type Tenant, type VirtualKey } from '../identity/records.ts';
+import { deploymentRateLimits, pickLimits, type Limits, type LimitPolicy, type Team, type Tenant, type VirtualKey } from '../identity/records.ts';
 import type { Deployment } from '../providers/types.ts';
 import type { ParsedConfig } from './schema.ts';
 
@@ -67,7 +67,7 @@ export function declaredLimitPolicies(global: Readonly<Limits>, deployments: Ite
   const out = new Map<string, LimitPolicy>();
   if (Object.keys(global).length > 0) out.set('global', Object.freeze({ scope: 'global', ...global, ...stamp }));
   for (const dep of deployments) {
-    const limits = optional({ rpm_limit: dep.rpm, tpm_limit: dep.tpm, max_parallel_requests: dep.maxParallelRequests });
+    const limits = deploymentRateLimits(dep);
     if (Object.keys(limits).length > 0) out.set(`deployment:${dep.id}`, Object.freeze({ scope: `deployment:${dep.id}`, ...limits, ...stamp }));
   }
   return out;

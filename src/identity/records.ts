@@ -35,6 +35,15 @@ export interface Limits extends RateLimits {
 export const RATE_LIMIT_FIELDS = ['rpm_limit', 'tpm_limit', 'max_parallel_requests'] as const;
 export const LIMIT_FIELDS = [...RATE_LIMIT_FIELDS, 'max_budget', 'budget_duration', 'token_budget', 'daily_token_cap', 'max_cost_per_request'] as const;
 
+/** A deployment's own rate limits (rpm, tpm, max_parallel_requests), with the unset ones left out. */
+export function deploymentRateLimits(dep: { readonly rpm?: number; readonly tpm?: number; readonly maxParallelRequests?: number }): RateLimits {
+  const out: RateLimits = {};
+  if (dep.rpm !== undefined) out.rpm_limit = dep.rpm;
+  if (dep.tpm !== undefined) out.tpm_limit = dep.tpm;
+  if (dep.maxParallelRequests !== undefined) out.max_parallel_requests = dep.maxParallelRequests;
+  return out;
+}
+
 /** The limit fields set on `source` (config sections carry other fields too). */
 export function pickLimits(source: Readonly<Record<string, unknown>> | Limits): Limits {
   const out: Record<string, unknown> = {};

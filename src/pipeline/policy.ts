@@ -8,7 +8,7 @@
 // Admission settles to the actual usage when the call ends, releasing what was not used.
 
 import { GatewayError } from '../errors/gateway-error.ts';
-import { LIMIT_FIELDS, type Limits, type LimitPolicy } from '../identity/records.ts';
+import { deploymentRateLimits, LIMIT_FIELDS, type Limits, type LimitPolicy } from '../identity/records.ts';
 import type { LimitPolicySource } from '../limits/limit-policies.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { BudgetAlerts } from '../limits/budget-alerts.ts';
@@ -112,7 +112,7 @@ export function createPolicy(options: PolicyOptions): Policy {
     if (policy) return policyScope(policy, 'deployment', dep.id);
     let scope = depScopes.get(dep);
     if (scope === undefined) {
-      const limits = { rpm_limit: dep.rpm, tpm_limit: dep.tpm, max_parallel_requests: dep.maxParallelRequests };
+      const limits = deploymentRateLimits(dep);
       scope = isEmpty(limits) ? null : { scope: 'deployment', id: dep.id, limits };
       depScopes.set(dep, scope);
     }

@@ -3,10 +3,9 @@ import type { AliasConfig } from '../../config/gateway-config.ts';
 import { providerFor } from '../../providers/registry.ts';
 import type { Deployment, ProviderAdapter } from '../../providers/types.ts';
 import { authorizeModel, mayUseModel } from '../../pipeline/model-access.ts';
-import type { RequestContext } from '../../pipeline/request-context.ts';
+import { header, type RequestContext } from '../../pipeline/request-context.ts';
 import { pickDeployment, resolveAlias } from '../../pipeline/route.ts';
 import type { Admission, TokenDemand } from '../../pipeline/policy.ts';
-import { header } from '../../pipeline/request-context.ts';
 import type { AppDeps } from '../app-deps.ts';
 
 export const SSE_HEADERS = Object.freeze({
