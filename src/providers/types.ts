@@ -145,8 +145,17 @@ export interface Deployment {
   readonly apiVersion?: string;
   readonly headers: Readonly<Record<string, string>>;
   readonly weight: number;
+  /** Total time for a non-streamed call; for a stream, the longest pause between chunks. */
   readonly timeoutMs: number;
   readonly streamTimeoutMs: number;
+  /** Time to open a connection to the provider. */
+  readonly connectTimeoutMs: number;
+  /** Streams: time until the first event arrives (defaults to streamTimeoutMs). */
+  readonly ttftTimeoutMs?: number;
+  /** Priority tier: lower orders are used first; higher ones only when no lower one is available. */
+  readonly order: number;
+  /** Whether background health checks probe this deployment (when router.health_checks is on). */
+  readonly healthCheck: boolean;
   readonly dropParams: boolean;
   readonly region?: string;
   /** Deployment-scope limits: this deployment's share of the vendor key's quota. */
@@ -199,10 +208,22 @@ export interface SseEvent {
   id?: string;
 }
 
+/**
+ * How the router treats a failure. The first four are transient (retried, and counted against
+ * the deployment's circuit breaker); context_window and content_policy go to their dedicated
+ * fallbacks; the rest fail fast (auth and not_found still count against the deployment, since
+ * they mean it is misconfigured, not that the request is wrong).
+ */
+export type FailureClass =
+  | 'rate_limit' | 'timeout' | 'server_error' | 'connect_error'
+  | 'context_window' | 'content_policy' | 'bad_request' | 'auth' | 'not_found';
+
 /** What a provider's failure means, decided by the provider's own adapter. */
 export interface UpstreamFailure {
   code: ErrorCode;
   message: string;
+  /** What the router does about it (retry, fall back, fail fast). */
+  class: FailureClass;
   retryAfterSeconds?: number;
 }
 
@@ -218,6 +239,8 @@ export interface StreamStep<S> {
   done?: boolean;
   /** Set on a chunk that only carries usage (no choices): shown to the client only if it asked. */
   usageOnly?: boolean;
+  /** Characters of generated output in the event, to estimate usage when a stream breaks off. */
+  outputChars?: number;
 }
 
 /** A pure stream reducer: (state, provider event) → (state, canonical chunks). */

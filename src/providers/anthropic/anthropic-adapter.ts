@@ -16,7 +16,7 @@
 import type { ChatRequest, Deployment, ProviderAdapter, UpstreamRequest } from '../types.ts';
 import { GatewayError } from '../../errors/gateway-error.ts';
 import { apiBaseProblem } from '../shared/api-base.ts';
-import { mapAnthropicError } from './anthropic-errors.ts';
+import { bodyErrorFailure, mapAnthropicError } from './anthropic-errors.ts';
 import { anthropicToChatCompletion } from './anthropic-to-chat.ts';
 import { anthropicStreamReducer } from './anthropic-stream-to-chat.ts';
 import { anthropicHeaders, anthropicMessagesPassthrough, DEFAULT_API_BASE, messagesTarget } from './anthropic-passthrough.ts';
@@ -67,8 +67,9 @@ export const anthropicAdapter: ProviderAdapter = {
       return { ...messagesTarget(dep), method: 'POST', headers: anthropicHeaders(dep, body.stream === true), body: JSON.stringify(body) };
     },
     fromResponse(body: unknown, dep: Deployment) {
-      if (typeof body === 'object' && body !== null && (body as { type?: unknown }).type === 'error') {
-        throw new GatewayError('upstream_invalid_response', `Deployment ${dep.id} returned an error body with a success status.`, { deployment: dep.id });
+      const failure = bodyErrorFailure(body);
+      if (failure) {
+        throw new GatewayError(failure.code, `Deployment ${dep.id} answered 200 with an error: ${failure.message}`, { deployment: dep.id, failureClass: failure.class });
       }
       return anthropicToChatCompletion(body, dep);
     },

@@ -1,6 +1,6 @@
 import type { ErrorCode } from '../../errors/codes.ts';
 import type { UpstreamFailure, UpstreamResponse } from '../types.ts';
-import { codeForStatus, failure, providerMessage } from '../shared/upstream-errors.ts';
+import { bodyFailure, codeForStatus, failure, providerMessage } from '../shared/upstream-errors.ts';
 
 // Anthropic's context-window rejections, e.g. "prompt is too long: 208310 tokens > 200000 maximum"
 // and "input length and `max_tokens` exceed context limit: 197202 + 21333 > 200000, ...".
@@ -69,7 +69,7 @@ function errorFields(data: unknown): { type: string | undefined; message: string
 /** The failure an in-stream `event: error` reports (there are no headers mid-stream). */
 export function streamErrorFailure(data: unknown): UpstreamFailure {
   const { type, message = 'provider stream error' } = errorFields(data);
-  return { code: anthropicErrorCode(type, message), message };
+  return bodyFailure(anthropicErrorCode(type, message), message);
 }
 
 /**
@@ -86,5 +86,12 @@ export function bodyErrorFailure(body: unknown): UpstreamFailure | undefined {
   if (topType !== 'error' && topType !== undefined) return undefined;
   const { type, message } = errorFields(body);
   const text = message === undefined ? `provider error${type ? ` (${type})` : ''}` : message.length > 600 ? `${message.slice(0, 600)}…` : message;
-  return { code: anthropicErrorCode(type, text), message: text };
+  return bodyFailure(anthropicErrorCode(type, text), text);
+}
+
+/** Characters of generated output in a content_block_delta (text, thinking or tool input). */
+export function deltaChars(delta: { type?: unknown; text?: unknown; thinking?: unknown; partial_json?: unknown } | undefined): number {
+  if (!delta) return 0;
+  const value = delta.type === 'text_delta' ? delta.text : delta.type === 'thinking_delta' ? delta.thinking : delta.type === 'input_json_delta' ? delta.partial_json : undefined;
+  return typeof value === 'string' ? value.length : 0;
 }

@@ -5,7 +5,8 @@ import type { Deployment, MessagesPassthrough, SseEvent, StreamReducer, StreamSt
 import type { AnthropicUsage } from './anthropic-types.ts';
 import { ANTHROPIC_VERSION } from './anthropic-types.ts';
 import { parseApiBase } from '../shared/api-base.ts';
-import { bodyErrorFailure, streamErrorFailure } from './anthropic-errors.ts';
+import { bodyErrorFailure, deltaChars, streamErrorFailure } from './anthropic-errors.ts';
+import { bodyFailure } from '../shared/upstream-errors.ts';
 import { usageFromAnthropic } from './anthropic-to-chat.ts';
 import { mergeAnthropicUsage } from './anthropic-stream-to-chat.ts';
 
@@ -65,11 +66,11 @@ export const anthropicStreamUsage: StreamReducer<PassthroughUsageState> = {
   init: () => ({ usage: undefined, done: false }),
   step(state, event: SseEvent): StreamStep<PassthroughUsageState> {
     if (state.done) return { state, out: [] };
-    let data: { type?: unknown; message?: { usage?: AnthropicUsage }; usage?: AnthropicUsage };
+    let data: { type?: unknown; message?: { usage?: AnthropicUsage }; usage?: AnthropicUsage; delta?: { type?: unknown } };
     try {
       data = JSON.parse(event.data);
     } catch {
-      return { state, out: [], error: { code: 'upstream_invalid_response', message: `stream event ${event.event ?? 'data'} is not JSON` } };
+      return { state, out: [], error: bodyFailure('upstream_invalid_response', `stream event ${event.event ?? 'data'} is not JSON`) };
     }
     switch (data?.type ?? event.event) {
       case 'message_start':
@@ -79,6 +80,8 @@ export const anthropicStreamUsage: StreamReducer<PassthroughUsageState> = {
         const usage = usageFromAnthropic(next.usage);
         return usage ? { state: next, out: [], usage } : { state: next, out: [] };
       }
+      case 'content_block_delta':
+        return { state, out: [], outputChars: deltaChars(data.delta) };
       case 'message_stop':
         return { state: { ...state, done: true }, out: [], done: true };
       case 'error':

@@ -4,7 +4,8 @@
 
 import type { ChatChunk, SseEvent, StreamReducer, StreamStep } from '../types.ts';
 import type { AnthropicUsage } from './anthropic-types.ts';
-import { streamErrorFailure } from './anthropic-errors.ts';
+import { deltaChars, streamErrorFailure } from './anthropic-errors.ts';
+import { bodyFailure } from '../shared/upstream-errors.ts';
 import { finishReasonFromAnthropic, openAIUsageFromAnthropic, usageFromAnthropic } from './anthropic-to-chat.ts';
 
 type BlockState =
@@ -153,7 +154,7 @@ export function createAnthropicStreamReducer(clock: () => number = Date.now): St
       try {
         e = JSON.parse(event.data) as LooseEvent;
       } catch {
-        return { state, out: [], error: { code: 'upstream_invalid_response', message: `stream event ${event.event ?? 'data'} is not JSON` } };
+        return { state, out: [], error: bodyFailure('upstream_invalid_response', `stream event ${event.event ?? 'data'} is not JSON`) };
       }
       if (typeof e !== 'object' || e === null) return { state, out: [] };
       const out: ChatChunk[] = [];
@@ -171,7 +172,7 @@ export function createAnthropicStreamReducer(clock: () => number = Date.now): St
         case 'content_block_start':
           return { state: blockStart(state, e, out), out };
         case 'content_block_delta':
-          return { state: blockDelta(state, e, out), out };
+          return { state: blockDelta(state, e, out), out, outputChars: deltaChars(e.delta) };
         case 'content_block_stop':
           return { state: blockStop(state, e, out), out };
         case 'message_delta':

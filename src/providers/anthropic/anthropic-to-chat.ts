@@ -52,7 +52,7 @@ export function finishReasonFromAnthropic(stopReason: unknown): FinishReason {
 }
 
 function invalid(dep: Deployment, what: string): GatewayError {
-  return new GatewayError('upstream_invalid_response', `Deployment ${dep.id} returned ${what}.`, { deployment: dep.id });
+  return new GatewayError('upstream_invalid_response', `Deployment ${dep.id} returned ${what}.`, { deployment: dep.id, failureClass: 'server_error' });
 }
 
 interface LooseBlock {

@@ -5,7 +5,7 @@ import type {
 import { GatewayError } from '../../errors/gateway-error.ts';
 import { apiBaseProblem, parseApiBase } from './api-base.ts';
 import { spliceModel } from './model-splice.ts';
-import { codeForStatus, failure, providerMessage } from './upstream-errors.ts';
+import { bodyFailure, codeForStatus, failure, providerMessage } from './upstream-errors.ts';
 import { usageFromOpenAI } from './usage.ts';
 
 /** What differs between OpenAI-compatible providers; everything else is shared. */
@@ -34,7 +34,7 @@ function bearer(dep: Deployment): Record<string, string> {
 }
 
 function invalid(dep: Deployment, what: string): GatewayError {
-  return new GatewayError('upstream_invalid_response', `Deployment ${dep.id} returned ${what}.`, { deployment: dep.id });
+  return new GatewayError('upstream_invalid_response', `Deployment ${dep.id} returned ${what}.`, { deployment: dep.id, failureClass: 'server_error' });
 }
 
 /** OpenAI's own classification on top of the shared status mapping. */
@@ -60,6 +60,15 @@ export function mapOpenAIError(status: number, bodyText: string, headers: Upstre
 /** A non-null usage object, however the provider spaces its JSON. */
 const USAGE_OBJECT = /"usage"\s*:\s*\{/;
 
+/** Generated text in a chunk: content, reasoning and tool-call arguments (escapes counted as written). */
+const OUTPUT_TEXT = /"(?:content|reasoning_content|arguments)":"((?:[^"\\]|\\.)*)"/g;
+
+function outputChars(data: string): number {
+  let chars = 0;
+  for (const match of data.matchAll(OUTPUT_TEXT)) chars += match[1]!.length;
+  return chars;
+}
+
 /**
  * The OpenAI wire reducer. Events pass through verbatim, so it parses only the events that
  * can carry usage or an error (the final usage chunk, error payloads), not every token.
@@ -70,15 +79,15 @@ export const openAIStreamReducer: StreamReducer<{ done: boolean }> = {
     if (state.done) return { state, out: [] };
     if (event.data === '[DONE]') return { state: { done: true }, out: [], done: true };
     const data = event.data;
-    if (!USAGE_OBJECT.test(data) && !data.includes('"error"')) return { state, out: [] };
+    if (!USAGE_OBJECT.test(data) && !data.includes('"error"')) return { state, out: [], outputChars: outputChars(data) };
     let chunk: ChatChunk & { error?: { message?: string; code?: string } };
     try {
       chunk = JSON.parse(data);
     } catch {
-      return { state, out: [], error: { code: 'upstream_invalid_response', message: 'stream event is not JSON' } };
+      return { state, out: [], error: bodyFailure('upstream_invalid_response', 'stream event is not JSON') };
     }
     if (chunk.error) {
-      return { state, out: [], error: { code: 'upstream_error', message: String(chunk.error.message ?? 'provider stream error') } };
+      return { state, out: [], error: bodyFailure('upstream_error', String(chunk.error.message ?? 'provider stream error')) };
     }
     const step: StreamStep<{ done: boolean }> = { state, out: [] };
     const usage = usageFromOpenAI(chunk.usage);

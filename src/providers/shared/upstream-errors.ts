@@ -1,5 +1,5 @@
 import type { ErrorCode } from '../../errors/codes.ts';
-import type { UpstreamFailure, UpstreamResponse } from '../types.ts';
+import type { FailureClass, UpstreamFailure, UpstreamResponse } from '../types.ts';
 
 const MAX_MESSAGE = 600;
 
@@ -43,8 +43,35 @@ export function codeForStatus(status: number): ErrorCode {
   return 'upstream_bad_request';
 }
 
+/**
+ * The router's class for a provider failure code: transient ones (408, 409, 429, 5xx, 529)
+ * are retried, a context-length or content-policy rejection goes to its dedicated fallback,
+ * and the other 4xx fail fast.
+ */
+export function failureClass(code: ErrorCode): FailureClass {
+  switch (code) {
+    case 'upstream_rate_limited': return 'rate_limit';
+    case 'upstream_timeout': return 'timeout';
+    case 'upstream_error':
+    case 'upstream_overloaded':
+    case 'upstream_invalid_response':
+    case 'upstream_stream_interrupted': return 'server_error';
+    case 'upstream_unreachable': return 'connect_error';
+    case 'context_length_exceeded': return 'context_window';
+    case 'content_policy_violation': return 'content_policy';
+    case 'upstream_auth_failed': return 'auth';
+    case 'upstream_not_found': return 'not_found';
+    default: return 'bad_request';
+  }
+}
+
+/** A failure with no headers to read (reported inside a body or a stream). */
+export function bodyFailure(code: ErrorCode, message: string): UpstreamFailure {
+  return { code, message, class: failureClass(code) };
+}
+
 export function failure(code: ErrorCode, message: string, headers: UpstreamResponse['headers']): UpstreamFailure {
-  const result: UpstreamFailure = { code, message };
+  const result: UpstreamFailure = bodyFailure(code, message);
   if (code === 'upstream_rate_limited' || code === 'upstream_overloaded') {
     const after = retryAfterSeconds(headers);
     if (after !== undefined) result.retryAfterSeconds = after;

@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import { anthropicAdapter } from '../../../src/providers/anthropic/anthropic-adapter.ts';
 import { anthropicMessagesPassthrough, anthropicStreamUsage, mergeBetas } from '../../../src/providers/anthropic/anthropic-passthrough.ts';
 import type { SseEvent, Usage } from '../../../src/providers/types.ts';
+import { failureClass } from '../../../src/providers/shared/upstream-errors.ts';
+import type { ErrorCode } from '../../../src/errors/codes.ts';
 import { parseSse, readChunksFixture, readJsonFixture, splitEvery, SPLITS } from '../../helpers/fixtures.ts';
 import { deployment, thrown } from './helpers.ts';
 
@@ -61,7 +63,10 @@ test('api_base paths: a trailing /v1 is not doubled, other prefixes are kept', (
 
 test('chat.fromResponse translates and rejects error bodies', () => {
   assert.equal(anthropicAdapter.chat.fromResponse(readJsonFixture('anthropic/message-text.json'), dep).choices[0].message.content, "Hello! It's nice to meet you. How can I help you today?");
-  assert.equal(thrown(() => anthropicAdapter.chat.fromResponse(readJsonFixture('anthropic/error-overloaded.json'), dep)).code, 'upstream_invalid_response');
+  // An error body with a success status is the error it names (overloaded: retried by the router).
+  const overloaded = thrown(() => anthropicAdapter.chat.fromResponse(readJsonFixture('anthropic/error-overloaded.json'), dep));
+  assert.equal(overloaded.code, 'upstream_overloaded');
+  assert.equal((overloaded as { failureClass?: string }).failureClass, 'server_error');
 });
 
 test('messages passthrough: only model is replaced; client version and betas are forwarded', () => {
@@ -150,14 +155,14 @@ test('failureInBody: an Anthropic error body sent with HTTP 200 maps like a stat
     ['error-prompt-too-long.json', 'context_length_exceeded', 'prompt is too long: 208310 tokens > 200000 maximum'],
     ['error-invalid-request.json', 'upstream_bad_request', readJsonFixture('anthropic/error-invalid-request.json').error.message],
   ];
-  for (const [file, code, message] of cases) assert.deepEqual(failureInBody(readJsonFixture(`anthropic/${file}`)), { code, message }, file);
-  assert.deepEqual(failureInBody({ type: 'error', error: { type: 'timeout_error', message: '  Request timed out  ' } }), { code: 'upstream_timeout', message: 'Request timed out' });
+  for (const [file, code, message] of cases) assert.deepEqual(failureInBody(readJsonFixture(`anthropic/${file}`)), { code, message, class: failureClass(code as ErrorCode) }, file);
+  assert.deepEqual(failureInBody({ type: 'error', error: { type: 'timeout_error', message: '  Request timed out  ' } }), { code: 'upstream_timeout', message: 'Request timed out', class: 'timeout' });
   // Unknown or missing error types, and missing messages, still fail (the 200 status says nothing).
-  assert.deepEqual(failureInBody({ type: 'error', error: { type: 'brand_new_error', message: 'x' } }), { code: 'upstream_error', message: 'x' });
-  assert.deepEqual(failureInBody({ type: 'error', error: {} }), { code: 'upstream_error', message: 'provider error' });
-  assert.deepEqual(failureInBody({ type: 'error', error: { type: 'overloaded_error' } }), { code: 'upstream_overloaded', message: 'provider error (overloaded_error)' });
+  assert.deepEqual(failureInBody({ type: 'error', error: { type: 'brand_new_error', message: 'x' } }), { code: 'upstream_error', message: 'x', class: 'server_error' });
+  assert.deepEqual(failureInBody({ type: 'error', error: {} }), { code: 'upstream_error', message: 'provider error', class: 'server_error' });
+  assert.deepEqual(failureInBody({ type: 'error', error: { type: 'overloaded_error' } }), { code: 'upstream_overloaded', message: 'provider error (overloaded_error)', class: 'server_error' });
   // Anthropic-compatible servers that leave out the top-level type.
-  assert.deepEqual(failureInBody({ error: { type: 'overloaded_error', message: 'busy' } }), { code: 'upstream_overloaded', message: 'busy' });
+  assert.deepEqual(failureInBody({ error: { type: 'overloaded_error', message: 'busy' } }), { code: 'upstream_overloaded', message: 'busy', class: 'server_error' });
   const long = failureInBody({ type: 'error', error: { type: 'api_error', message: 'e'.repeat(5000) } });
   assert.equal(long?.message.length, 601);
 });

@@ -33,18 +33,19 @@ test('429 and 529 carry retry-after seconds', () => {
   assert.deepEqual(mapAnthropicError(429, body('error-rate-limit.json'), { 'retry-after': '17' }), {
     code: 'upstream_rate_limited',
     message: JSON.parse(body('error-rate-limit.json')).error.message,
+    class: 'rate_limit',
     retryAfterSeconds: 17,
   });
   assert.deepEqual(mapAnthropicError(529, body('error-overloaded.json'), { 'retry-after': ['3'] }), {
-    code: 'upstream_overloaded', message: 'Overloaded', retryAfterSeconds: 3,
+    code: 'upstream_overloaded', message: 'Overloaded', class: 'server_error', retryAfterSeconds: 3,
   });
   // Only throttling errors carry a delay.
   assert.equal(mapAnthropicError(500, body('error-api.json'), { 'retry-after': '5' }).retryAfterSeconds, undefined);
 });
 
 test('bodies that are not Anthropic errors fall back to the status', () => {
-  assert.deepEqual(mapAnthropicError(502, '<html>Bad Gateway</html>', {}), { code: 'upstream_error', message: '<html>Bad Gateway</html>' });
-  assert.deepEqual(mapAnthropicError(529, '', {}), { code: 'upstream_overloaded', message: 'no error body' });
+  assert.deepEqual(mapAnthropicError(502, '<html>Bad Gateway</html>', {}), { code: 'upstream_error', message: '<html>Bad Gateway</html>', class: 'server_error' });
+  assert.deepEqual(mapAnthropicError(529, '', {}), { code: 'upstream_overloaded', message: 'no error body', class: 'server_error' });
   assert.equal(mapAnthropicError(504, '{"message":"timeout"}', {}).code, 'upstream_error');
   assert.equal(mapAnthropicError(408, 'slow', {}).code, 'upstream_timeout');
   assert.equal(mapAnthropicError(400, 'prompt is too long: 300000 tokens > 200000 maximum', {}).code, 'context_length_exceeded');
@@ -59,7 +60,7 @@ test('error types alone (as in stream events) map without a status', () => {
   assert.equal(anthropicErrorCode('invalid_request_error', 'Output blocked by content filtering policy'), 'content_policy_violation');
   assert.equal(anthropicErrorCode(undefined, 'x'), 'upstream_error');
   assert.deepEqual(streamErrorFailure({ type: 'error', error: { details: null, type: 'overloaded_error', message: 'Overloaded' } }), {
-    code: 'upstream_overloaded', message: 'Overloaded',
+    code: 'upstream_overloaded', message: 'Overloaded', class: 'server_error',
   });
-  assert.deepEqual(streamErrorFailure({ type: 'error' }), { code: 'upstream_error', message: 'provider stream error' });
+  assert.deepEqual(streamErrorFailure({ type: 'error' }), { code: 'upstream_error', message: 'provider stream error', class: 'server_error' });
 });

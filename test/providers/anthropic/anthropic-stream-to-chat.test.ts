@@ -96,7 +96,7 @@ test('an in-stream overloaded error is reported as upstream_overloaded and ends 
   for (const size of SPLITS) {
     const r = replay('anthropic/stream-error-overloaded.chunks.txt', size);
     assert.deepEqual(r.chunks, [chunk(id, S45, { role: 'assistant', content: '' }), chunk(id, S45, { content: 'Once upon' })], `split ${size}`);
-    assert.deepEqual(r.errors, [{ code: 'upstream_overloaded', message: 'Overloaded' }]);
+    assert.deepEqual(r.errors, [{ code: 'upstream_overloaded', message: 'Overloaded', class: 'server_error' }]);
     assert.equal(r.usage, undefined);
     assert.equal(r.done, false);
   }

@@ -11,7 +11,7 @@ import type { ChatRequest, Deployment, StreamStep, Usage } from '../../../src/pr
 import { fixturePath, parseSse, readChunksFixture, readJsonFixture, splitEvery, SPLITS } from '../../helpers/fixtures.ts';
 
 function deployment(overrides: Partial<Deployment> = {}): Deployment {
-  return { id: 'dep-1', alias: 'a', provider: 'openai', model: 'gpt-4o-mini', apiKey: 'sk-secret-upstream', headers: {}, weight: 1, timeoutMs: 1000, streamTimeoutMs: 1000, dropParams: false, modelInfo: {}, ...overrides };
+  return { id: 'dep-1', alias: 'a', provider: 'openai', model: 'gpt-4o-mini', apiKey: 'sk-secret-upstream', headers: {}, weight: 1, timeoutMs: 1000, streamTimeoutMs: 1000, connectTimeoutMs: 10_000, order: 1, healthCheck: true, dropParams: false, modelInfo: {}, ...overrides };
 }
 
 const REQUEST: ChatRequest = { model: 'my-alias', messages: [{ role: 'user', content: 'hi' }], temperature: 0.2, some_future_field: { x: 1 } };
@@ -69,7 +69,7 @@ test('openai stream reducer: tool-call stream reports usage with cached tokens',
 
 test('openai stream reducer: an error payload mid-stream is reported', () => {
   const step = openAIStreamReducer.step(openAIStreamReducer.init(), { data: '{"error":{"message":"boom","type":"server_error"}}' });
-  assert.deepEqual(step.error, { code: 'upstream_error', message: 'boom' });
+  assert.deepEqual(step.error, { code: 'upstream_error', message: 'boom', class: 'server_error' });
 });
 
 test('openai errors: each status class maps to its code, with retry-after for 429', () => {

@@ -6,7 +6,7 @@ import { createSimulatorTransport, DEFAULT_SIMULATOR } from '../../../src/provid
 import type { Deployment, SimulatorSettings, UpstreamResponse } from '../../../src/providers/types.ts';
 
 export function dep(settings: Partial<SimulatorSettings> = {}): Deployment {
-  return { id: 'sim', alias: 'sim', provider: 'simulator', model: 'sim-1', headers: {}, weight: 1, timeoutMs: 1000, streamTimeoutMs: 1000, dropParams: false, modelInfo: {}, simulator: { ...DEFAULT_SIMULATOR, ...settings, failures: { ...DEFAULT_SIMULATOR.failures, ...settings.failures } } };
+  return { id: 'sim', alias: 'sim', provider: 'simulator', model: 'sim-1', headers: {}, weight: 1, timeoutMs: 1000, streamTimeoutMs: 1000, connectTimeoutMs: 10_000, order: 1, healthCheck: true, dropParams: false, modelInfo: {}, simulator: { ...DEFAULT_SIMULATOR, ...settings, failures: { ...DEFAULT_SIMULATOR.failures, ...settings.failures } } };
 }
 
 export async function text(res: UpstreamResponse): Promise<string> {

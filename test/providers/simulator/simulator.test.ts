@@ -9,7 +9,7 @@ import type { ChatRequest, Deployment, SimulatorSettings, UpstreamResponse } fro
 const REQ: ChatRequest = { model: 'sim-1', messages: [{ role: 'user', content: 'How do budgets work?' }] };
 
 function dep(settings: Partial<SimulatorSettings> = {}): Deployment {
-  return { id: 'sim', alias: 'sim', provider: 'simulator', model: 'sim-1', headers: {}, weight: 1, timeoutMs: 1000, streamTimeoutMs: 1000, dropParams: false, modelInfo: {}, simulator: { ...DEFAULT_SIMULATOR, ...settings, failures: { ...DEFAULT_SIMULATOR.failures, ...settings.failures } } };
+  return { id: 'sim', alias: 'sim', provider: 'simulator', model: 'sim-1', headers: {}, weight: 1, timeoutMs: 1000, streamTimeoutMs: 1000, connectTimeoutMs: 10_000, order: 1, healthCheck: true, dropParams: false, modelInfo: {}, simulator: { ...DEFAULT_SIMULATOR, ...settings, failures: { ...DEFAULT_SIMULATOR.failures, ...settings.failures } } };
 }
 
 async function text(res: UpstreamResponse): Promise<string> {
