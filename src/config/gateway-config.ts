@@ -1,11 +1,32 @@
 import type { DeclaredIdentity } from '../identity/declared.ts';
 import type { Limits } from '../identity/records.ts';
 import type { Deployment } from '../providers/types.ts';
+import type { RetryClass, RoutingStrategy } from './routing-schema.ts';
+
+/** One fallback: an alias, and whether every caller of the alias that falls back may use it. */
+export interface FallbackTarget {
+  readonly alias: string;
+  readonly openToAll: boolean;
+}
+
+/** How one alias picks deployments, retries and falls back (src/routing/). */
+export interface AliasRouting {
+  readonly strategy: RoutingStrategy;
+  /** Retries within the alias per error class, before its fallbacks. */
+  readonly retries: Readonly<Record<RetryClass, number>>;
+  /** The ordered fallback chain (its own or default_fallbacks), expanded and loop-free. */
+  readonly fallbacks: readonly FallbackTarget[];
+  readonly contextWindowFallbacks: readonly FallbackTarget[];
+  readonly contentPolicyFallbacks: readonly FallbackTarget[];
+  /** The whole request's time budget, unless the client asks for less. */
+  readonly timeoutMs: number;
+}
 
 export interface AliasConfig {
   readonly name: string;
   readonly description?: string;
   readonly deployments: readonly Deployment[];
+  readonly routing: AliasRouting;
 }
 
 /** The validated, resolved and frozen configuration every other module reads. */
@@ -55,6 +76,18 @@ export interface GatewayConfig {
     readonly trackSpend: boolean;
     readonly global: Readonly<Limits>;
     readonly alerts: { readonly thresholds: readonly number[]; readonly webhookUrl?: string; readonly webhookTimeoutMs: number };
+  };
+  /** Gateway-wide reliability settings: backoff, circuit breaker, timeouts, health checks. */
+  readonly router: {
+    readonly backoff: { readonly initialMs: number; readonly maxMs: number };
+    readonly allowedFails: number;
+    readonly allowedFailsWindowMs: number;
+    readonly cooldownMs: number;
+    /** false: router.disable_cooldowns (no circuit breaker). */
+    readonly cooldowns: boolean;
+    readonly maxTimeoutMs: number;
+    readonly latencyBuffer: number;
+    readonly healthChecks: { readonly enabled: boolean; readonly intervalMs: number; readonly timeoutMs: number };
   };
   /** Non-fatal findings (LiteLLM keys not supported yet, settings not enforced yet). */
   readonly warnings: readonly string[];

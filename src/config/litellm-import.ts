@@ -3,6 +3,8 @@
 // reported as one warning each: none is dropped silently.
 
 import { formatPath } from './config-error.ts';
+import { fromEnvString } from './identity-schema.ts';
+import { GENERAL_SETTINGS_KEYS, importRouting, leftoverRef, LITELLM_SETTINGS_KEYS, ROUTER_SETTINGS_KEYS } from './litellm-router-import.ts';
 
 export interface ImportResult {
   config: Record<string, unknown>;
@@ -46,9 +48,9 @@ const PARAM_KEYS: Record<string, string> = {
 };
 const SECONDS_KEYS: Record<string, string> = { timeout: 'timeout_ms', stream_timeout: 'stream_timeout_ms' };
 
-const ROUTER_SUPPORTED = new Set(['redis_host', 'redis_port', 'redis_password', 'redis_url']);
-const LITELLM_SETTINGS_SUPPORTED = new Set(['drop_params']);
-const GENERAL_SUPPORTED = new Set(['master_key', 'database_url']);
+const ROUTER_SUPPORTED = new Set(['redis_host', 'redis_port', 'redis_password', 'redis_url', ...ROUTER_SETTINGS_KEYS]);
+const LITELLM_SETTINGS_SUPPORTED = new Set(['drop_params', ...LITELLM_SETTINGS_KEYS]);
+const GENERAL_SUPPORTED = new Set(['master_key', 'database_url', ...GENERAL_SETTINGS_KEYS]);
 
 export function isLiteLLMConfig(raw: Record<string, unknown>): boolean {
   return 'model_list' in raw || 'litellm_settings' in raw || 'router_settings' in raw;
@@ -88,7 +90,11 @@ function importDeployment(entry: Record<string, unknown>, path: PropertyKey[], o
       if (typeof seconds === 'number' && Number.isFinite(seconds) && seconds > 0) deployment[SECONDS_KEYS[key]] = Math.round(seconds * 1000);
       else if (!(typeof value === 'string' && value.startsWith('os.environ/'))) out.problems.push(`${where}.litellm_params.${key}: must be a positive number of seconds.`);
     }
-    else if (key === 'order') out.warnings.push(`${where}.litellm_params.order: priority routing is not supported yet; deployments are chosen by weight.`);
+    else if (key === 'order') {
+      const order = fromEnvString(value);
+      if (typeof order === 'number' && Number.isInteger(order) && order >= 1) deployment.order = order;
+      else if (!leftoverRef(value)) out.problems.push(`${where}.litellm_params.order: must be a whole number, 1 or more (order 1 is used first).`);
+    }
     else out.warnings.push(`${where}.litellm_params.${key}: not supported yet; ignored.`);
   }
   const info = record(entry.model_info);
@@ -136,7 +142,8 @@ function redisFromRouter(router: Record<string, unknown>, out: ImportResult): st
 
 export function importLiteLLMConfig(raw: Record<string, unknown>): ImportResult {
   const out: ImportResult = { config: {}, warnings: [], problems: [] };
-  const models: Record<string, { deployments: Record<string, unknown>[] }> = {};
+  const models: Record<string, { deployments: Record<string, unknown>[]; routing?: Record<string, unknown> }> = {};
+  const listed = new Set<string>();
   const list = raw.model_list ?? [];
   if (!Array.isArray(list)) out.problems.push('model_list: must be a list of {model_name, litellm_params} entries.');
   else {
@@ -146,6 +153,7 @@ export function importLiteLLMConfig(raw: Record<string, unknown>): ImportResult 
         out.problems.push(`model_list[${i}].model_name: is required (the alias clients send as "model").`);
         return;
       }
+      listed.add(entry.model_name);
       const deployment = importDeployment(entry, ['model_list', i], out);
       if (deployment) (models[entry.model_name] ??= { deployments: [] }).deployments.push(deployment);
     });
@@ -155,6 +163,9 @@ export function importLiteLLMConfig(raw: Record<string, unknown>): ImportResult 
   warnSection('router_settings', raw.router_settings, ROUTER_SUPPORTED, out);
   warnSection('litellm_settings', raw.litellm_settings, LITELLM_SETTINGS_SUPPORTED, out);
   warnSection('general_settings', raw.general_settings, GENERAL_SUPPORTED, out);
+  const routing = importRouting(raw, { listed, imported: new Set(Object.keys(models)) }, out);
+  for (const [alias, block] of routing.aliases) models[alias]!.routing = block;
+  if (Object.keys(routing.router).length > 0) out.config.router = routing.router;
   const general: Record<string, unknown> = {};
   const generalIn = record(raw.general_settings);
   if (generalIn.master_key !== undefined) general.master_key = generalIn.master_key;

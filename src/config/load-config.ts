@@ -6,6 +6,7 @@ import { durationSeconds } from '../admin/duration.ts';
 import { ConfigError, formatPath } from './config-error.ts';
 import { buildDeclaredIdentity, declaredLimitPolicies } from './declared-identity.ts';
 import { buildLimits } from './limits-config.ts';
+import { buildRouting, PENDING_ROUTING } from './routing-config.ts';
 import { formatIssues } from './format-issues.ts';
 import type { AliasConfig, GatewayConfig } from './gateway-config.ts';
 import { importLiteLLMConfig, isLiteLLMConfig } from './litellm-import.ts';
@@ -106,8 +107,9 @@ function build(
       for (const problem of providerFor(dep.provider).validate(dep)) problems.push(`${where}: ${problem}.`);
       return Object.freeze(dep);
     });
-    aliases.set(name, Object.freeze({ name, ...(alias.description ? { description: alias.description } : {}), deployments: Object.freeze(deployments) }));
+    aliases.set(name, Object.freeze({ name, ...(alias.description ? { description: alias.description } : {}), deployments: Object.freeze(deployments), routing: PENDING_ROUTING }));
   }
+  const router = buildRouting(parsed, aliases, disabledAliases, problems, warnings);
   const fromEnv = env.TOLLGATE_MASTER_KEY?.trim();
   const masterKey = fromEnv || parsed.general_settings.master_key;
   if (fromEnv && fromEnv.length < 8) problems.push('TOLLGATE_MASTER_KEY: must be at least 8 characters.');
@@ -155,6 +157,7 @@ function build(
       userIdSalt: auth.user_id_salt ?? 'tollgate-user-id',
     }),
     limits,
+    router,
     warnings: Object.freeze(warnings),
   });
 }
@@ -169,12 +172,16 @@ function toDeployment(alias: string, index: number, d: DeploymentConfig, dropPar
     weight: d.weight,
     timeoutMs: d.timeout_ms,
     streamTimeoutMs: d.stream_timeout_ms ?? d.timeout_ms,
+    connectTimeoutMs: d.connect_timeout_ms,
+    order: d.order,
+    healthCheck: d.health_check,
     dropParams: d.drop_params ?? dropParams,
     modelInfo: Object.freeze({ ...d.model_info }),
   };
   if (d.api_base !== undefined) dep.apiBase = d.api_base;
   if (d.api_key !== undefined) dep.apiKey = d.api_key;
   if (d.api_version !== undefined) dep.apiVersion = d.api_version;
+  if (d.ttft_timeout_ms !== undefined) dep.ttftTimeoutMs = d.ttft_timeout_ms;
   if (d.region !== undefined) dep.region = d.region;
   if (d.rpm !== undefined) dep.rpm = d.rpm;
   if (d.tpm !== undefined) dep.tpm = d.tpm;

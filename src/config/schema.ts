@@ -3,6 +3,7 @@ import { ALIAS_NAME, ALIAS_NAME_RULE } from '../identity/ids.ts';
 import { PROVIDER_NAMES } from '../providers/registry.ts';
 import { fromEnv, identitySections, positiveInt } from './identity-schema.ts';
 import { limitsSchema } from './limits-schema.ts';
+import { aliasRoutingSchema, routerSchema } from './routing-schema.ts';
 
 const SIZE = /^(\d+(?:\.\d+)?)\s*(b|kb|kib|mb|mib|gb|gib)?$/i;
 const UNITS: Record<string, number> = { b: 1, kb: 1e3, kib: 1024, mb: 1e6, mib: 1024 ** 2, gb: 1e9, gib: 1024 ** 3 };
@@ -54,6 +55,11 @@ export const deploymentSchema = z.strictObject({
   weight: fromEnv(z.number().positive()).default(1),
   timeout_ms: positiveInt.default(600_000),
   stream_timeout_ms: positiveInt.optional(),
+  connect_timeout_ms: positiveInt.default(10_000),
+  ttft_timeout_ms: positiveInt.optional(),
+  /** Priority tier (LiteLLM's order): 1 is used first, higher orders only when lower ones are unavailable. */
+  order: fromEnv(z.number().int().min(1)).default(1),
+  health_check: bool().default(true),
   drop_params: bool().optional(),
   region: z.string().optional(),
   /** This deployment's share of the vendor key's quota (deployment scope). */
@@ -72,6 +78,7 @@ export const aliasSchema = z.strictObject({
   description: z.string().optional(),
   requires_env: z.union([z.string(), z.array(z.string())]).optional(),
   deployments: z.array(deploymentSchema).min(1, { error: 'an alias needs at least one deployment' }),
+  routing: aliasRoutingSchema,
 });
 
 export const configSchema = z.strictObject({
@@ -92,6 +99,7 @@ export const configSchema = z.strictObject({
     connections_per_origin: positiveInt.default(256),
     keep_alive_timeout_ms: positiveInt.default(30_000),
   }).prefault({}),
+  router: routerSchema,
   models: z.record(aliasName, aliasSchema).default({}),
   ...identitySections,
   limits: limitsSchema,

@@ -116,8 +116,6 @@ test('LiteLLM config.yaml: model_list becomes routing groups; unsupported keys w
   assert.deepEqual([...config.warnings], [
     'model_list[2].litellm_params.temperature: not supported yet; ignored.',
     'model_list[3].litellm_params.model: provider "bedrock" is not supported yet; this deployment is skipped.',
-    'router_settings.routing_strategy: not supported yet; ignored.',
-    'router_settings.num_retries: not supported yet; ignored.',
     'litellm_settings.success_callback: not supported yet; ignored.',
   ]);
 });
