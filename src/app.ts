@@ -8,6 +8,7 @@ import { chatCompletionsRoute } from './http/routes/chat-completions.ts';
 import { embeddingsRoute } from './http/routes/embeddings.ts';
 import { liveness, readiness } from './http/routes/health.ts';
 import { metricsRoute } from './http/routes/metrics.ts';
+import { providerHealthRoute } from './http/routes/provider-health.ts';
 import { messagesRoute } from './http/routes/messages.ts';
 import { modelRoute, modelsRoute } from './http/routes/models.ts';
 import type { Logger } from './logging/logger.ts';
@@ -16,7 +17,9 @@ import type { IdentityRuntime } from './identity/identity-runtime.ts';
 import type { LimitsRuntime } from './limits/limits-runtime.ts';
 import { createSpendReader } from './limits/spend-report.ts';
 import { createTokenEstimator } from './limits/token-estimate.ts';
-import { DeploymentHealth } from './routing/deployment-health.ts';
+import { breakerSettings, DeploymentHealth } from './routing/deployment-health.ts';
+import { startHealthChecks } from './routing/health-checker.ts';
+import { createReliableCall } from './routing/reliable-call.ts';
 import type { Metrics } from './telemetry/metrics.ts';
 import { attributeHeaders } from './pipeline/attribution.ts';
 import { actorId, createAuthenticator, isAdmin, type AuthScope } from './pipeline/auth.ts';
@@ -82,23 +85,30 @@ function defaultTransports(config: GatewayConfig): { transportFor: TransportFor;
 export function createApp(options: AppOptions): App {
   const { config, logger } = options;
   const transports = options.transportFor ? { transportFor: options.transportFor, close: async () => {} } : defaultTransports(config);
+  const random = options.random ?? Math.random;
+  const health = options.health ?? new DeploymentHealth({ metrics: options.metrics, logger, breaker: breakerSettings(config) });
+  const policy = options.limits.policy;
   const deps: AppDeps = {
     config,
     logger,
     transportFor: transports.transportFor,
-    random: options.random ?? Math.random,
+    random,
     maxUpstreamBodyBytes: options.maxUpstreamBodyBytes ?? 64 * 1024 * 1024,
-    policy: options.limits.policy,
+    policy,
     tokens: createTokenEstimator(),
-    health: options.health ?? new DeploymentHealth(options.metrics),
+    health,
+    call: createReliableCall({ config, health, policy, transportFor: transports.transportFor, logger, metrics: options.metrics, random }),
   };
   const { identity } = options;
   const authenticate = createAuthenticator({ masterKey: config.masterKey, directory: identity.directory, unknownTenants: config.identity.unknownTenants });
   const userSalt = config.identity.userIdSalt;
   const spend = { read: createSpendReader(options.limits.store, config.limits.trackSpend, options.limits.now), global: options.limits.global };
   const adminRouter = createAdminRouter(identity.admin, { maxBodyBytes: config.server.maxBodyBytes, limits: identity.limitAdmin, spend });
-  const adminHandler: Handler = async (ctx, req, res) => {
+  const requireAdmin = (ctx: RequestContext) => {
     if (!isAdmin(ctx.principal)) throw new GatewayError('admin_required', 'The admin API needs the master key or a key with role "admin".');
+  };
+  const adminHandler: Handler = async (ctx, req, res) => {
+    requireAdmin(ctx);
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     await adminRouter(ctx, req, res, q === -1 ? url : url.slice(0, q), { id: actorId(ctx.principal), requestId: ctx.requestId });
@@ -111,6 +121,11 @@ export function createApp(options: AppOptions): App {
     return limits ? { limits } : {};
   };
 
+  const adminOnly = (handler: Handler): Handler => (ctx, req, res) => {
+    requireAdmin(ctx);
+    return handler(ctx, req, res);
+  };
+  const checks = startHealthChecks({ config, health, transportFor: transports.transportFor, logger });
   const chat = { POST: chatCompletionsRoute(deps) };
   const embeddings = { POST: embeddingsRoute(deps) };
   const startedAt = Date.now();
@@ -127,6 +142,8 @@ export function createApp(options: AppOptions): App {
     ['/health/live', { methods: { GET: liveness }, auth: false, errors: 'openai' }],
     ['/health/ready', { methods: { GET: readiness(() => draining, degradations) }, auth: false, errors: 'openai' }],
     ['/metrics', { methods: { GET: metricsRoute(options.metrics) }, auth: false, errors: 'openai' }],
+    // Deployment ids, models and provider errors: for operators only.
+    ['/health/providers', { methods: { GET: adminOnly(providerHealthRoute(config, health)) }, auth: 'admin', errors: 'openai' }],
   ]);
 
   function accessLog(ctx: RequestContext, req: IncomingMessage, res: ServerResponse, path: string): void {
@@ -213,6 +230,9 @@ export function createApp(options: AppOptions): App {
         if (res.headersSent) res.once('finish', () => res.socket?.end());
       }
     },
-    close: () => transports.close(),
+    async close() {
+      checks.stop();
+      await transports.close();
+    },
   };
 }

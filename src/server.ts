@@ -4,6 +4,7 @@ import { createApp, type App, type AppOptions } from './app.ts';
 import type { GatewayConfig } from './config/gateway-config.ts';
 import { openIdentityRuntime, type IdentityRuntime } from './identity/identity-runtime.ts';
 import { openLimitsRuntime, type LimitsRuntime } from './limits/limits-runtime.ts';
+import { openDeploymentHealth } from './routing/open-deployment-health.ts';
 import { Metrics } from './telemetry/metrics.ts';
 
 export interface RunningGateway {
@@ -45,11 +46,13 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const identity = options.identity ?? await openIdentityRuntime(config, options.logger);
   const metrics = options.metrics ?? new Metrics();
   const limits = options.limits ?? await openLimitsRuntime({ config, logger: options.logger, metrics, policies: identity.limitPolicies, ...(options.now ? { now: options.now } : {}) });
-  const app = createApp({ ...options, identity, limits, metrics });
+  const health = options.health ?? await openDeploymentHealth(config, options.logger, metrics);
+  const app = createApp({ ...options, identity, limits, metrics, health });
   const server = createServer({ keepAliveTimeout: config.server.keepAliveTimeoutMs }, app.handle);
   server.headersTimeout = Math.min(60_000, config.server.keepAliveTimeoutMs + 1_000);
   await new Promise<void>((resolve, reject) => {
     const failed = (err: Error) => {
+      if (!options.health) void health.close();
       if (!options.identity) void identity.close();
       if (!options.limits) void limits.close();
       reject(err);
@@ -73,6 +76,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     server.closeAllConnections();
     await closed;
     await app.close();
+    if (!options.health) await health.close();
     if (!options.limits) await limits.close();
     if (!options.identity) await identity.close();
   }

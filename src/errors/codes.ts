@@ -110,6 +110,9 @@ export const ERROR_CODES = Object.freeze({
     'The provider answered with a body the gateway could not understand.'),
   upstream_stream_interrupted: spec(502, 'upstream_error', true,
     'The provider\'s response broke off before it finished. Once a stream has started it arrives as a final SSE error event.'),
+  // ── routing ─────────────────────────────────────────────────────────────────
+  no_healthy_deployment: spec(503, 'overloaded_error', true,
+    'Every deployment of the alias (and of its fallbacks) is cooling down after failures or failing its health checks. The message names the alias; Retry-After says when the first cooldown ends. GET /health/providers shows why.'),
   // ── the gateway itself ──────────────────────────────────────────────────────
   store_unavailable: spec(503, 'overloaded_error', true,
     'An admin action needs the database and it cannot be reached. Retry when the database is back; serving traffic is not affected.'),

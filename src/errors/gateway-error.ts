@@ -1,3 +1,4 @@
+import type { FailureClass } from '../providers/types.ts';
 import { ERROR_CODES, type ErrorCode, type ErrorType } from './codes.ts';
 
 export interface GatewayErrorOptions {
@@ -11,6 +12,8 @@ export interface GatewayErrorOptions {
   headers?: Readonly<Record<string, string>>;
   /** Structured detail sent in the error body as `error.limit` (which limit tripped). */
   limit?: Readonly<Record<string, unknown>>;
+  /** For a provider's failure: how the router treats it (retry, fall back, fail fast). */
+  failureClass?: FailureClass;
   cause?: unknown;
 }
 
@@ -25,6 +28,8 @@ export class GatewayError extends Error {
   readonly retryAfterSeconds: number | undefined;
   readonly headers: Readonly<Record<string, string>> | undefined;
   readonly limit: Readonly<Record<string, unknown>> | undefined;
+  readonly failureClass: FailureClass | undefined;
+  readonly #options: GatewayErrorOptions;
 
   constructor(code: ErrorCode, message: string, options: GatewayErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -39,6 +44,13 @@ export class GatewayError extends Error {
     this.retryAfterSeconds = options.retryAfterSeconds;
     this.headers = options.headers;
     this.limit = options.limit;
+    this.failureClass = options.failureClass;
+    this.#options = options;
+  }
+
+  /** The same error with more response headers (e.g. how many attempts were made). */
+  withHeaders(headers: Readonly<Record<string, string>>): GatewayError {
+    return new GatewayError(this.code, this.message, { ...this.#options, headers: { ...this.headers, ...headers } });
   }
 }
 

@@ -5,6 +5,7 @@ import type { Random } from '../pipeline/route.ts';
 import type { Policy } from '../pipeline/policy.ts';
 import type { TokenEstimator } from '../limits/token-estimate.ts';
 import type { DeploymentHealth } from '../routing/deployment-health.ts';
+import type { ReliableCall } from '../routing/reliable-call.ts';
 
 /** Everything the request path needs, injected by createApp (tests swap any of it). */
 export interface AppDeps {
@@ -18,6 +19,8 @@ export interface AppDeps {
   readonly policy: Policy;
   /** Token counts for limits (loaded on first use). */
   readonly tokens: TokenEstimator;
-  /** Vendor throttling per deployment. */
+  /** What each deployment has answered: cooldowns, latency, calls in flight. */
   readonly health: DeploymentHealth;
+  /** Route, policy and dispatch with retries and fallbacks: the routes' one way to call a provider. */
+  readonly call: ReliableCall;
 }

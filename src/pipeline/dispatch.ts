@@ -1,6 +1,5 @@
 import { GatewayError } from '../errors/gateway-error.ts';
 import type { Deployment, ProviderAdapter, Transport, UpstreamRequest, UpstreamResponse } from '../providers/types.ts';
-import type { DeploymentHealth } from '../routing/deployment-health.ts';
 import { redactCredentials } from '../providers/shared/redact-credentials.ts';
 import { readAll } from '../streams/read-all.ts';
 import { traceparentHeader, type RequestContext } from './request-context.ts';
@@ -26,16 +25,25 @@ export interface UpstreamCall {
   readonly headersAt: number;
   /** Aborts the upstream request when the client goes away or the deployment's time runs out. */
   readonly signal: AbortSignal;
+  /** Streams: the first event arrived, so the time-to-first-token clock stops. */
+  firstEvent(): void;
   /** Stops the timeout clock; call once the response is fully consumed. */
   done(): void;
 }
 
+/** How long one attempt may take: its deadline, and whether that deadline also bounds a stream after its first event. */
+export interface AttemptTime {
+  /** performance.now() by which the request must be answered. */
+  readonly deadline: number;
+  /** The client set the deadline (x-gateway-timeout-ms): it bounds a stream's whole length too. */
+  readonly strict: boolean;
+}
+
 export type TransportFor = (adapter: ProviderAdapter) => Transport;
 
-/** What a call needs from the app: the transports, and where to record what deployments answer. */
+/** What a call needs from the app: the transports. */
 export interface UpstreamDeps {
   readonly transportFor: TransportFor;
-  readonly health?: DeploymentHealth;
 }
 
 
@@ -50,29 +58,35 @@ export function upstreamFailure(err: unknown, dep: Deployment, signal: AbortSign
   if (code && TIMEOUT_CODES.has(code)) return timeoutError(dep);
   // Network errors carry a code (ECONNREFUSED, UND_ERR_SOCKET, ...); anything else is a bug.
   if (!code) return new GatewayError('internal_error', `Internal error while calling deployment ${dep.id}.`, { deployment: dep.id, cause: err });
-  const reason = code ?? (err instanceof Error ? err.message : 'unknown error');
-  return new GatewayError('upstream_unreachable', `Deployment ${dep.id} (${dep.provider}) could not be reached: ${reason}.`, { deployment: dep.id, cause: err });
+  return new GatewayError('upstream_unreachable', `Deployment ${dep.id} (${dep.provider}) could not be reached: ${code}.`, { deployment: dep.id, cause: err, failureClass: 'connect_error' });
 }
 
 function timeoutError(dep: Deployment): GatewayError {
-  return new GatewayError('upstream_timeout', `Deployment ${dep.id} (${dep.provider}) did not answer within its timeout.`, { deployment: dep.id });
+  return new GatewayError('upstream_timeout', `Deployment ${dep.id} (${dep.provider}) did not answer within its timeout.`, { deployment: dep.id, failureClass: 'timeout' });
 }
 
 /**
- * Dispatch stage, one attempt: sends the request through the provider's transport with
- * the deployment's timeout, aborting it if the client disconnects. Provider error statuses
- * are mapped by the provider's own adapter into a GatewayError.
+ * Dispatch stage, one attempt: sends the request through the provider's transport, aborting
+ * it if the client disconnects or time runs out. A non-streamed call gets the deployment's
+ * timeout; a stream gets its time-to-first-token timeout until the first event, then the
+ * transport's idle timeout between chunks. Neither outlives the request's deadline. Provider
+ * error statuses are mapped by the provider's own adapter into a GatewayError with its class.
  */
 export async function callUpstream(
   deps: UpstreamDeps, ctx: RequestContext, dep: Deployment, adapter: ProviderAdapter,
-  request: UpstreamRequest, stream: boolean,
+  request: UpstreamRequest, stream: boolean, time: AttemptTime,
 ): Promise<UpstreamCall> {
   const controller = new AbortController();
-  const timeoutMs = stream ? dep.streamTimeoutMs : dep.timeoutMs;
-  const timer = setTimeout(() => controller.abort(TIMEOUT), timeoutMs);
+  const remaining = () => Math.max(1, time.deadline - performance.now());
+  const firstPhaseMs = stream ? (dep.ttftTimeoutMs ?? dep.streamTimeoutMs) : dep.timeoutMs;
+  let timer: NodeJS.Timeout | undefined = setTimeout(() => controller.abort(TIMEOUT), Math.min(firstPhaseMs, remaining()));
   const unwatch = ctx.client.onGone(() => controller.abort(new ClientGone()));
+  const stopTimer = () => {
+    if (timer) clearTimeout(timer);
+    timer = undefined;
+  };
   const done = () => {
-    clearTimeout(timer);
+    stopTimer();
     unwatch();
   };
   request.headers.traceparent = traceparentHeader(ctx.trace);
@@ -83,15 +97,14 @@ export async function callUpstream(
     response = await deps.transportFor(adapter).send(request, {
       signal: controller.signal,
       deployment: dep,
-      headersTimeoutMs: timeoutMs,
-      bodyTimeoutMs: timeoutMs,
+      headersTimeoutMs: firstPhaseMs,
+      bodyTimeoutMs: stream ? dep.streamTimeoutMs : dep.timeoutMs,
     });
   } catch (err) {
     done();
     throw upstreamFailure(err, dep, controller.signal);
   }
   const headersAt = performance.now();
-  if (stream) clearTimeout(timer); // from here the transport's idle (body) timeout applies
   if (response.status >= 400) {
     let text = '';
     try {
@@ -102,7 +115,6 @@ export async function callUpstream(
       done();
     }
     const failure = adapter.mapError(response.status, text, response.headers);
-    if (failure.code === 'upstream_rate_limited') deps.health?.recordThrottle(dep.id, failure.retryAfterSeconds);
     // A provider's auth error may quote (part of) the credential, so its text is not relayed.
     const detail = failure.code === 'upstream_auth_failed'
       ? 'the provider rejected the gateway\'s credentials for this deployment; an operator must fix its api_key'
@@ -110,10 +122,17 @@ export async function callUpstream(
     const message = scrub(`Deployment ${dep.id} (${dep.provider}) returned ${response.status}: ${detail}`, dep);
     throw new GatewayError(failure.code, message, {
       deployment: dep.id,
+      failureClass: failure.class,
       ...(failure.retryAfterSeconds !== undefined ? { retryAfterSeconds: failure.retryAfterSeconds } : {}),
     });
   }
-  return { deployment: dep, adapter, response, sentAt, headersAt, signal: controller.signal, done };
+  const firstEvent = () => {
+    if (!timer) return;
+    stopTimer();
+    // After the first event only the client's own deadline bounds a stream's length.
+    if (time.strict) timer = setTimeout(() => controller.abort(TIMEOUT), remaining());
+  };
+  return { deployment: dep, adapter, response, sentAt, headersAt, signal: controller.signal, firstEvent, done };
 }
 
 /** Provider messages sometimes echo credentials: drop the deployment's key and anything key-shaped. */
@@ -140,7 +159,7 @@ export async function readJsonResponse(call: UpstreamCall, limit: number): Promi
     return { raw, json: JSON.parse(raw.toString('utf8')) };
   } catch {
     const dep = call.deployment;
-    throw new GatewayError('upstream_invalid_response', `Deployment ${dep.id} (${dep.provider}) returned a body that is not JSON.`, { deployment: dep.id });
+    throw new GatewayError('upstream_invalid_response', `Deployment ${dep.id} (${dep.provider}) returned a body that is not JSON.`, { deployment: dep.id, failureClass: 'server_error' });
   }
 }
 
@@ -148,7 +167,7 @@ export function interrupted(err: unknown, call: UpstreamCall): Error {
   const mapped = upstreamFailure(err, call.deployment, call.signal);
   if (mapped instanceof GatewayError && mapped.code === 'upstream_unreachable') {
     const dep = call.deployment;
-    return new GatewayError('upstream_stream_interrupted', `Deployment ${dep.id} (${dep.provider}) broke off its response: ${(err as { code?: string }).code ?? (err as Error).message}.`, { deployment: dep.id, cause: err });
+    return new GatewayError('upstream_stream_interrupted', `Deployment ${dep.id} (${dep.provider}) broke off its response: ${(err as { code?: string }).code ?? (err as Error).message}.`, { deployment: dep.id, cause: err, failureClass: 'server_error' });
   }
   return mapped;
 }

@@ -18,6 +18,7 @@ import { CounterStoreUnavailable, type AcquireResult, type CounterStore, type Re
 import { buildPlan, costCap, planNeeds, UNLIMITED, type Amounts, type CounterMeta, type LimitPlan, type LimitScope, type ScopeLimits } from '../limits/limit-plan.ts';
 import { rateLimitHeaders } from '../limits/ratelimit-headers.ts';
 import type { Deployment, Usage } from '../providers/types.ts';
+import type { AttemptRecord } from '../routing/reliable-call.ts';
 import { randomHex } from './random-ids.ts';
 import type { RequestContext } from './request-context.ts';
 
@@ -33,6 +34,10 @@ export interface Outcome {
   readonly usage?: Usage;
   /** The provider accepted the request (2xx), so it may bill for it even without usage. */
   readonly accepted: boolean;
+  /** Without usage: output tokens estimated from what a broken stream had delivered. */
+  readonly partialOutputTokens?: number;
+  /** Every attempt made for the request (retries, fallbacks), for the ledger. */
+  readonly attempts?: readonly AttemptRecord[];
 }
 
 /** A request let through: its headers, and the settlement of what it reserved. */
@@ -201,7 +206,7 @@ export function createPolicy(options: PolicyOptions): Policy {
       // was processed; the output that streamed before a break is unknown); a refused one costs nothing.
       const usage = outcome.usage;
       const inputTokens = usage ? units(usage.inputTokens) : outcome.accepted ? (typeof demand === 'function' ? countable(demand()) : demand).inputTokens : 0;
-      const outputTokens = usage ? units(usage.outputTokens) : 0;
+      const outputTokens = units(usage ? usage.outputTokens : outcome.partialOutputTokens ?? 0);
       const tokens = Math.min(UNLIMITED, inputTokens + outputTokens);
       const microUsd = units(costMicroUsd(dep, inputTokens, outputTokens));
       const request = plan.request;

@@ -1,7 +1,6 @@
 import type { AliasConfig, GatewayConfig } from '../config/gateway-config.ts';
 import { hint } from '../config/did-you-mean.ts';
 import { GatewayError } from '../errors/gateway-error.ts';
-import type { Deployment } from '../providers/types.ts';
 
 export type Random = () => number;
 
@@ -19,18 +18,4 @@ export function resolveAlias(config: GatewayConfig, model: string, visible: (ali
     throw new GatewayError('model_not_found', `The model "${model}" is configured but disabled because ${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} not set on the gateway.`, { param: 'model' });
   }
   throw new GatewayError('model_not_found', `The model "${model}" does not exist on this gateway.${hint(model, [...config.aliases.keys()].filter(visible))} GET /v1/models lists the available models.`, { param: 'model' });
-}
-
-/** Weighted random choice among an alias's deployments (strategies come with the reliability router). */
-export function pickDeployment(alias: AliasConfig, random: Random): Deployment {
-  const deployments = alias.deployments;
-  if (deployments.length === 1) return deployments[0]!;
-  let total = 0;
-  for (const d of deployments) total += d.weight;
-  let point = random() * total;
-  for (const d of deployments) {
-    point -= d.weight;
-    if (point < 0) return d;
-  }
-  return deployments[deployments.length - 1]!;
 }

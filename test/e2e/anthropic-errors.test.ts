@@ -31,6 +31,8 @@ before(async () => {
   gw = await startTestGateway(`
 server:
   port: 0
+# These tests are about how one failure is reported: no retries, no cooldowns (test/e2e/reliability-*.test.ts cover those).
+router: { num_retries: 0, disable_cooldowns: true }
 general_settings:
   master_key: ${MASTER_KEY}
 models:

@@ -68,6 +68,8 @@ async function settledSpend(kind: 'keys' | 'teams' | 'tenants', id: string): Pro
 before(async () => {
   upstream = await startFakeOpenAIUpstream();
   gw = await startTestGateway(`
+# These tests are about how one failure is reported: no retries, no cooldowns (test/e2e/reliability-*.test.ts cover those).
+router: { num_retries: 0, disable_cooldowns: true }
 general_settings:
   master_key: ${MASTER_KEY}
 models:

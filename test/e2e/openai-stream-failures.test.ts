@@ -19,6 +19,8 @@ before(async () => {
   gw = await startTestGateway(`
 server:
   port: 0
+# These tests are about how one failure is reported: no retries, no cooldowns (test/e2e/reliability-*.test.ts cover those).
+router: { num_retries: 0, disable_cooldowns: true }
 general_settings:
   master_key: ${MASTER_KEY}
 models:
@@ -67,7 +69,7 @@ describe('streams that break after they started', () => {
     assert.match(error.message, /fake-broken-stream/);
   });
 
-  test('the raw wire carries an OpenAI error event and no [DONE]', async () => {
+  test('the raw wire carries a well-formed OpenAI error event, then [DONE]', async () => {
     const res = await fetch(`${gw.baseURL}/chat/completions`, {
       method: 'POST',
       headers: { authorization: `Bearer ${MASTER_KEY}`, 'content-type': 'application/json' },
@@ -75,12 +77,14 @@ describe('streams that break after they started', () => {
     });
     const text = await res.text();
     const events = text.split('\n\n').filter(Boolean);
-    const last = events.at(-1)!;
-    assert.ok(last.startsWith('data: '), last);
-    const payload = JSON.parse(last.slice('data: '.length));
+    assert.equal(events.at(-1), 'data: [DONE]');
+    const error = events.at(-2)!;
+    assert.ok(error.startsWith('data: '), error);
+    const payload = JSON.parse(error.slice('data: '.length));
     assert.deepEqual(Object.keys(payload.error).sort(), ['code', 'message', 'param', 'type']);
     assert.equal(payload.error.code, 'upstream_stream_interrupted');
-    assert.equal(text.includes('[DONE]'), false);
+    // Every event before it is whole JSON (the client never sees a half-written line).
+    for (const event of events.slice(0, -2)) JSON.parse(event.slice('data: '.length));
   });
 
   test('an error event from the upstream mid-stream → the SDK throws upstream_error naming the deployment', async () => {

@@ -30,7 +30,7 @@ function captureLogger(): Logger & { lines: Line[] } {
 function deployment(over: Partial<Deployment> = {}): Deployment {
   return {
     id: 'openai-main', alias: 'chat', provider: 'openai', model: 'gpt-test', headers: {}, weight: 1,
-    timeoutMs: 30_000, streamTimeoutMs: 60_000, dropParams: false, modelInfo: {},
+    timeoutMs: 30_000, streamTimeoutMs: 60_000, connectTimeoutMs: 10_000, order: 1, healthCheck: true, dropParams: false, modelInfo: {},
     inputCostPerToken: 1e-6, outputCostPerToken: 2e-6, // 1 µ$ in, 2 µ$ out per token
     ...over,
   };

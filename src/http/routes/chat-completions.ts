@@ -3,9 +3,9 @@ import type { GatewayError } from '../../errors/gateway-error.ts';
 import { toOpenAIErrorBody } from '../../errors/to-response.ts';
 import { formatSseEvent } from '../../providers/shared/sse-parser.ts';
 import { usageFromOpenAI } from '../../providers/shared/usage.ts';
-import type { ChatChunk, ChatRequest, SseEvent, StreamStep, Usage } from '../../providers/types.ts';
+import type { ChatChunk, ChatRequest, SseEvent, StreamStep } from '../../providers/types.ts';
 import { encodingFor, maxOutputTokens } from '../../limits/token-estimate.ts';
-import { callUpstream, readJsonResponse } from '../../pipeline/dispatch.ts';
+import { readJsonResponse } from '../../pipeline/dispatch.ts';
 import { attributeBody } from '../../pipeline/attribution.ts';
 import { applyParamSupport } from '../../pipeline/param-support.ts';
 import type { RequestContext } from '../../pipeline/request-context.ts';
@@ -14,12 +14,13 @@ import { requireObject, validateChatRequest } from '../../pipeline/validate-requ
 import type { AppDeps } from '../app-deps.ts';
 import { readJsonBody } from '../read-json.ts';
 import { sendJson, servedHeaders } from '../respond.ts';
-import { admit, SSE_HEADERS, startDeployment } from './route-helpers.ts';
+import { delivered, SSE_HEADERS, withUsage } from './route-helpers.ts';
 
 const DONE = 'data: [DONE]\n\n';
 
+/** A stream that fails after its first byte ends with OpenAI's error object, then [DONE]. */
 function openAIErrorEvent(err: GatewayError): string {
-  return formatSseEvent(JSON.stringify(toOpenAIErrorBody(err)));
+  return formatSseEvent(JSON.stringify(toOpenAIErrorBody(err))) + DONE;
 }
 
 /** OpenAI-wire providers: each event's data is forwarded as is. */
@@ -52,39 +53,34 @@ export function chatCompletionsRoute(deps: AppDeps) {
   return async function chatCompletions(ctx: RequestContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
     const body = await readJsonBody(req, deps.config.server.maxBodyBytes);
     const chat: ChatRequest = validateChatRequest(requireObject(body.value));
-    const chosen = startDeployment(deps, ctx, chat.model);
-    const { dep, adapter } = chosen;
     const attributed = attributeBody(ctx, chat as unknown as Record<string, unknown>, deps.config.identity.userIdSalt);
-    const dropped = applyParamSupport(chat, adapter, dep);
-    const admission = await admit(deps, ctx, req, chosen, chat.stream === true, () => ({
-      inputTokens: deps.tokens.chatInputTokens(chat, encodingFor(dep.model)),
-      maxOutputTokens: maxOutputTokens(chat, dep),
-    }));
     const stream = chat.stream === true;
     const clientWantsUsage = stream && chat.stream_options?.include_usage === true;
-    // Streams always ask the provider for usage, so no streamed call goes uncounted.
-    if (stream && !clientWantsUsage) chat.stream_options = { ...chat.stream_options, include_usage: true };
-    const unchanged = dropped.length === 0 && !attributed && (!stream || clientWantsUsage);
-    const outcome: { usage?: Usage; accepted: boolean } = { accepted: false };
-    try {
-      const request = adapter.chat.toRequest(chat, dep, unchanged ? body.text : undefined);
-      const call = await callUpstream(deps, ctx, dep, adapter, request, stream);
-      outcome.accepted = true;
-      if (!stream) {
-        const { raw, json } = await readJsonResponse(call, deps.maxUpstreamBodyBytes);
-        const completion = adapter.chat.fromResponse(json, dep);
-        const headers = { ...servedHeaders(ctx, dep, performance.now() - call.sentAt), ...admission?.headers };
-        const usage = outcome.usage = usageFromOpenAI(completion.usage);
-        if (usage) headers['x-usage-total-tokens'] = String(usage.totalTokens);
-        sendJson(res, 200, adapter.chat.wire === 'openai' ? raw : JSON.stringify(completion), headers);
-        return;
-      }
-      res.writeHead(200, { ...SSE_HEADERS, ...servedHeaders(ctx, dep, call.headersAt - call.sentAt), ...admission?.headers });
-      const mode = adapter.chat.wire === 'openai' ? passthroughMode(clientWantsUsage) : chunkMode(clientWantsUsage);
-      const relayed = await relayStream(res, call, adapter.chat.stream, mode);
-      if (relayed.usage) outcome.usage = relayed.usage;
-    } finally {
-      admission?.settle(outcome);
-    }
+    await deps.call(ctx, req, {
+      model: chat.model,
+      stream,
+      demand: ({ dep }) => ({ inputTokens: deps.tokens.chatInputTokens(chat, encodingFor(dep.model)), maxOutputTokens: maxOutputTokens(chat, dep) }),
+      prepare({ dep, adapter }) {
+        // Each deployment gets its own copy: what one provider drops, another may take.
+        const request: ChatRequest = { ...chat };
+        const dropped = applyParamSupport(request, adapter, dep);
+        // Streams always ask the provider for usage, so no streamed call goes uncounted.
+        if (stream && !clientWantsUsage) request.stream_options = { ...request.stream_options, include_usage: true };
+        const unchanged = dropped.length === 0 && !attributed && (!stream || clientWantsUsage);
+        return adapter.chat.toRequest(request, dep, unchanged ? body.text : undefined);
+      },
+      async deliver(call, { dep, adapter }, extra) {
+        if (!stream) {
+          const { raw, json } = await readJsonResponse(call, deps.maxUpstreamBodyBytes);
+          const completion = adapter.chat.fromResponse(json, dep);
+          const usage = usageFromOpenAI(completion.usage);
+          sendJson(res, 200, adapter.chat.wire === 'openai' ? raw : JSON.stringify(completion), withUsage({ ...servedHeaders(ctx, dep, performance.now() - call.sentAt), ...extra }, usage));
+          return usage ? { usage } : {};
+        }
+        const mode = adapter.chat.wire === 'openai' ? passthroughMode(clientWantsUsage) : chunkMode(clientWantsUsage);
+        const head = () => res.writeHead(200, { ...SSE_HEADERS, ...servedHeaders(ctx, dep, call.headersAt - call.sentAt), ...extra });
+        return delivered(await relayStream(res, call, adapter.chat.stream, mode, head));
+      },
+    });
   };
 }

@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import type { Dispatcher, Pool as UndiciPool } from 'undici';
-import type { SendOptions, Transport, UpstreamRequest, UpstreamResponse } from '../types.ts';
+import type { Deployment, SendOptions, Transport, UpstreamRequest, UpstreamResponse } from '../types.ts';
 
 // Only undici's Pool and its request API are loaded: undici's index also pulls in fetch,
 // WebSocket, caches and more, about 14 MB of resident memory the gateway never uses.
@@ -14,24 +14,39 @@ export interface HttpTransportOptions {
   keepAliveTimeoutMs: number;
 }
 
-/** Upstream HTTP through one keep-alive undici Pool per origin (never fetch). */
+/**
+ * Upstream HTTP through one keep-alive undici Pool per origin (never fetch). Deployments that
+ * share an origin but not a connect timeout get a pool each, since the timeout is the pool's.
+ */
 export function createHttpTransport(options: HttpTransportOptions): Transport {
   const pools = new Map<string, UndiciPool>();
-  function pool(origin: string): UndiciPool {
-    let found = pools.get(origin);
+  /** A deployment always calls the same origin: its pool is remembered per deployment object. */
+  let byDeployment = new WeakMap<Deployment, UndiciPool>();
+  function poolFor(req: UpstreamRequest, dep: Deployment): UndiciPool {
+    let found = byDeployment.get(dep);
+    if (!found) {
+      found = pool(req.origin, dep.connectTimeoutMs);
+      byDeployment.set(dep, found);
+    }
+    return found;
+  }
+  function pool(origin: string, connectTimeoutMs: number): UndiciPool {
+    const key = `${connectTimeoutMs} ${origin}`;
+    let found = pools.get(key);
     if (!found) {
       found = new Pool(origin, {
         connections: options.connectionsPerOrigin,
         keepAliveTimeout: options.keepAliveTimeoutMs,
         pipelining: 1,
+        connect: { timeout: connectTimeoutMs },
       });
-      pools.set(origin, found);
+      pools.set(key, found);
     }
     return found;
   }
   return {
     async send(req: UpstreamRequest, opts: SendOptions): Promise<UpstreamResponse> {
-      const res = await request.call(pool(req.origin), {
+      const res = await request.call(poolFor(req, opts.deployment), {
         path: req.path,
         method: req.method,
         headers: req.headers,
@@ -45,6 +60,7 @@ export function createHttpTransport(options: HttpTransportOptions): Transport {
     async close() {
       const all = [...pools.values()];
       pools.clear();
+      byDeployment = new WeakMap();
       await Promise.all(all.map((p) => p.close().catch(() => p.destroy())));
     },
   };

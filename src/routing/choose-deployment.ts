@@ -1,0 +1,33 @@
+// Picks the deployment for one attempt: drops cooling and unhealthy deployments (and those
+// this request must avoid), keeps the best priority tier (`order`), and lets the alias's
+// strategy choose. A half-open deployment is taken only as the probe (one request at a time).
+
+import type { AliasConfig } from '../config/gateway-config.ts';
+import type { Deployment } from '../providers/types.ts';
+import type { DeploymentHealth } from './deployment-health.ts';
+import { STRATEGIES } from './strategies.ts';
+
+export interface ChooseOptions {
+  readonly health: DeploymentHealth;
+  readonly random: () => number;
+  readonly latencyBuffer: number;
+  readonly stream: boolean;
+  /** Deployments this request must not use (refused by their own limits, or failed already). */
+  readonly avoid?: ReadonlySet<string>;
+}
+
+export async function chooseDeployment(alias: AliasConfig, options: ChooseOptions): Promise<Deployment | undefined> {
+  const { health, avoid } = options;
+  let open = alias.deployments.filter((d) => !avoid?.has(d.id) && health.availability(d.id) !== 'cooling');
+  const strategy = STRATEGIES[alias.routing.strategy];
+  const input = { stats: (id: string) => health.stats(id), random: options.random, latencyBuffer: options.latencyBuffer, stream: options.stream };
+  while (open.length > 0) {
+    let order = Infinity;
+    for (const d of open) order = Math.min(order, d.order);
+    const tier = open.filter((d) => d.order === order);
+    const dep = strategy(tier, input);
+    if (health.availability(dep.id) === 'available' || await health.claimProbe(dep)) return dep;
+    open = open.filter((d) => d !== dep);
+  }
+  return undefined;
+}
