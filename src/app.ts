@@ -156,6 +156,8 @@ export function createApp(options: AppOptions): App {
       trace_id: ctx.trace.traceId,
     };
     if (ctx.served) Object.assign(fields, { model: ctx.served.alias, deployment: ctx.served.deployment, provider: ctx.served.provider });
+    if (ctx.route && ctx.route.attempts > 1) fields.attempts = ctx.route.attempts;
+    if (ctx.route?.fallbackFrom) fields.fallback_from = ctx.route.fallbackFrom;
     const principal = ctx.principal;
     if (principal.kind === 'virtual') Object.assign(fields, { key_id: principal.resolved.key.key_id, team_id: principal.resolved.key.team_id });
     else if (principal.kind === 'master') fields.key_id = 'master';

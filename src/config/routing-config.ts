@@ -62,7 +62,8 @@ export function buildRouting(
   for (const [name, alias] of aliases) {
     const input = routingOf(name) ?? {};
     const retries = {} as Record<RetryClass, number>;
-    for (const cls of RETRY_CLASSES) retries[cls] = input.retry_policy?.[cls] ?? router.retry_policy[cls] ?? input.num_retries ?? router.num_retries;
+    // The alias's own settings beat the router's; within each, a class's retry_policy beats num_retries.
+    for (const cls of RETRY_CLASSES) retries[cls] = input.retry_policy?.[cls] ?? input.num_retries ?? router.retry_policy[cls] ?? router.num_retries;
     const routing: AliasRouting = Object.freeze({
       strategy: input.strategy ?? router.routing_strategy,
       retries: Object.freeze(retries),

@@ -18,7 +18,7 @@ import { CounterStoreUnavailable, type AcquireResult, type CounterStore, type Re
 import { buildPlan, costCap, planNeeds, UNLIMITED, type Amounts, type CounterMeta, type LimitPlan, type LimitScope, type ScopeLimits } from '../limits/limit-plan.ts';
 import { rateLimitHeaders } from '../limits/ratelimit-headers.ts';
 import type { Deployment, Usage } from '../providers/types.ts';
-import type { AttemptRecord } from '../routing/reliable-call.ts';
+import type { AttemptRecord } from '../routing/attempt-log.ts';
 import { randomHex } from './random-ids.ts';
 import type { RequestContext } from './request-context.ts';
 

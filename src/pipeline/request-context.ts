@@ -58,8 +58,10 @@ export interface RequestContext {
   principal: Principal;
   /** Fires when the client disconnects before the response is finished. */
   readonly client: ClientWatch;
-  /** Filled in by the route stage, for the access log. */
+  /** Filled in by the route stage, for the access log: who served (or answered last). */
   served?: { alias: string; deployment: string; provider: string };
+  /** Upstream attempts made (retries and fallbacks included), and the alias the client asked for when a fallback served. */
+  route?: { attempts: number; fallbackFrom?: string };
 }
 
 const REQUEST_ID = /^[\w.:@\-]{1,128}$/;

@@ -18,6 +18,9 @@ export interface ChooseOptions {
 
 export async function chooseDeployment(alias: AliasConfig, options: ChooseOptions): Promise<Deployment | undefined> {
   const { health, avoid } = options;
+  const only = alias.deployments.length === 1 ? alias.deployments[0]! : undefined;
+  // The common case, one deployment that is up: no filtering, no strategy.
+  if (only && !avoid?.has(only.id) && health.availability(only.id) === 'available') return only;
   let open = alias.deployments.filter((d) => !avoid?.has(d.id) && health.availability(d.id) !== 'cooling');
   const strategy = STRATEGIES[alias.routing.strategy];
   const input = { stats: (id: string) => health.stats(id), random: options.random, latencyBuffer: options.latencyBuffer, stream: options.stream };

@@ -25,6 +25,8 @@ export class CircuitBreaker {
   #open = false;
   /** While a probe is in flight (claimed by some request), until when its claim holds. */
   #probeUntil = 0;
+  /** The probe in flight is this replica's own (its failure re-opens the breaker). */
+  #probeIsLocal = false;
   #reason: string | undefined;
 
   constructor(settings: BreakerSettings) {
@@ -52,19 +54,33 @@ export class CircuitBreaker {
     return 'probe';
   }
 
-  /** The caller is the half-open probe; others see 'cooling' until it ends or `leaseMs` passes. */
-  claimProbe(now: number, leaseMs: number): void {
+  /**
+   * A probe is in flight: others see 'cooling' until it ends or `leaseMs` passes. `local`: the
+   * probe is this replica's request (false when another replica holds it).
+   */
+  claimProbe(now: number, leaseMs: number, local = true): void {
     this.#probeUntil = now + leaseMs;
+    this.#probeIsLocal = local;
   }
 
-  /** A success closes the breaker. Returns true when that changed its state. */
-  success(): boolean {
+  /**
+   * A success. Once the cooldown is over (half-open) it closes the breaker; during the cooldown
+   * it changes nothing (a call that started before the cooldown may finish late). In the
+   * closed state failures keep counting within their window. Returns true when it closed.
+   */
+  success(now: number): boolean {
+    if (!this.#open || now < this.#openUntil) return false;
+    this.close();
+    return true;
+  }
+
+  /** Closes the breaker (a success here, or another replica's). */
+  close(): void {
+    this.#open = false;
     this.#failures = [];
     this.#probeUntil = 0;
-    if (!this.#open) return false;
-    this.#open = false;
+    this.#probeIsLocal = false;
     this.#reason = undefined;
-    return true;
   }
 
   /**
@@ -75,9 +91,8 @@ export class CircuitBreaker {
     const { enabled, allowedFails, windowMs, cooldownMs } = this.#settings;
     if (!enabled) return undefined;
     let until = 0;
-    if (this.#open && this.#probeUntil > 0) {
+    if (this.#open && this.#probeIsLocal && now < this.#probeUntil) {
       // The probe failed: cool down again.
-      this.#probeUntil = 0;
       until = now + cooldownMs;
     } else {
       const failures = this.#failures;
@@ -98,6 +113,7 @@ export class CircuitBreaker {
     this.#open = true;
     this.#openUntil = until;
     this.#probeUntil = 0;
+    this.#probeIsLocal = false;
     this.#failures = [];
     this.#reason = reason;
   }

@@ -15,6 +15,8 @@ const DEPLOYMENT_FAULTS: ReadonlySet<FailureClass> = new Set(['rate_limit', 'tim
 /** Weight of the newest sample in the latency averages. */
 const EWMA_ALPHA = 0.3;
 const MINUTE_MS = 60_000;
+/** A vendor's Retry-After cools a deployment at most this long (a bogus "wait a day" must not take it out for a day). */
+const MAX_RETRY_AFTER_MS = 10 * MINUTE_MS;
 
 export interface DeploymentStats {
   /** Average latency of whole calls, ms (undefined before the first success). */
@@ -149,7 +151,9 @@ export class DeploymentHealth {
       this.#logger?.info('deployment half-open: sending a probe request', { deployment: dep.id });
       return true;
     }
-    return false; // another replica probes; ours stays claimed until it reports or the lease ends
+    // Another replica probes: skip the deployment here until it reports or the lease ends.
+    state.breaker.claimProbe(now, lease, false);
+    return false;
   }
 
   stats(id: string): DeploymentStats {
@@ -198,7 +202,7 @@ export class DeploymentHealth {
       state.minuteTokens += sample.tokens;
     }
     state.lastSuccessAt = this.#now();
-    if (state.breaker.success()) this.#closed(id, state, 'a request succeeded');
+    if (state.breaker.success(state.lastSuccessAt)) this.#closed(id, state, 'a request succeeded');
   }
 
   /**
@@ -215,7 +219,7 @@ export class DeploymentHealth {
       this.#throttles.inc({ deployment: id });
     }
     if (!DEPLOYMENT_FAULTS.has(failure.class)) return;
-    const retryAfterMs = failure.class === 'rate_limit' && failure.retryAfterSeconds !== undefined ? failure.retryAfterSeconds * 1000 : undefined;
+    const retryAfterMs = failure.class === 'rate_limit' && failure.retryAfterSeconds !== undefined ? Math.min(failure.retryAfterSeconds * 1000, MAX_RETRY_AFTER_MS) : undefined;
     const until = state.breaker.failure(now, failure.code, retryAfterMs);
     if (until !== undefined) this.#opened(id, until, failure.code, true);
   }
@@ -240,7 +244,8 @@ export class DeploymentHealth {
       const before = state.breaker.cooldownUntil(this.#now());
       state.breaker.open(event.until, event.reason ?? 'another replica');
       if (before === undefined || event.until > before) this.#opened(event.deployment, event.until, event.reason ?? 'cooldown', false);
-    } else if (event.state === 'closed' && state.breaker.success()) {
+    } else if (event.state === 'closed' && state.breaker.state(this.#now()) !== 'closed') {
+      state.breaker.close();
       this.#closed(event.deployment, state, 'another replica saw it succeed', false);
     }
   }
@@ -250,8 +255,8 @@ export class DeploymentHealth {
     const state = this.#state(id);
     const wasDown = state.check !== undefined && !state.check.ok;
     state.check = result;
+    // A check's latency is not a real call's: it is reported apart and not averaged in.
     if (result.ok) {
-      state.latencyMs = ewma(state.latencyMs, result.latencyMs);
       if (wasDown) this.#logger?.info('deployment health check passed again', { deployment: id });
     } else {
       state.lastError = { code: 'health_check_failed', message: result.error ?? 'health check failed', at: result.at };

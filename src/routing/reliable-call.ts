@@ -22,10 +22,15 @@ import { resolveAlias } from '../pipeline/route.ts';
 import { providerFor } from '../providers/registry.ts';
 import type { Deployment, FailureClass, ProviderAdapter, UpstreamRequest, Usage } from '../providers/types.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
+import { attemptsMade, routeHeaders, type AttemptRecord } from './attempt-log.ts';
 import { fullJitterMs } from './backoff.ts';
 import { chooseDeployment } from './choose-deployment.ts';
 import type { DeploymentHealth } from './deployment-health.ts';
+import { DRILL_HEADER, drillBlock } from './drill-block.ts';
 import { requestDeadline, TIMEOUT_HEADER } from './request-deadline.ts';
+import { firstCooldownEnd, retryWait } from './retry-wait.ts';
+
+export type { AttemptRecord } from './attempt-log.ts';
 
 /** Where one attempt goes. */
 export interface Target {
@@ -34,17 +39,6 @@ export interface Target {
   readonly adapter: ProviderAdapter;
   /** True when the alias is a fallback, not the one the client asked for. */
   readonly fallback: boolean;
-}
-
-/** One attempt, for logs, the ledger (via settle) and tests. */
-export interface AttemptRecord {
-  readonly alias: string;
-  readonly deployment: string;
-  readonly provider: string;
-  readonly outcome: 'ok' | 'failed' | 'skipped';
-  readonly code?: string;
-  readonly class?: FailureClass;
-  readonly ms: number;
 }
 
 /** What deliver reports once the client has its response. */
@@ -115,6 +109,7 @@ export function createReliableCall(deps: ReliableCallDeps): ReliableCall {
     authorizeModel(ctx, primary.name);
     const time = requestDeadline(config, primary, ctx.receivedAt, header(req.headers, TIMEOUT_HEADER));
     const maxCost = header(req.headers, 'x-max-cost-usd');
+    const blocked = drillBlock(ctx, header(req.headers, DRILL_HEADER));
     const attempts: AttemptRecord[] = [];
     let chain: AliasConfig[] = [primary, ...chainOf(ctx, primary.routing.fallbacks)];
     let dedicated: 'context_window' | 'content_policy' | undefined;
@@ -123,11 +118,9 @@ export function createReliableCall(deps: ReliableCallDeps): ReliableCall {
     let lastError: GatewayError | undefined;
     let prepared = false;
     const visible = () => {
-      const headers: Record<string, string> = { 'x-gateway-attempts': String(Math.max(1, attempts.filter((a) => a.outcome !== 'skipped').length)) };
       const served = ctx.served?.alias;
-      headers['x-gateway-fallback-used'] = served !== undefined && served !== primary.name ? 'true' : 'false';
-      if (served !== undefined && served !== primary.name) headers['x-gateway-fallback-alias'] = served;
-      return headers;
+      ctx.route = { attempts: attemptsMade(attempts), ...(served !== undefined && served !== primary.name ? { fallbackFrom: primary.name } : {}) };
+      return routeHeaders(attempts, primary.name, served, blocked);
     };
     /** The provider accepted the current attempt (it may bill for it even if the client then left). */
     let accepted = false;
@@ -147,15 +140,15 @@ export function createReliableCall(deps: ReliableCallDeps): ReliableCall {
           fallbacks.inc({ alias: primary.name, to: alias.name, reason });
           logger.warn('falling back', { request_id: ctx.requestId, alias: primary.name, from: chain[i - 1]!.name, to: alias.name, reason });
         }
-        const avoid = new Set<string>();
+        const avoid = new Set<string>(blocked);
         const failed = new Set<string>();
         let retried = 0;
         const retriedByClass = new Map<FailureClass, number>();
         for (;;) {
           if (performance.now() >= time.deadline) throw lastError ?? deadlineError(primary);
           // Prefer a deployment that has not failed this request; go back to one only if none is left.
-          const dep = await chooseDeployment(alias, { health, random: deps.random, latencyBuffer: config.router.latencyBuffer, stream: plan.stream, avoid: new Set([...avoid, ...failed]) })
-            ?? (failed.size > 0 ? await chooseDeployment(alias, { health, random: deps.random, latencyBuffer: config.router.latencyBuffer, stream: plan.stream, avoid }) : undefined);
+          const choose = (exclude: ReadonlySet<string>) => chooseDeployment(alias, { health, random: deps.random, latencyBuffer: config.router.latencyBuffer, stream: plan.stream, avoid: exclude });
+          const dep = failed.size === 0 ? await choose(avoid) : await choose(new Set([...avoid, ...failed])) ?? await choose(avoid);
           if (!dep) break;
           const target: Target = { alias, dep, adapter: providerFor(dep.provider), fallback };
           let request: UpstreamRequest;
@@ -224,8 +217,9 @@ export function createReliableCall(deps: ReliableCallDeps): ReliableCall {
             failed.add(dep.id);
             const used = retriedByClass.get(cls) ?? 0;
             if (used >= alias.routing.retries[cls as RetryClass]) break;
-            const wait = retryWait(err, retried, alias, avoid);
-            if (performance.now() + wait >= time.deadline) break;
+            const jitter = fullJitterMs(retried, backoff.initialMs, backoff.maxMs, deps.random);
+            const wait = retryWait(health, alias, { deployment: err.deployment, retryAfterSeconds: err.retryAfterSeconds }, avoid, i < chain.length - 1, jitter);
+            if (wait === undefined || performance.now() + wait >= time.deadline) break;
             retriedByClass.set(cls, used + 1);
             retried += 1;
             retries.inc({ alias: alias.name, reason: cls });
@@ -255,34 +249,25 @@ export function createReliableCall(deps: ReliableCallDeps): ReliableCall {
           return;
         }
       }
-      throw (lastError ?? noHealthy(primary, chain)).withHeaders(visible());
+      throw lastError ?? noHealthy(primary, chain, blocked);
     } catch (err) {
-      throw err instanceof GatewayError && !err.headers?.['x-gateway-attempts'] ? err.withHeaders(visible()) : err;
+      // An error after upstream attempts says how many were made (and the route, in a drill).
+      const tried = attempts.length > 0 || blocked.length > 0;
+      throw err instanceof GatewayError && tried && !err.headers?.['x-gateway-attempts'] ? err.withHeaders(visible()) : err;
     } finally {
       release();
     }
   };
 
-  /** How long to wait before retrying: jittered backoff, or the vendor's Retry-After when the retry must go back to the same deployment. */
-  function retryWait(err: GatewayError, retried: number, alias: AliasConfig, avoid: ReadonlySet<string>): number {
-    const jitter = fullJitterMs(retried, backoff.initialMs, backoff.maxMs, deps.random);
-    const others = alias.deployments.some((d) => d.id !== err.deployment && !avoid.has(d.id) && health.availability(d.id) !== 'cooling');
-    if (others || err.retryAfterSeconds === undefined) return jitter;
-    return Math.max(jitter, err.retryAfterSeconds * 1000);
-  }
-
-  function noHealthy(primary: AliasConfig, chain: readonly AliasConfig[]): GatewayError {
-    let first: number | undefined;
-    for (const alias of chain) {
-      for (const d of alias.deployments) {
-        const until = health.cooldownUntil(d.id);
-        if (until !== undefined) first = Math.min(first ?? until, until);
-      }
-    }
+  function noHealthy(primary: AliasConfig, chain: readonly AliasConfig[], blocked: readonly string[]): GatewayError {
+    const first = firstCooldownEnd(health, chain.flatMap((a) => a.deployments));
     const names = chain.map((a) => a.name);
     const also = names.length > 1 ? ` (nor of its fallbacks ${names.slice(1).join(', ')})` : '';
+    const why = blocked.length > 0
+      ? `every deployment is blocked for this request (${DRILL_HEADER}: ${blocked.join(', ')}), cooling down after failures or failing its health checks`
+      : 'every deployment is cooling down after failures or failing its health checks';
     return new GatewayError('no_healthy_deployment',
-      `No healthy deployment for the model "${primary.name}"${also}: every deployment is cooling down after failures or failing its health checks. GET /health/providers shows why.`,
+      `No healthy deployment for the model "${primary.name}"${also}: ${why}. GET /health/providers shows why.`,
       { ...(first !== undefined ? { retryAfterSeconds: Math.max(1, Math.ceil((first - Date.now()) / 1000)) } : {}) });
   }
 

@@ -5,9 +5,10 @@ import type { AttemptTime } from '../pipeline/dispatch.ts';
 export const TIMEOUT_HEADER = 'x-gateway-timeout-ms';
 
 /**
- * The request's time budget, from its arrival: the alias's timeout, or the client's
- * x-gateway-timeout-ms when it asks for less. The header is capped at router.max_timeout_ms;
- * a client-set deadline bounds a stream's whole length, the default only its first event.
+ * The request's time budget, from its arrival: the client's x-gateway-timeout-ms (shorter or
+ * longer than the alias's, capped at router.max_timeout_ms), else the alias's timeout. A
+ * client-set deadline bounds a stream's whole length; the default only bounds it until its
+ * first event.
  */
 export function requestDeadline(config: GatewayConfig, alias: AliasConfig, receivedAt: number, header: string | undefined): AttemptTime {
   if (header === undefined) return { deadline: receivedAt + alias.routing.timeoutMs, strict: false };

@@ -104,7 +104,7 @@ describe('health checks: healthy deployments', () => {
     assert.equal(report.last_check.error, undefined);
     assert.ok(report.last_check.latency_ms >= 0);
     assert.ok(Math.abs(Date.parse(report.last_check.at) - Date.now()) < 5_000);
-    assert.ok(report.latency_ewma_ms !== undefined, 'a passing check feeds the latency average');
+    assert.equal(report.latency_ewma_ms, undefined, 'a check is not a real call: it does not feed the latency average');
     const sent = openai.last('ok');
     assert.equal(sent.path, '/v1/chat/completions');
     assert.deepEqual(sent.body.messages, [{ role: 'user', content: 'ping' }]);

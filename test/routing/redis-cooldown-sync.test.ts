@@ -47,14 +47,17 @@ interface Replica {
   readonly health: DeploymentHealth;
   /** Every event the sync handed over. */
   readonly seen: CooldownEvent[];
+  /** Moves this replica's clock forward (its breakers see time pass; Redis keys do not). */
+  skip(ms: number): void;
 }
 
 function replica(name: string, keyPrefix: string, url = redis.url): Replica {
   const seen: CooldownEvent[] = [];
   let health: DeploymentHealth | undefined;
+  let offset = 0;
   const sync = openRedisCooldownSync({ url, keyPrefix, logger: quiet, onEvent: (event) => { seen.push(event); health?.apply(event); } });
-  health = new DeploymentHealth({ metrics: new Metrics(), breaker: { enabled: true, allowedFails: 0, windowMs: 60_000, cooldownMs: 5_000 }, sync });
-  return { name, sync, health, seen };
+  health = new DeploymentHealth({ metrics: new Metrics(), breaker: { enabled: true, allowedFails: 0, windowMs: 60_000, cooldownMs: 5_000 }, sync, now: () => Date.now() + offset });
+  return { name, sync, health, seen, skip: (ms) => { offset += ms; } };
 }
 
 /** Resolves once each replica hears every other one (so all are connected and subscribed). */
@@ -126,7 +129,8 @@ test("a close on one replica closes the other's breaker and clears the stored co
   const { prefix, replicas: [a, b] } = await open(t, 'a', 'b');
   a!.health.recordFailure('dep-1', FAILURE);
   await eventually("b's breaker opens", () => b!.health.availability('dep-1') === 'cooling');
-  a!.health.recordSuccess('dep-1', { latencyMs: 10 }); // e.g. a's probe succeeded
+  a!.skip(5_000); // a's cooldown is over: its next request is the half-open probe
+  a!.health.recordSuccess('dep-1', { latencyMs: 10 }); // the probe succeeded
   assert.equal(a!.health.breakerState('dep-1'), 'closed');
   await eventually("b's breaker closes", () => b!.health.breakerState('dep-1') === 'closed');
   assert.equal(b!.health.availability('dep-1'), 'available');

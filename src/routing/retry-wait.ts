@@ -1,0 +1,43 @@
+import type { AliasConfig } from '../config/gateway-config.ts';
+import type { Deployment } from '../providers/types.ts';
+import type { DeploymentHealth } from './deployment-health.ts';
+
+/** Epoch ms the first of these deployments' cooldowns ends, if any is cooling. */
+export function firstCooldownEnd(health: DeploymentHealth, deployments: readonly Deployment[]): number | undefined {
+  let first: number | undefined;
+  for (const d of deployments) {
+    const until = health.cooldownUntil(d.id);
+    if (until !== undefined) first = Math.min(first ?? until, until);
+  }
+  return first;
+}
+
+export interface FailedAttempt {
+  /** The deployment that failed. */
+  readonly deployment: string | undefined;
+  /** The vendor's Retry-After, in seconds. */
+  readonly retryAfterSeconds: number | undefined;
+}
+
+/**
+ * How long to wait before retrying within `alias`, or undefined to move on to the next
+ * fallback now:
+ * - another deployment is ready to take the retry: the jittered backoff;
+ * - only the one that failed is left, and it is not cooling: the backoff, or its Retry-After if longer;
+ * - every deployment is cooling: fall back at once when there is a fallback, else wait for
+ *   the first cooldown to end and go as its half-open probe.
+ * The caller checks that the wait fits the request's time budget.
+ */
+export function retryWait(
+  health: DeploymentHealth, alias: AliasConfig, failed: FailedAttempt, avoid: ReadonlySet<string>, canFallBack: boolean, jitterMs: number,
+): number | undefined {
+  const usable = alias.deployments.filter((d) => !avoid.has(d.id));
+  const ready = (d: Deployment) => health.availability(d.id) !== 'cooling';
+  if (usable.some((d) => d.id !== failed.deployment && ready(d))) return jitterMs;
+  if (usable.some((d) => d.id === failed.deployment && ready(d))) {
+    return failed.retryAfterSeconds === undefined ? jitterMs : Math.max(jitterMs, failed.retryAfterSeconds * 1000);
+  }
+  if (canFallBack) return undefined;
+  const first = firstCooldownEnd(health, usable);
+  return first === undefined ? jitterMs : Math.max(0, first - Date.now()) + jitterMs;
+}
