@@ -14,6 +14,7 @@ const USAGE = `Usage:
   tollgate teams create|list|info|update|delete ...
   tollgate tenants create|list|info|update|delete ...
   tollgate audit [--actor A] [--action X] [--type T] [--object ID] [--since ISO] ...
+  tollgate drill --alias NAME --config FILE|--url URL   fallback drill: block the primary, a secondary must serve
   tollgate --version | --help
   tollgate <command> --help                             the options of one command
 
@@ -22,8 +23,8 @@ gateway's admin API with --url URL (--admin-key KEY); add --json for output to s
 
 Environment:
   TOLLGATE_MASTER_KEY   the admin/master key (overrides general_settings.master_key)
-  TOLLGATE_URL          gateway URL for the admin commands (instead of --url)
-  TOLLGATE_ADMIN_KEY    admin key for the admin commands (else TOLLGATE_MASTER_KEY)`;
+  TOLLGATE_URL          gateway URL for the admin commands and drill (instead of --url)
+  TOLLGATE_ADMIN_KEY    admin key for the admin commands and drill (else TOLLGATE_MASTER_KEY)`;
 
 export interface CliIO {
   out(text: string): void;
@@ -128,6 +129,7 @@ export async function runCli(argv: string[], io: CliIO = defaultIO): Promise<num
   const [first = '', ...args] = argv;
   if (ADMIN_COMMANDS.has(first)) return (await import('./admin-commands.ts')).runAdminCommand(first as AdminCommand, args, io);
   if (first === 'migrate') return (await import('./migrate-command.ts')).runMigrate(args, io);
+  if (first === 'drill') return (await import('./drill-command.ts')).runDrill(args, io);
   let parsed;
   try {
     parsed = parseArgs({

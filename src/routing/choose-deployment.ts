@@ -14,6 +14,8 @@ export interface ChooseOptions {
   readonly stream: boolean;
   /** Deployments this request must not use (refused by their own limits, or failed already). */
   readonly avoid?: ReadonlySet<string>;
+  /** Receives the ids of half-open deployments this request claimed as their probe. */
+  readonly probes?: Set<string>;
 }
 
 export async function chooseDeployment(alias: AliasConfig, options: ChooseOptions): Promise<Deployment | undefined> {
@@ -29,7 +31,11 @@ export async function chooseDeployment(alias: AliasConfig, options: ChooseOption
     for (const d of open) order = Math.min(order, d.order);
     const tier = open.filter((d) => d.order === order);
     const dep = strategy(tier, input);
-    if (health.availability(dep.id) === 'available' || await health.claimProbe(dep)) return dep;
+    if (health.availability(dep.id) === 'available') return dep;
+    if (await health.claimProbe(dep)) {
+      options.probes?.add(dep.id);
+      return dep;
+    }
     open = open.filter((d) => d !== dep);
   }
   return undefined;

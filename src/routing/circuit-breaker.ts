@@ -63,6 +63,13 @@ export class CircuitBreaker {
     this.#probeIsLocal = local;
   }
 
+  /** This replica's probe ended without saying anything about the deployment: the next request may probe. */
+  releaseProbe(): void {
+    if (!this.#probeIsLocal) return;
+    this.#probeUntil = 0;
+    this.#probeIsLocal = false;
+  }
+
   /**
    * A success. Once the cooldown is over (half-open) it closes the breaker; during the cooldown
    * it changes nothing (a call that started before the cooldown may finish late). In the

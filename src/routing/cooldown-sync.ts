@@ -20,6 +20,8 @@ export interface CooldownSync {
    * reached (each replica then probes on its own rather than none probing at all).
    */
   claimProbe(deployment: string, ttlMs: number): Promise<boolean>;
+  /** This replica's probe ended without a verdict (its client left): another may probe. Fire and forget. */
+  releaseProbe(deployment: string): void;
   /** Cooldowns in force now, to seed a replica that starts (or reconnects) mid-cooldown. */
   current(): Promise<CooldownEvent[]>;
   close(): Promise<void>;
@@ -29,6 +31,7 @@ export interface CooldownSync {
 export const localCooldownSync: CooldownSync = {
   publish() {},
   claimProbe: async () => true,
+  releaseProbe() {},
   current: async () => [],
   close: async () => {},
 };

@@ -156,6 +156,14 @@ export class DeploymentHealth {
     return false;
   }
 
+  /** The probe this replica claimed ended without a verdict (client gone, skipped): free the slot. */
+  releaseProbe(id: string): void {
+    const state = this.#states.get(id);
+    if (!state) return;
+    state.breaker.releaseProbe();
+    this.#sync.releaseProbe(id);
+  }
+
   stats(id: string): DeploymentStats {
     const state = this.#states.get(id);
     if (!state) return { inFlight: 0, minuteRequests: 0, minuteTokens: 0 };
@@ -218,7 +226,11 @@ export class DeploymentHealth {
       state.throttled += 1;
       this.#throttles.inc({ deployment: id });
     }
-    if (!DEPLOYMENT_FAULTS.has(failure.class)) return;
+    if (!DEPLOYMENT_FAULTS.has(failure.class)) {
+      // The request's own fault, answered properly: the deployment works (a probe passes).
+      if (state.breaker.success(now)) this.#closed(id, state, 'it answered a request');
+      return;
+    }
     const retryAfterMs = failure.class === 'rate_limit' && failure.retryAfterSeconds !== undefined ? Math.min(failure.retryAfterSeconds * 1000, MAX_RETRY_AFTER_MS) : undefined;
     const until = state.breaker.failure(now, failure.code, retryAfterMs);
     if (until !== undefined) this.#opened(id, until, failure.code, true);

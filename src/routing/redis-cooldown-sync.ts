@@ -5,8 +5,9 @@
 //   ${prefix}routing:cooldown           pub/sub channel: {origin, deployment, state, until?, reason?}
 //   ${prefix}routing:probe:<deployment> the half-open probe claim: SET NX PX <lease>, value = origin
 //
-// An `open` event is HSET and published; a `closed` one is HDEL'd, its probe claim deleted and
-// published (one MULTI each). A field whose `until` has passed is ignored when read; the next
+// An `open` event is HSET, a `closed` one HDEL'd; either deletes the probe claim (the probe is
+// over) and is published (one MULTI each). A probe that ends without a verdict (its client left)
+// deletes its claim. A field whose `until` has passed is ignored when read; the next
 // trip overwrites it or the next close removes it, so the hash holds at most one field per
 // deployment. Each instance has a random origin id and ignores its own messages.
 //
@@ -173,7 +174,8 @@ export function openRedisCooldownSync(options: RedisCooldownSyncOptions): Cooldo
       if (!pub.isReady) return unavailable(new Error('not connected; cooldown event dropped'));
       const message = JSON.stringify({ origin, deployment: event.deployment, state: event.state, until: event.until, reason: event.reason });
       const tx = pub.multi();
-      if (event.state === 'open') tx.hSet(hash, event.deployment, JSON.stringify({ until: event.until, reason: event.reason }));
+      // Either way the probe (if any) is over: its claim goes, so the next half-open can be claimed.
+      if (event.state === 'open') tx.hSet(hash, event.deployment, JSON.stringify({ until: event.until, reason: event.reason })).del(probeKey(event.deployment));
       else tx.hDel(hash, event.deployment).del(probeKey(event.deployment));
       tx.publish(channel, message).exec().catch(unavailable);
     },
@@ -187,6 +189,11 @@ export function openRedisCooldownSync(options: RedisCooldownSyncOptions): Cooldo
         unavailable(err as Error);
         return true;
       }
+    },
+
+    releaseProbe(deployment) {
+      if (closing || !pub.isReady) return;
+      pub.del(probeKey(deployment)).catch(unavailable);
     },
 
     current,
