@@ -126,24 +126,35 @@ export async function relayStream(res: ServerResponse, call: UpstreamCall, reduc
   };
 
   try {
+    /** Raw mode: bytes before the first event (comments such as `: keep-alive`), held until it arrives. */
+    let held: Uint8Array | undefined;
     for await (const chunk of call.response.body) {
       if (finished) continue; // draining the provider's connection after the end
-      if (result.ttftMs === undefined) {
+      let bytes = whole?.push(chunk);
+      const parsed = parser.push(chunk);
+      // Time to first token runs until a real event: a comment or half an event does not stop it.
+      if (result.ttftMs === undefined && parsed.length > 0) {
         result.ttftMs = performance.now() - call.sentAt;
         call.firstEvent();
       }
-      const events = whole?.push(chunk);
-      await handle(parser.push(chunk));
+      await handle(parsed);
       // Raw mode: whole events go out only after the reducer has checked them, so an error
       // event that comes first is still the router's to handle.
-      if (events && events.length > 0) await send(events);
+      if (bytes && bytes.length > 0) {
+        if (held) bytes = Buffer.concat([held, bytes]);
+        held = undefined;
+        if (result.ttftMs === undefined) held = bytes;
+        else await send(bytes);
+      }
       if (stop) finish(mode.raw ? '' : mode.onEnd());
     }
     if (!finished) {
-      await handle(parser.end());
+      const last = parser.end();
+      if (result.ttftMs === undefined && last.length > 0) result.ttftMs = performance.now() - call.sentAt;
+      await handle(last);
       if (whole) {
-        const rest = whole.rest();
-        if (rest.length > 0) await send(rest);
+        const rest = held ? Buffer.concat([held, whole.rest()]) : whole.rest();
+        if (rest.length > 0 && result.ttftMs !== undefined) await send(rest);
       }
       if (!result.completed && !result.error) throw new GatewayError('upstream_stream_interrupted', `Deployment ${dep.id} (${dep.provider}) ended its stream before it was complete.`, { deployment: dep.id, failureClass: 'server_error' });
       finish(mode.raw ? '' : mode.onEnd());

@@ -216,12 +216,18 @@ export class DeploymentHealth {
   /**
    * A failed attempt. Transient failures, auth and not-found count against the deployment's
    * breaker; a request's own fault (bad request, context length, content policy) does not.
-   * A vendor 429 with Retry-After cools the deployment at least that long.
+   * A vendor 429 with Retry-After cools the deployment at least that long. A timeout counts
+   * as a latency sample of the time it took.
    */
-  recordFailure(id: string, failure: { class: FailureClass; code: string; message: string; retryAfterSeconds?: number }): void {
+  recordFailure(id: string, failure: { class: FailureClass; code: string; message: string; retryAfterSeconds?: number; timedOutAfterMs?: number; stream?: boolean }): void {
     const state = this.#state(id);
     const now = this.#now();
     state.lastError = { code: failure.code, message: failure.message, at: now };
+    // A timeout is a (very slow) latency sample: latency-based routing must not see the deployment as fast.
+    if (failure.class === 'timeout' && failure.timedOutAfterMs !== undefined) {
+      if (failure.stream) state.ttftMs = ewma(state.ttftMs, failure.timedOutAfterMs);
+      else state.latencyMs = ewma(state.latencyMs, failure.timedOutAfterMs);
+    }
     if (failure.class === 'rate_limit') {
       state.throttled += 1;
       this.#throttles.inc({ deployment: id });

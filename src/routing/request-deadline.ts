@@ -13,7 +13,7 @@ export const TIMEOUT_HEADER = 'x-gateway-timeout-ms';
 export function requestDeadline(config: GatewayConfig, alias: AliasConfig, receivedAt: number, header: string | undefined): AttemptTime {
   if (header === undefined) return { deadline: receivedAt + alias.routing.timeoutMs, strict: false };
   const text = header.trim();
-  const ms = /^\d{1,10}$/.test(text) ? Number(text) : NaN;
+  const ms = /^\d{1,16}$/.test(text) ? Number(text) : NaN;
   if (!(ms > 0)) {
     throw new GatewayError('invalid_request', `${TIMEOUT_HEADER}: must be a positive whole number of milliseconds, got ${JSON.stringify(header.slice(0, 32))}.`, { param: TIMEOUT_HEADER });
   }

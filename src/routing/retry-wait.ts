@@ -24,8 +24,9 @@ export interface FailedAttempt {
  * fallback now:
  * - another deployment is ready to take the retry: the jittered backoff;
  * - only the one that failed is left, and it is not cooling: the backoff, or its Retry-After if longer;
- * - every deployment is cooling: fall back at once when there is a fallback, else wait for
- *   the first cooldown to end and go as its half-open probe.
+ * - every deployment is cooling: fall back at once when there is a fallback; else, when the
+ *   cooldown is the vendor's Retry-After, wait it out and go as the half-open probe, and when
+ *   it is the breaker's (the deployment is unhealthy), stop retrying.
  * The caller checks that the wait fits the request's time budget.
  */
 export function retryWait(
@@ -37,7 +38,14 @@ export function retryWait(
   if (usable.some((d) => d.id === failed.deployment && ready(d))) {
     return failed.retryAfterSeconds === undefined ? jitterMs : Math.max(jitterMs, failed.retryAfterSeconds * 1000);
   }
-  if (canFallBack) return undefined;
+  if (canFallBack || failed.retryAfterSeconds === undefined) return undefined;
+  // Only a cooldown the vendor asked for (its Retry-After) is worth waiting out; a breaker's
+  // cooldown says the deployment is unhealthy, so the client gets the error now instead.
   const first = firstCooldownEnd(health, usable);
-  return first === undefined ? jitterMs : Math.max(0, first - Date.now()) + jitterMs;
+  if (first === undefined) return jitterMs;
+  const wait = Math.max(0, first - Date.now());
+  return wait <= failed.retryAfterSeconds * 1000 + RETRY_AFTER_SLACK_MS ? wait + jitterMs : undefined;
 }
+
+/** How far a cooldown may end past the vendor's Retry-After and still be its cooldown. */
+const RETRY_AFTER_SLACK_MS = 1_000;

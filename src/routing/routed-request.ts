@@ -220,8 +220,12 @@ export class RoutedRequest {
       this.#accepted = false;
       if (!(err instanceof GatewayError) || err.failureClass === undefined) throw err;
       const error = err as GatewayError & { failureClass: FailureClass };
-      this.#attempts.push({ ...record, outcome: 'failed', code: error.code, class: error.failureClass, ms: performance.now() - startedAt });
-      health.recordFailure(dep.id, { class: error.failureClass, code: error.code, message: error.message, ...(error.retryAfterSeconds !== undefined ? { retryAfterSeconds: error.retryAfterSeconds } : {}) });
+      const ms = performance.now() - startedAt;
+      this.#attempts.push({ ...record, outcome: 'failed', code: error.code, class: error.failureClass, ms });
+      health.recordFailure(dep.id, {
+        class: error.failureClass, code: error.code, message: error.message, timedOutAfterMs: ms, stream: this.#plan.stream,
+        ...(error.retryAfterSeconds !== undefined ? { retryAfterSeconds: error.retryAfterSeconds } : {}),
+      });
       this.#lastError = error;
       return { kind: 'failed', error };
     }

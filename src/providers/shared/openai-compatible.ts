@@ -1,3 +1,4 @@
+import type { ErrorCode } from '../../errors/codes.ts';
 import type {
   ChatChunk, ChatCompletion, ChatRequest, Deployment, EmbeddingsRequest, EmbeddingsResponse,
   ProviderAdapter, StreamReducer, StreamStep, UpstreamFailure, UpstreamRequest, UpstreamResponse,
@@ -57,6 +58,15 @@ export function mapOpenAIError(status: number, bodyText: string, headers: Upstre
   return failure(code, message, headers);
 }
 
+/** An error object sent mid-stream: its code or type says what it is (no status comes with it). */
+function streamErrorCode(error: { code?: unknown; type?: unknown }): ErrorCode {
+  const code = error.code ?? error.type;
+  if (code === 'context_length_exceeded') return 'context_length_exceeded';
+  if (code === 'content_policy_violation' || code === 'content_filter') return 'content_policy_violation';
+  if (code === 'rate_limit_exceeded' || code === 'rate_limit_error') return 'upstream_rate_limited';
+  return 'upstream_error';
+}
+
 /** A non-null usage object, however the provider spaces its JSON. */
 const USAGE_OBJECT = /"usage"\s*:\s*\{/;
 
@@ -87,7 +97,7 @@ export const openAIStreamReducer: StreamReducer<{ done: boolean }> = {
       return { state, out: [], error: bodyFailure('upstream_invalid_response', 'stream event is not JSON') };
     }
     if (chunk.error) {
-      return { state, out: [], error: bodyFailure('upstream_error', String(chunk.error.message ?? 'provider stream error')) };
+      return { state, out: [], error: bodyFailure(streamErrorCode(chunk.error), String(chunk.error.message ?? 'provider stream error')) };
     }
     const step: StreamStep<{ done: boolean }> = { state, out: [] };
     const usage = usageFromOpenAI(chunk.usage);

@@ -133,3 +133,11 @@ test('openai stream reducer: usage is found however the provider spaces its JSON
   assert.equal(step.usageOnly, true);
   assert.equal(step.usage?.totalTokens, 5);
 });
+
+test('openai stream reducer: a mid-stream error object keeps its meaning (context length, content policy, rate limit)', () => {
+  const step = (error: Record<string, unknown>) => openAIStreamReducer.step(openAIStreamReducer.init(), { data: JSON.stringify({ error: { message: 'x', ...error } }) }).error;
+  assert.deepEqual(step({ code: 'context_length_exceeded', type: 'invalid_request_error' }), { code: 'context_length_exceeded', message: 'x', class: 'context_window' });
+  assert.deepEqual(step({ code: 'content_filter' }), { code: 'content_policy_violation', message: 'x', class: 'content_policy' });
+  assert.deepEqual(step({ type: 'rate_limit_exceeded' }), { code: 'upstream_rate_limited', message: 'x', class: 'rate_limit' });
+  assert.deepEqual(step({ type: 'server_error', code: null }), { code: 'upstream_error', message: 'x', class: 'server_error' });
+});
