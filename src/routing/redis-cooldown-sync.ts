@@ -18,8 +18,8 @@
 // again and handed to onEvent, to catch up on events missed meanwhile.
 
 import { randomBytes } from 'node:crypto';
-import { createClient } from '@redis/client';
 import type { Logger } from '../logging/logger.ts';
+import { openPubSubPair } from '../redis/pubsub-pair.ts';
 import type { CooldownEvent, CooldownSync } from './cooldown-sync.ts';
 
 export interface RedisCooldownSyncOptions {
@@ -34,15 +34,6 @@ export interface RedisCooldownSyncOptions {
 const COMMAND_TIMEOUT_MS = 250;
 /** How long current() waits for a client that is still connecting (gateway start). */
 const CONNECT_WAIT_MS = 1_000;
-
-/** Closes a client at once, whatever state it is in (destroying twice is harmless). */
-function destroy(client: { destroy(): void }): void {
-  try {
-    client.destroy();
-  } catch {
-    // already closed
-  }
-}
 
 /** `command`, or a rejection once `ms` passed without an answer. */
 function within<T>(command: Promise<T>, ms: number): Promise<T> {
@@ -78,19 +69,14 @@ export function openRedisCooldownSync(options: RedisCooldownSyncOptions): Cooldo
   const channel = `${base}cooldown`;
   const probeKey = (deployment: string) => `${base}probe:${deployment}`;
   const origin = randomBytes(8).toString('hex');
-  const settings = { url: options.url, disableOfflineQueue: true, socket: { connectTimeout: 2_000, reconnectStrategy: (retries: number) => Math.min(200 * 2 ** retries, 5_000) } };
-  const pub = createClient(settings);
-  const sub = pub.duplicate();
   let reported = false;
-  let closing = false;
-
   // One warning per outage, never the URL (it may hold a password).
   const unavailable = (err: Error) => {
-    if (!reported && !closing) logger.warn('redis unavailable for cooldown sync; each replica keeps its own cooldowns meanwhile', { error: err.message });
+    if (!reported && !redis.closing) logger.warn('redis unavailable for cooldown sync; each replica keeps its own cooldowns meanwhile', { error: err.message });
     reported = true;
   };
-  pub.on('error', unavailable);
-  sub.on('error', unavailable);
+  const redis = openPubSubPair(options.url, unavailable);
+  const { pub, sub } = redis;
 
   const deliver = (event: CooldownEvent) => {
     try {
@@ -110,7 +96,7 @@ export function openRedisCooldownSync(options: RedisCooldownSyncOptions): Cooldo
   /** Resolves whether `pub` is ready, waiting at most `ms` (or until a connect attempt fails). */
   const whenReady = (ms: number) =>
     new Promise<boolean>((resolve) => {
-      if (pub.isReady || closing) return resolve(pub.isReady && !closing);
+      if (pub.isReady || redis.closing) return resolve(pub.isReady && !redis.closing);
       const done = (ready: boolean) => {
         clearTimeout(timer);
         pub.off('ready', onReady);
@@ -146,31 +132,21 @@ export function openRedisCooldownSync(options: RedisCooldownSyncOptions): Cooldo
   // falls between the read and the subscription), catch up on the cooldowns in force. Applying
   // one twice is harmless.
   const resync = () => {
-    if (closing || !pub.isReady || !sub.isReady) return;
+    if (redis.closing || !pub.isReady || !sub.isReady) return;
     void current().then((events) => events.forEach(deliver));
   };
   pub.on('ready', () => {
-    if (reported && !closing) logger.info('redis available again for cooldown sync');
+    if (reported && !redis.closing) logger.info('redis available again for cooldown sync');
     reported = false;
     resync();
   });
   sub.on('ready', resync); // on reconnects the client subscribes again by itself
 
-  // connect() does not settle while Redis is down (the client keeps retrying), so nothing awaits
-  // it. A close() that came first destroys each client as soon as its connect settles, because
-  // destroy() during the connect leaves the new socket open.
-  const settle = (client: typeof pub) => () => {
-    if (closing) destroy(client);
-  };
-  pub.connect().catch(unavailable).finally(settle(pub));
-  sub.connect()
-    .then(() => (closing ? undefined : sub.subscribe(channel, listener).then(resync)))
-    .catch(unavailable)
-    .finally(settle(sub));
+  redis.connect((client) => client.subscribe(channel, listener).then(resync));
 
   return {
     publish(event) {
-      if (closing) return;
+      if (redis.closing) return;
       if (!pub.isReady) return unavailable(new Error('not connected; cooldown event dropped'));
       const message = JSON.stringify({ origin, deployment: event.deployment, state: event.state, until: event.until, reason: event.reason });
       const tx = pub.multi();
@@ -181,7 +157,7 @@ export function openRedisCooldownSync(options: RedisCooldownSyncOptions): Cooldo
     },
 
     async claimProbe(deployment, ttlMs) {
-      if (closing || !pub.isReady) return true;
+      if (redis.closing || !pub.isReady) return true;
       try {
         const set = pub.set(probeKey(deployment), origin, { condition: 'NX', expiration: { type: 'PX', value: Math.max(1, Math.ceil(ttlMs)) } });
         return (await within(set, COMMAND_TIMEOUT_MS)) === 'OK';
@@ -192,17 +168,14 @@ export function openRedisCooldownSync(options: RedisCooldownSyncOptions): Cooldo
     },
 
     releaseProbe(deployment) {
-      if (closing || !pub.isReady) return;
+      if (redis.closing || !pub.isReady) return;
       pub.del(probeKey(deployment)).catch(unavailable);
     },
 
     current,
 
     async close() {
-      closing = true;
-      // Nothing here is worth a graceful QUIT, and a client still retrying would never finish one.
-      destroy(pub);
-      destroy(sub);
+      redis.close();
     },
   };
 }

@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import OpenAI from 'openai';
 import { startFaultUpstream, type Fault, type FaultUpstream } from '../helpers/fault-upstream.ts';
-import { chat, faultDeployment, logLines, metric, providers, type ChatAnswer } from '../helpers/reliability.ts';
+import { chat, faultAlias, fastRouterYaml, logLines, metric, providers, type ChatAnswer } from '../helpers/reliability.ts';
 import { startTestGateway, type TestGateway } from '../helpers/test-gateway.ts';
 
 const MASTER_KEY = 'sk-master-reliability-availability-01';
@@ -21,37 +21,17 @@ const COOLDOWN_MS = 30_000;
 let up: FaultUpstream;
 let gw: TestGateway;
 
-/** An alias `name` with deployments dep-<name>-<x> whose upstream model is <name>-<x>. */
-function alias(name: string, suffixes: string[], routing = '', extra: Record<string, Record<string, string | number>> = {}): string {
-  return [
-    `  ${name}:`,
-    '    deployments:',
-    ...suffixes.map((s) => faultDeployment('BASE', `dep-${name}-${s}`, `${name}-${s}`, extra[s] ?? {})),
-    ...(routing ? [`    routing: ${routing}`] : []),
-  ].join('\n');
-}
-
 before(async () => {
   up = await startFaultUpstream();
-  const yaml = `
-general_settings:
-  master_key: ${MASTER_KEY}
-router:
-  routing_strategy: ordered
-  num_retries: 2
-  backoff: { initial_ms: 5, max_ms: 20 }
-  allowed_fails: 1
-  allowed_fails_window_ms: 60000
-  cooldown_ms: ${COOLDOWN_MS}
-models:
-${alias('pair', ['a', 'b'])}
-${alias('solo', ['a'], '{ num_retries: 0 }')}
-${alias('guarded', ['a'], '{ num_retries: 0, fallbacks: [guard] }')}
-${alias('guard', ['a'], '{ num_retries: 0 }')}
-${alias('limited', ['a', 'b'], '', { a: { rpm: 1 } })}
-${alias('capped', ['a'], '', { a: { rpm: 1 } })}
-${alias('burst', ['p', 's'], '{ strategy: simple-shuffle }')}
-${alias('storm', ['p', 's'], '{ strategy: simple-shuffle }')}
+  const yaml = `${fastRouterYaml(MASTER_KEY, `backoff: { initial_ms: 5, max_ms: 20 }\nallowed_fails: 1\nallowed_fails_window_ms: 60000\ncooldown_ms: ${COOLDOWN_MS}`)}models:
+${faultAlias('pair', ['a', 'b'])}
+${faultAlias('solo', ['a'], '{ num_retries: 0 }')}
+${faultAlias('guarded', ['a'], '{ num_retries: 0, fallbacks: [guard] }')}
+${faultAlias('guard', ['a'], '{ num_retries: 0 }')}
+${faultAlias('limited', ['a', 'b'], '', { a: { rpm: 1 } })}
+${faultAlias('capped', ['a'], '', { a: { rpm: 1 } })}
+${faultAlias('burst', ['p', 's'], '{ strategy: simple-shuffle }')}
+${faultAlias('storm', ['p', 's'], '{ strategy: simple-shuffle }')}
 `.replaceAll('BASE', up.baseURL);
   gw = await startTestGateway(yaml);
 });

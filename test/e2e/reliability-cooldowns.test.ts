@@ -13,7 +13,7 @@ import { after, before, describe, test } from 'node:test';
 import OpenAI from 'openai';
 import { startFaultUpstream, type FaultUpstream } from '../helpers/fault-upstream.ts';
 import {
-  chat, faultDeployment, logLines, loggedCooldownEnd, metric, providers, sleep, startGatedUpstream, until, type ChatAnswer, type GatedUpstream,
+  chat, faultAlias, faultDeployment, fastRouterYaml, logLines, loggedCooldownEnd, metric, providers, sleep, startGatedUpstream, until, type ChatAnswer, type GatedUpstream,
 } from '../helpers/reliability.ts';
 import { startTestGateway, type TestGateway } from '../helpers/test-gateway.ts';
 
@@ -24,40 +24,20 @@ let up: FaultUpstream;
 let gate: GatedUpstream;
 let gw: TestGateway;
 
-/** An alias `name` with deployments dep-<name>-<x> whose upstream model is <name>-<x>. */
-function alias(name: string, suffixes: string[], routing = ''): string {
-  return [
-    `  ${name}:`,
-    '    deployments:',
-    ...suffixes.map((s) => faultDeployment('BASE', `dep-${name}-${s}`, `${name}-${s}`)),
-    ...(routing ? [`    routing: ${routing}`] : []),
-  ].join('\n');
-}
-
 before(async () => {
   up = await startFaultUpstream();
   gate = await startGatedUpstream();
-  const yaml = `
-general_settings:
-  master_key: ${MASTER_KEY}
-router:
-  routing_strategy: ordered
-  num_retries: 2
-  backoff: { initial_ms: 5, max_ms: 20 }
-  allowed_fails: 1
-  allowed_fails_window_ms: 60000
-  cooldown_ms: ${COOLDOWN_MS}
-models:
+  const yaml = `${fastRouterYaml(MASTER_KEY, `backoff: { initial_ms: 5, max_ms: 20 }\nallowed_fails: 1\nallowed_fails_window_ms: 60000\ncooldown_ms: ${COOLDOWN_MS}`)}models:
   pair:
     deployments:
 ${faultDeployment(gate.baseURL, 'dep-pair-a', 'pair-a')}
 ${faultDeployment('BASE', 'dep-pair-b', 'pair-b')}
-${alias('relapse', ['a', 'b'])}
-${alias('throttle', ['a', 'b'])}
-${alias('sticky', ['a', 'b'])}
-${alias('once', ['a'])}
-${alias('probe-400', ['a'], '{ num_retries: 0 }')}
-${alias('probe-gone', ['a'], '{ num_retries: 0 }')}
+${faultAlias('relapse', ['a', 'b'])}
+${faultAlias('throttle', ['a', 'b'])}
+${faultAlias('sticky', ['a', 'b'])}
+${faultAlias('once', ['a'])}
+${faultAlias('probe-400', ['a'], '{ num_retries: 0 }')}
+${faultAlias('probe-gone', ['a'], '{ num_retries: 0 }')}
 `.replaceAll('BASE', up.baseURL);
   gw = await startTestGateway(yaml);
 });

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import OpenAI from 'openai';
 import { startFaultUpstream, type Fault, type FaultUpstream } from '../helpers/fault-upstream.ts';
-import { chat, faultDeployment, logLines, metric } from '../helpers/reliability.ts';
+import { chat, faultDeployment, logLines, metric, fastRouterYaml } from '../helpers/reliability.ts';
 import { startTestGateway, type TestGateway } from '../helpers/test-gateway.ts';
 
 const MASTER_KEY = 'sk-master-reliability-retries-01';
@@ -27,15 +27,7 @@ function alias(name: string, routing = '', deployments = [faultDeployment('BASE'
 
 before(async () => {
   up = await startFaultUpstream();
-  const yaml = `
-general_settings:
-  master_key: ${MASTER_KEY}
-router:
-  routing_strategy: ordered
-  num_retries: 2
-  backoff: { initial_ms: ${INITIAL_MS}, max_ms: ${MAX_MS} }
-  disable_cooldowns: true
-models:
+  const yaml = `${fastRouterYaml(MASTER_KEY, `backoff: { initial_ms: ${INITIAL_MS}, max_ms: ${MAX_MS} }\ndisable_cooldowns: true`)}models:
 ${alias('flaky')}
 ${alias('strict', '{ fallbacks: [strict-fb] }', [faultDeployment('BASE', 'dep-strict-a', 'strict-a'), faultDeployment('BASE', 'dep-strict-b', 'strict-b')])}
 ${alias('strict-fb')}

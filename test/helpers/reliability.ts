@@ -89,6 +89,28 @@ export function faultDeployment(baseURL: string, id: string, model: string, extr
   return lines.join('\n');
 }
 
+/** An alias `name` with deployments dep-<name>-<x> whose upstream model is <name>-<x> (on the upstream whose base URL replaces BASE). */
+export function faultAlias(name: string, suffixes: string[], routing = '', extra: Record<string, Record<string, string | number>> = {}): string {
+  return [
+    `  ${name}:`,
+    '    deployments:',
+    ...suffixes.map((s) => faultDeployment('BASE', `dep-${name}-${s}`, `${name}-${s}`, extra[s] ?? {})),
+    ...(routing ? [`    routing: ${routing}`] : []),
+  ].join('\n');
+}
+
+/** The head of a reliability test's config: a master key and a fast `ordered` router; `extra` adds router lines. */
+export function fastRouterYaml(masterKey: string, extra: string): string {
+  return `
+general_settings:
+  master_key: ${masterKey}
+router:
+  routing_strategy: ordered
+  num_retries: 2
+${extra.split('\n').map((l) => `  ${l}`).join('\n')}
+`;
+}
+
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** What the gated upstream does with its next request. */
