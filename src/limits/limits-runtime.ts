@@ -1,8 +1,10 @@
 // Opens what limits and budgets need at run time, from the config: the counter store (memory,
-// or Redis behind the fail-open/closed policy), budget alerts, and the policy stage.
+// or Redis behind the fail-open/closed policy), budget alerts, the price table dollar limits
+// are counted by, and the policy stage.
 
 import type { GatewayConfig } from '../config/gateway-config.ts';
 import type { Limits } from '../identity/records.ts';
+import { createPriceTable, type PriceTable } from '../ledger/pricing/price-table.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { LimitPolicySource } from './limit-policies.ts';
 import { createPolicy, type Policy } from '../pipeline/policy.ts';
@@ -16,6 +18,8 @@ export interface LimitsRuntime {
   readonly store: CounterStore;
   readonly policy: Policy;
   readonly alerts: BudgetAlerts;
+  /** Prices of the config's deployments, resolved at startup: budgets use it, and so should the ledger (one price_table_version). */
+  readonly prices: PriceTable;
   /** The global scope's limits in effect. */
   global(): Readonly<Limits>;
   /** The clock budgets are counted by (epoch ms). */
@@ -35,6 +39,8 @@ export interface LimitsRuntimeOptions {
   readonly store?: CounterStore;
   /** Global and deployment limits set through the admin API (and config). */
   readonly policies?: LimitPolicySource;
+  /** Replaces the price table built from the config's deployments. */
+  readonly prices?: PriceTable;
 }
 
 /** Loads the Redis client only when the Redis backend is configured (it is not small). */
@@ -59,11 +65,13 @@ export async function openLimitsRuntime(options: LimitsRuntimeOptions): Promise<
     claim: (id, expiresAt) => store.claimOnce(id, now(), expiresAt),
     now,
   });
-  const policy = createPolicy({ store, global: limits.global, ...(options.policies ? { policies: options.policies } : {}), trackSpend: limits.trackSpend, logger, alerts, now });
+  const prices = options.prices ?? createPriceTable([...config.aliases.values()].flatMap((alias) => alias.deployments), { now, logger });
+  const policy = createPolicy({ store, global: limits.global, ...(options.policies ? { policies: options.policies } : {}), trackSpend: limits.trackSpend, logger, alerts, prices, now });
   return {
     store,
     policy,
     alerts,
+    prices,
     now,
     global: () => options.policies?.get('global') ?? limits.global,
     degraded: () => failover?.degraded(),

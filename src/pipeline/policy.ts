@@ -13,7 +13,8 @@ import type { LimitPolicySource } from '../limits/limit-policies.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { BudgetAlerts } from '../limits/budget-alerts.ts';
 import { cachedBudgetPeriod } from '../limits/budget-period.ts';
-import { costMicroUsd, isPriced, MICRO } from '../limits/cost.ts';
+import { MICRO, plainUsage, worstCaseMicroUsd } from '../limits/cost.ts';
+import { createPriceTable, type PriceTable } from '../ledger/pricing/price-table.ts';
 import { CounterStoreUnavailable, type AcquireResult, type CounterStore, type Refusal } from '../limits/counter-store.ts';
 import { buildPlan, costCap, planNeeds, UNLIMITED, type Amounts, type CounterMeta, type LimitPlan, type LimitScope, type ScopeLimits } from '../limits/limit-plan.ts';
 import { rateLimitHeaders } from '../limits/ratelimit-headers.ts';
@@ -57,6 +58,11 @@ export interface PolicyOptions {
   readonly trackSpend: boolean;
   readonly logger: Logger;
   readonly alerts?: BudgetAlerts;
+  /**
+   * Prices for dollar budgets and cost caps (the one the ledger uses, built from the config's
+   * deployments); without it, a table resolving each deployment on first use.
+   */
+  readonly prices?: PriceTable;
   /** Epoch ms (tests inject a clock to cross period boundaries). */
   readonly now: () => number;
 }
@@ -97,6 +103,7 @@ export function createPolicy(options: PolicyOptions): Policy {
   const trackSpend = options.trackSpend ? TRACKED : NOTHING;
   const periodOf = cachedBudgetPeriod();
   const leaseIds = leaseIdSource();
+  const prices = options.prices ?? createPriceTable([], { now: options.now, logger });
 
   function policyScope(policy: LimitPolicy, scope: 'global' | 'deployment', id: string): ScopeLimits | undefined {
     let made = policyScopes.get(policy);
@@ -154,11 +161,11 @@ export function createPolicy(options: PolicyOptions): Policy {
     if (needs.tokens) tokens = countable(demand());
     const amounts: Amounts = {
       tokens: Math.min(UNLIMITED, tokens.inputTokens + tokens.maxOutputTokens),
-      microUsd: needs.cost ? units(costMicroUsd(dep, tokens.inputTokens, tokens.maxOutputTokens)) : 0,
+      microUsd: needs.cost ? units(worstCaseMicroUsd(prices, dep, tokens.inputTokens, tokens.maxOutputTokens)) : 0,
     };
-    if (needs.cost && !isPriced(dep) && !unpricedWarned.has(dep.id)) {
+    if (needs.cost && !prices.isPriced(dep) && !unpricedWarned.has(dep.id)) {
       unpricedWarned.add(dep.id);
-      logger.warn('deployment has no prices: its calls count as $0 against dollar budgets and cost caps', { deployment: dep.id });
+      logger.warn('deployment has no price (none in the price table, none in config): its calls count as $0 against dollar budgets and cost caps', { deployment: dep.id });
     }
     const cap = costCap(capped);
     if (cap && amounts.microUsd > cap.microUsd) {
@@ -208,7 +215,11 @@ export function createPolicy(options: PolicyOptions): Policy {
       const inputTokens = usage ? units(usage.inputTokens) : outcome.accepted ? (typeof demand === 'function' ? countable(demand()) : demand).inputTokens : 0;
       const outputTokens = units(usage ? usage.outputTokens : outcome.partialOutputTokens ?? 0);
       const tokens = Math.min(UNLIMITED, inputTokens + outputTokens);
-      const microUsd = units(costMicroUsd(dep, inputTokens, outputTokens));
+      // Dollars from the real usage: cached input at the cache-read price, cache writes at theirs.
+      const charged: Usage = usage
+        ? { inputTokens, outputTokens, cachedInputTokens: units(usage.cachedInputTokens), cacheWriteTokens: units(usage.cacheWriteTokens), reasoningTokens: units(usage.reasoningTokens), totalTokens: tokens }
+        : plainUsage(inputTokens, outputTokens);
+      const microUsd = usage || outcome.accepted ? units(prices.costMicroUsd(dep, charged)) : 0;
       const request = plan.request;
       const windows = request.windows.filter((w) => plan.meta.get(w.id)!.unit === 'tokens')
         .map((w) => ({ id: w.id, windowMs: w.windowMs, acquiredAt: request.now, delta: tokens - w.cost }));

@@ -3,7 +3,28 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { costMicroUsd, dollarsToMicro, isPriced, MICRO } from '../../src/limits/cost.ts';
+import { createPriceTable } from '../../src/ledger/pricing/price-table.ts';
+import { dollarsToMicro, MICRO, plainUsage, worstCaseMicroUsd } from '../../src/limits/cost.ts';
+import type { Deployment } from '../../src/providers/types.ts';
+
+// Costs go through the price table; a vllm deployment has no list price, so config prices it alone
+// (the rules below are the ones budgets always had for deployments priced in config).
+const table = createPriceTable([]);
+type ConfigPrices = Pick<Deployment, 'inputCostPerToken' | 'outputCostPerToken'>;
+function deployment(prices: ConfigPrices): Deployment {
+  return {
+    id: 'd', alias: 'a', provider: 'vllm', model: 'local-model', headers: {}, weight: 1, timeoutMs: 1, streamTimeoutMs: 1,
+    connectTimeoutMs: 1, order: 1, healthCheck: true, dropParams: false, modelInfo: {}, ...prices,
+  };
+}
+function costMicroUsd(prices: ConfigPrices, inputTokens: number, outputTokens: number): number {
+  const micro = table.costMicroUsd(deployment(prices), plainUsage(inputTokens, outputTokens));
+  assert.equal(worstCaseMicroUsd(table, deployment(prices), inputTokens, outputTokens), micro, 'a reservation prices plain tokens the same way');
+  return micro;
+}
+function isPriced(prices: ConfigPrices): boolean {
+  return table.isPriced(deployment(prices));
+}
 
 test('costMicroUsd: input and output priced separately, exact amounts unchanged', () => {
   const dep = { inputCostPerToken: 3e-6, outputCostPerToken: 15e-6 };

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { GatewayError } from '../../src/errors/gateway-error.ts';
+import { createPriceTable } from '../../src/ledger/pricing/price-table.ts';
 import type { ResolvedKey, TenantPolicy } from '../../src/identity/key-directory.ts';
 import type { Limits, RateLimits } from '../../src/identity/records.ts';
 import type { BudgetAlerts } from '../../src/limits/budget-alerts.ts';
@@ -312,6 +313,37 @@ test('an unpriced deployment costs $0 against dollar limits, with one warning pe
   await settled();
   assert.deepEqual(await budget('usd:key:k1:all'), { id: 'usd:key:k1:all', limit: 1, spent: 0, reserved: 0 });
   assert.deepEqual(logger.lines.filter((l) => l.level === 'warn').map((l) => l.fields), [{ deployment: 'openai-main' }]);
+});
+
+test('a deployment the price table lists is priced without config prices; settlement prices cached and cache-write tokens', async () => {
+  // claude-haiku-4-5 in @pydantic/genai-prices: $1 in, $0.10 cache read, $1.25 cache write, $5 out per Mtok.
+  const dep = deployment({ id: 'haiku', provider: 'anthropic', model: 'claude-haiku-4-5', inputCostPerToken: undefined, outputCostPerToken: undefined });
+  const prices = createPriceTable([dep]);
+  const { policy, demandOf, budget, logger } = setup({ prices });
+  const ctx = context({ key: { max_budget: 1 } });
+  const admission = (await policy(ctx, 'chat', dep, demandOf(1_000, 500), undefined))!;
+  // worst case: 1 000 × 1 µ$ + 500 × 5 µ$
+  assert.deepEqual(await budget('usd:key:k1:all'), { id: 'usd:key:k1:all', limit: 1_000_000, spent: 0, reserved: 3_500 });
+  // 10 000 input of which 8 000 cache reads and 1 000 cache writes, 200 output:
+  // 1 000 × 1 + 8 000 × 0.1 + 1 000 × 1.25 + 200 × 5 = 1 000 + 800 + 1 250 + 1 000 µ$
+  admission.settle({ accepted: true, usage: { inputTokens: 10_000, outputTokens: 200, cachedInputTokens: 8_000, cacheWriteTokens: 1_000, reasoningTokens: 0, totalTokens: 10_200 } });
+  await settled();
+  assert.deepEqual(await budget('usd:key:k1:all'), { id: 'usd:key:k1:all', limit: 1_000_000, spent: 4_050, reserved: 0 });
+  assert.deepEqual(logger.lines.filter((l) => l.level === 'warn'), [], 'priced: no warning');
+});
+
+test('a per-request price counts in the worst case and in settlement, not for a refused call', async () => {
+  const dep = deployment({ inputCostPerRequest: 0.001 });
+  const { policy, demandOf, budget } = setup({ prices: createPriceTable([dep]) });
+  const ctx = context({ key: { max_budget: 1 } });
+  const refusedCall = (await policy(ctx, 'chat', dep, demandOf(1_000, 500), undefined))!;
+  // 1 000 µ$ per request + 1 000 × 1 µ$ + 500 × 2 µ$
+  assert.deepEqual(await budget('usd:key:k1:all'), { id: 'usd:key:k1:all', limit: 1_000_000, spent: 0, reserved: 3_000 });
+  refusedCall.settle({ accepted: false });
+  const served = (await policy(ctx, 'chat', dep, demandOf(1_000, 500), undefined))!;
+  served.settle({ accepted: true, usage: usage(10, 10) });
+  await settled();
+  assert.deepEqual(await budget('usd:key:k1:all'), { id: 'usd:key:k1:all', limit: 1_000_000, spent: 1_030, reserved: 0 });
 });
 
 test('daily_token_cap: spend in one UTC day does not count the next', async () => {
