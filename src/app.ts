@@ -12,6 +12,10 @@ import { providerHealthRoute } from './http/routes/provider-health.ts';
 import { messagesRoute } from './http/routes/messages.ts';
 import { modelRoute, modelsRoute } from './http/routes/models.ts';
 import type { Logger } from './logging/logger.ts';
+import { buildLedgerEvent } from './ledger/build-ledger-event.ts';
+import type { LedgerDraft } from './ledger/ledger-draft.ts';
+import type { LedgerRuntime } from './ledger/ledger-runtime.ts';
+import { streamedText } from './ledger/prompt-log/completion-text.ts';
 import { createAdminRouter } from './admin/admin-routes.ts';
 import type { IdentityRuntime } from './identity/identity-runtime.ts';
 import type { LimitsRuntime } from './limits/limits-runtime.ts';
@@ -36,7 +40,12 @@ interface Route {
   /** false: no key needed (health); else which API the key is checked for. */
   readonly auth: false | AuthScope;
   readonly errors: ErrorFormat;
+  /** Model calls: each one is recorded in the cost ledger under this endpoint. */
+  readonly ledger?: LedgerDraft['endpoint'];
 }
+
+/** Calls refused before we know whose they are (no key, or a key nobody issued) are not the ledger's. */
+const UNATTRIBUTED = new Set(['missing_api_key', 'invalid_api_key']);
 
 export interface AppOptions {
   config: GatewayConfig;
@@ -47,6 +56,8 @@ export interface AppOptions {
   limits: LimitsRuntime;
   metrics: Metrics;
   health?: DeploymentHealth;
+  /** The cost ledger (recorder, reports, prompt log); without one, calls are not recorded. */
+  ledger?: LedgerRuntime;
   /** Replaces the upstream transport (tests); by default undici pools, or the provider's own. */
   transportFor?: TransportFor;
   random?: Random;
@@ -84,6 +95,9 @@ function defaultTransports(config: GatewayConfig): { transportFor: TransportFor;
 /** Wires the pipeline stages into one request handler. No I/O happens here at import time. */
 export function createApp(options: AppOptions): App {
   const { config, logger } = options;
+  const ledger = options.ledger?.recorder;
+  const prompts = options.ledger?.prompts;
+  const teamOf = (ctx: RequestContext) => (ctx.principal.kind === 'virtual' ? ctx.principal.resolved.key.team_id : null);
   const transports = options.transportFor ? { transportFor: options.transportFor, close: async () => {} } : defaultTransports(config);
   const random = options.random ?? Math.random;
   const health = options.health ?? new DeploymentHealth({ metrics: options.metrics, logger, breaker: breakerSettings(config) });
@@ -97,13 +111,18 @@ export function createApp(options: AppOptions): App {
     policy,
     tokens: createTokenEstimator(),
     health,
+    prices: options.limits.prices,
     call: createReliableCall({ config, health, policy, transportFor: transports.transportFor, logger, metrics: options.metrics, random }),
   };
   const { identity } = options;
   const authenticate = createAuthenticator({ masterKey: config.masterKey, directory: identity.directory, unknownTenants: config.identity.unknownTenants });
   const userSalt = config.identity.userIdSalt;
   const spend = { read: createSpendReader(options.limits.store, config.limits.trackSpend, options.limits.now), global: options.limits.global };
-  const adminRouter = createAdminRouter(identity.admin, { maxBodyBytes: config.server.maxBodyBytes, limits: identity.limitAdmin, spend });
+  const adminRouter = createAdminRouter(identity.admin, {
+    maxBodyBytes: config.server.maxBodyBytes, limits: identity.limitAdmin, spend,
+    ...(options.ledger?.reader ? { ledger: options.ledger.reader } : {}),
+    ...(options.ledger?.prompts ? { prompts: options.ledger.prompts } : {}),
+  });
   const requireAdmin = (ctx: RequestContext) => {
     if (!isAdmin(ctx.principal)) throw new GatewayError('admin_required', 'The admin API needs the master key or a key with role "admin".');
   };
@@ -132,13 +151,13 @@ export function createApp(options: AppOptions): App {
   const models = { GET: modelsRoute(deps, startedAt) };
   const model: Route = { methods: { GET: modelRoute(deps, startedAt) }, auth: 'model', errors: 'openai' };
   const routes = new Map<string, Route>([
-    ['/v1/chat/completions', { methods: chat, auth: 'model', errors: 'openai' }],
-    ['/chat/completions', { methods: chat, auth: 'model', errors: 'openai' }],
-    ['/v1/embeddings', { methods: embeddings, auth: 'model', errors: 'openai' }],
-    ['/embeddings', { methods: embeddings, auth: 'model', errors: 'openai' }],
+    ['/v1/chat/completions', { methods: chat, auth: 'model', errors: 'openai', ledger: 'chat.completions' }],
+    ['/chat/completions', { methods: chat, auth: 'model', errors: 'openai', ledger: 'chat.completions' }],
+    ['/v1/embeddings', { methods: embeddings, auth: 'model', errors: 'openai', ledger: 'embeddings' }],
+    ['/embeddings', { methods: embeddings, auth: 'model', errors: 'openai', ledger: 'embeddings' }],
     ['/v1/models', { methods: models, auth: 'model', errors: 'openai' }],
     ['/models', { methods: models, auth: 'model', errors: 'openai' }],
-    ['/v1/messages', { methods: { POST: messagesRoute(deps) }, auth: 'model', errors: 'anthropic' }],
+    ['/v1/messages', { methods: { POST: messagesRoute(deps) }, auth: 'model', errors: 'anthropic', ledger: 'messages' }],
     ['/health/live', { methods: { GET: liveness }, auth: false, errors: 'openai' }],
     ['/health/ready', { methods: { GET: readiness(() => draining, degradations) }, auth: false, errors: 'openai' }],
     ['/metrics', { methods: { GET: metricsRoute(options.metrics) }, auth: false, errors: 'openai' }],
@@ -169,12 +188,33 @@ export function createApp(options: AppOptions): App {
     logger.info('request', fields);
   }
 
+  /** One ledger event per model call, built after the response has ended (never on its path). */
+  function recordCall(ctx: RequestContext, draft: LedgerDraft, res: ServerResponse): void {
+    if (draft.errorCode !== undefined && UNATTRIBUTED.has(draft.errorCode) && !ctx.refusedKey) return;
+    try {
+      const endedAt = performance.now();
+      const receivedAtEpochMs = Date.now() - (endedAt - ctx.receivedAt);
+      const event = buildLedgerEvent(ctx, draft, { httpStatus: res.statusCode, clientGone: !res.writableFinished, endedAt, receivedAtEpochMs }, ledger!.pricing);
+      ledger!.record(event);
+      const capture = draft.capture;
+      if (capture && prompts && draft.deployment) {
+        prompts.record({
+          requestId: event.request_id, timestamp: event.timestamp, teamId: event.team_id, tenantId: event.tenant_id, keyId: event.key_id,
+          userHash: event.user_id_hash, alias: event.model_alias, prompt: capture.prompt, completion: capture.completion ?? streamedText(capture.events),
+        });
+      }
+    } catch (error) {
+      logger.error('ledger event could not be built', { request_id: ctx.requestId, error: String((error as Error)?.stack ?? error) });
+    }
+  }
+
   async function run(route: Route, handler: Handler, ctx: RequestContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
     try {
       if (route.auth) {
         if (route.auth === 'model') attributeHeaders(ctx, req.headers, userSalt);
         const pending = authenticate(ctx, req.headers, route.auth);
         if (pending) await pending;
+        if (ctx.ledger && prompts?.wants({ teamId: teamOf(ctx), tenantId: ctx.tenantId ?? null })) ctx.ledger.capture = { events: [] };
       }
       await handler(ctx, req, res);
     } catch (err) {
@@ -183,6 +223,10 @@ export function createApp(options: AppOptions): App {
         return;
       }
       const failure = toGatewayError(err, ctx.requestId);
+      if (ctx.ledger) {
+        ctx.ledger.errorCode = failure.code;
+        if (failure.limit) ctx.ledger.limitTier = `${String(failure.limit.type)}:${String(failure.limit.scope)}`;
+      }
       if (failure.code === 'internal_error') {
         const cause = (err as { cause?: { stack?: string } })?.cause;
         logger.error('internal error', { request_id: ctx.requestId, error: String(cause?.stack ?? (err as Error)?.stack ?? err) });
@@ -196,6 +240,7 @@ export function createApp(options: AppOptions): App {
   return {
     handle(req, res) {
       const client = new ClientWatchSlot();
+      let ledgerStep: (() => void) | undefined;
       const ctx = createRequestContext(req.headers, performance.now(), client);
       const url = req.url ?? '/';
       const q = url.indexOf('?');
@@ -205,6 +250,7 @@ export function createApp(options: AppOptions): App {
         live.delete(res);
         if (!res.writableFinished) client.clientGone();
         if (config.server.accessLog) accessLog(ctx, req, res, path);
+        ledgerStep?.();
       });
       if (draining) res.shouldKeepAlive = false;
       const route = routes.get(path)
@@ -214,13 +260,22 @@ export function createApp(options: AppOptions): App {
         sendError(res, ctx, new GatewayError('route_not_found', `No endpoint ${req.method} ${path}. See docs/api.md for the endpoints Tollgate serves.`), format);
         return;
       }
+      if (route.ledger && req.method === 'POST' && ledger) {
+        const draft: LedgerDraft = ctx.ledger = { endpoint: route.ledger, stream: false };
+        // The event is built once both the response has closed and the handler has finished
+        // (a stream's usage is settled just after its last byte is written).
+        let steps = 2;
+        ledgerStep = () => {
+          if (--steps === 0) recordCall(ctx, draft, res);
+        };
+      }
       const handler = route.methods[req.method ?? ''];
       if (!handler) {
         res.setHeader('allow', Object.keys(route.methods).join(', '));
         sendError(res, ctx, new GatewayError('method_not_allowed', `${req.method} is not allowed on ${path}; use ${Object.keys(route.methods).join(' or ')}.`), route.errors);
         return;
       }
-      void run(route, handler, ctx, req, res);
+      void run(route, handler, ctx, req, res).finally(ledgerStep);
     },
     inFlight: () => live.size,
     drain() {

@@ -4,6 +4,7 @@ import { createApp, type App, type AppOptions } from './app.ts';
 import type { GatewayConfig } from './config/gateway-config.ts';
 import { openIdentityRuntime, type IdentityRuntime } from './identity/identity-runtime.ts';
 import { openLimitsRuntime, type LimitsRuntime } from './limits/limits-runtime.ts';
+import { openLedgerRuntime } from './ledger/ledger-runtime.ts';
 import { openDeploymentHealth } from './routing/open-deployment-health.ts';
 import { Metrics } from './telemetry/metrics.ts';
 
@@ -47,12 +48,14 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const metrics = options.metrics ?? new Metrics();
   const limits = options.limits ?? await openLimitsRuntime({ config, logger: options.logger, metrics, policies: identity.limitPolicies, ...(options.now ? { now: options.now } : {}) });
   const health = options.health ?? await openDeploymentHealth(config, options.logger, metrics);
-  const app = createApp({ ...options, identity, limits, metrics, health });
+  const ledger = options.ledger ?? await openLedgerRuntime(config, options.logger, metrics, limits.prices);
+  const app = createApp({ ...options, identity, limits, metrics, health, ledger });
   const server = createServer({ keepAliveTimeout: config.server.keepAliveTimeoutMs }, app.handle);
   server.headersTimeout = Math.min(60_000, config.server.keepAliveTimeoutMs + 1_000);
   await new Promise<void>((resolve, reject) => {
     const failed = (err: Error) => {
       if (!options.health) void health.close();
+      if (!options.ledger) void ledger.close();
       if (!options.identity) void identity.close();
       if (!options.limits) void limits.close();
       reject(err);
@@ -76,6 +79,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     server.closeAllConnections();
     await closed;
     await app.close();
+    // Every queued ledger event is written (or spooled) before the stores close.
+    if (!options.ledger) await ledger.close();
     if (!options.health) await health.close();
     if (!options.limits) await limits.close();
     if (!options.identity) await identity.close();

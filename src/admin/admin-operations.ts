@@ -1,8 +1,10 @@
 // Every admin API operation, described once: method, path, schemas and status. The router
 // dispatches on this list and the OpenAPI document is generated from it, so both always agree.
 
+import { promptDeleteQuery, promptLogDeleted, promptLogRecord } from './prompt-log-admin.ts';
 import { z } from 'zod';
 import { auditQuery, keyGenerate, keyListQuery, keyPatch, keyRotate, limitCreate, limitPatch, listQuery, noFields, teamCreate, teamPatch, tenantCreate, tenantPatch } from './admin-schemas.ts';
+import { ledgerEventSchema, requestPageSchema, requestsQuery, spendQuery, spendReportSchema } from './ledger-schemas.ts';
 import {
   auditPage, keyDeleted, keyPage, keyRecord, keyWithSecret, limitDeleted, limitPage, limitRecord, spendReport, teamDeleted, teamPage, teamRecord, tenantDeleted, tenantPage, tenantRecord,
 } from './record-schemas.ts';
@@ -23,6 +25,10 @@ export interface AdminOperation<Id extends string = string> {
   readonly response: z.ZodType;
   /** The response carries a secret: sent with cache-control: no-store. */
   readonly secret?: boolean;
+  /** With format=csv the response is text/csv instead of JSON. */
+  readonly csv?: boolean;
+  /** Error statuses beyond the usual ones (e.g. 404 ledger_disabled, 503 store_unavailable for the ledger's). */
+  readonly errors?: readonly number[];
 }
 
 interface CollectionSpec<N extends string, V extends string> {
@@ -71,6 +77,9 @@ function keyAction<A extends string>(action: A, summary: string, body: z.ZodType
   return { id: `${action}Key`, method: 'POST', path: `/admin/keys/{key_id}/${action}`, tag: 'keys', summary, body, status: 200, response, ...(response === keyWithSecret ? { secret: true } : {}) };
 }
 
+/** The ledger's endpoints also answer 404 ledger_disabled and 503 store_unavailable. */
+const LEDGER_ERRORS = [404, 503] as const;
+
 export const openApiDocument = z.record(z.string(), z.unknown()).meta({ description: 'An OpenAPI 3.1 document.' });
 
 export const ADMIN_OPERATIONS = [
@@ -85,7 +94,17 @@ export const ADMIN_OPERATIONS = [
   spendOf('Key', 'keys', 'key_id'),
   spendOf('Team', 'teams', 'team_id'),
   spendOf('Tenant', 'tenants', 'tenant_id'),
-  { id: 'getGlobalSpend', method: 'GET', path: '/admin/spend', tag: 'spend', summary: 'Spend so far against the global budgets (limits.global).', status: 200, response: spendReport },
+  { id: 'getGlobalSpend', method: 'GET', path: '/admin/spend/global', tag: 'spend', summary: 'Spend so far against the global budgets (limits.global).', status: 200, response: spendReport },
+  {
+    id: 'getSpendReport', method: 'GET', path: '/admin/spend', tag: 'ledger', query: spendQuery, status: 200, response: spendReportSchema, csv: true, errors: LEDGER_ERRORS,
+    summary: 'Spend from the cost ledger: requests, tokens, cost and savings, grouped by any of tenant, feature, model, key, team, day, provider, deployment.',
+  },
+  { id: 'listRequests', method: 'GET', path: '/admin/requests', tag: 'ledger', query: requestsQuery, status: 200, response: requestPageSchema, errors: LEDGER_ERRORS, summary: 'Ledger events (one per model request), newest first.' },
+  { id: 'getRequest', method: 'GET', path: '/admin/requests/{request_id}', tag: 'ledger', status: 200, response: ledgerEventSchema, errors: LEDGER_ERRORS, summary: 'The ledger event of one request.' },
+  { id: 'getPromptLog', method: 'GET', path: '/admin/prompts/{request_id}', tag: 'prompts', status: 200, response: promptLogRecord, secret: true, errors: [503],
+    summary: 'The logged prompt and completion of one request (redacted), for teams and tenants in ledger.prompt_logging.' },
+  { id: 'deletePromptLogs', method: 'DELETE', path: '/admin/prompts', tag: 'prompts', query: promptDeleteQuery, status: 200, response: promptLogDeleted,
+    summary: "Delete logged prompts by request_id, user (the ledger's user_id_hash) or tenant: exactly one." },
   { id: 'queryAudit', method: 'GET', path: '/admin/audit', tag: 'audit', summary: 'Admin actions, newest first.', query: auditQuery, status: 200, response: auditPage },
   { id: 'getOpenApi', method: 'GET', path: '/admin/openapi.json', tag: 'meta', summary: 'This document.', status: 200, response: openApiDocument },
 ] as const satisfies ReadonlyArray<AdminOperation>;

@@ -6,6 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GatewayError } from '../errors/gateway-error.ts';
 import { readJsonBody } from '../http/read-json.ts';
 import { baseHeaders, sendJson } from '../http/respond.ts';
+import type { LedgerReader } from '../ledger/ledger-sink.ts';
 import type { RequestContext } from '../pipeline/request-context.ts';
 import { ADMIN_OPERATIONS, type AdminOperation, type CollectionOperationId, type OperationId } from './admin-operations.ts';
 import { noFields } from './admin-schemas.ts';
@@ -15,6 +16,10 @@ import type { Limits } from '../identity/records.ts';
 import type { SpendReader } from '../limits/spend-report.ts';
 import type { LimitAdmin } from './limit-admin.ts';
 import { parseInput } from './parse-input.ts';
+import { createLedgerAdmin, type LedgerAdmin } from './ledger-admin.ts';
+import { deletePromptLogs, getPromptLog } from './prompt-log-admin.ts';
+import type { PromptLogger } from '../ledger/prompt-log/prompt-logger.ts';
+import { spendCsv } from './spend-csv.ts';
 
 export type AdminRouter = (ctx: RequestContext, req: IncomingMessage, res: ServerResponse, path: string, actor: Actor) => Promise<void>;
 
@@ -34,6 +39,16 @@ class JsonText {
   readonly text: string;
   constructor(text: string) {
     this.text = text;
+  }
+}
+
+/** A body that is not JSON (a CSV export). */
+class RawText {
+  readonly text: string;
+  readonly contentType: string;
+  constructor(text: string, contentType: string) {
+    this.text = text;
+    this.contentType = contentType;
   }
 }
 
@@ -74,7 +89,7 @@ export interface SpendSource {
   readonly global: () => Readonly<Limits>;
 }
 
-function handlersFor(service: AdminService, limits: LimitAdmin, spend: SpendSource, openApi: () => JsonText): Record<OperationId, Handler> {
+function handlersFor(service: AdminService, limits: LimitAdmin, spend: SpendSource, ledger: LedgerAdmin, prompts: PromptLogger | undefined, openApi: () => JsonText): Record<OperationId, Handler> {
   return {
     ...collectionHandlers('Team', 'create', 'team_id', {
       list: (q) => service.listTeams(q), create: (i, a) => service.createTeam(i, a), get: (id) => service.getTeam(id),
@@ -100,6 +115,14 @@ function handlersFor(service: AdminService, limits: LimitAdmin, spend: SpendSour
     getTeamSpend: async (call) => spend.read('team', call.id, await service.getTeam(call.id)),
     getTenantSpend: async (call) => spend.read('tenant', call.id, await service.getTenant(call.id)),
     getGlobalSpend: () => spend.read('global', 'global', spend.global()),
+    getSpendReport: async (call) => {
+      const report = await ledger.spend(call.query);
+      return call.query.format === 'csv' ? new RawText(spendCsv(report), 'text/csv; charset=utf-8') : report;
+    },
+    listRequests: (call) => ledger.requests(call.query),
+    getRequest: (call) => ledger.request(call.id),
+    getPromptLog: (call) => getPromptLog(prompts, call.id, call.actor),
+    deletePromptLogs: (call) => deletePromptLogs(prompts, call.query, call.actor),
     queryAudit: (call) => service.queryAudit(call.query),
     getOpenApi: async () => openApi(),
   };
@@ -152,11 +175,22 @@ function hasBody(req: IncomingMessage): boolean {
   return length !== undefined ? length !== '0' : req.headers['transfer-encoding'] !== undefined;
 }
 
-export function createAdminRouter(service: AdminService, options: { maxBodyBytes: number; limits: LimitAdmin; spend: SpendSource }): AdminRouter {
+export interface AdminRouterOptions {
+  maxBodyBytes: number;
+  limits: LimitAdmin;
+  spend: SpendSource;
+  /** The cost ledger's reader (its first SQL sink); absent: the ledger endpoints answer 404 ledger_disabled. */
+  ledger?: LedgerReader;
+  /** Logged prompts (ledger.prompt_logging). */
+  prompts?: PromptLogger;
+}
+
+export function createAdminRouter(service: AdminService, options: AdminRouterOptions): AdminRouter {
   const paths = compilePaths(ADMIN_OPERATIONS);
   // Rendered on first request, then kept: most gateways never serve it, and it is not small.
   let openApi: JsonText | undefined;
-  const handlers = handlersFor(service, options.limits, options.spend, () => (openApi ??= new JsonText(renderOpenApi(ADMIN_OPERATIONS))));
+  const ledger = createLedgerAdmin(options.ledger);
+  const handlers = handlersFor(service, options.limits, options.spend, ledger, options.prompts, () => (openApi ??= new JsonText(renderOpenApi(ADMIN_OPERATIONS))));
 
   return async function adminRouter(ctx, req, res, path, actor) {
     let entry: PathEntry | undefined;
@@ -183,6 +217,13 @@ export function createAdminRouter(service: AdminService, options: { maxBodyBytes
     const result = await handlers[op.id as OperationId]({ id, query, body, actor });
     const headers = baseHeaders(ctx);
     if (op.secret) headers['cache-control'] = 'no-store';
+    if (result instanceof RawText) {
+      headers['content-type'] = result.contentType;
+      headers['content-length'] = String(Buffer.byteLength(result.text));
+      res.writeHead(op.status, headers);
+      res.end(result.text);
+      return;
+    }
     sendJson(res, op.status, result instanceof JsonText ? result.text : JSON.stringify(result), headers);
   };
 }

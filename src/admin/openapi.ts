@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import { keyGenerate, keyPatch, keyRotate, noFields, teamCreate, teamPatch, tenantCreate, tenantPatch } from './admin-schemas.ts';
 import { openApiDocument, type AdminOperation } from './admin-operations.ts';
+import { ledgerEventSchema, requestPageSchema, spendReportSchema } from './ledger-schemas.ts';
 import {
   auditEntry, auditPage, errorEnvelope, keyDeleted, keyPage, keyRecord, keyWithSecret, teamDeleted, teamPage, teamRecord, tenantDeleted, tenantPage, tenantRecord,
 } from './record-schemas.ts';
@@ -14,6 +15,7 @@ const COMPONENTS: Record<string, z.ZodType> = {
   Key: keyRecord, KeyWithSecret: keyWithSecret, KeyGenerate: keyGenerate, KeyPatch: keyPatch, KeyPage: keyPage, KeyDeleted: keyDeleted,
   KeyRotate: keyRotate, Empty: noFields,
   AuditEntry: auditEntry, AuditPage: auditPage,
+  SpendReport: spendReportSchema, LedgerEvent: ledgerEventSchema, RequestPage: requestPageSchema,
   OpenApiDocument: openApiDocument,
   Error: errorEnvelope,
 };
@@ -62,12 +64,15 @@ function errorResponses(op: AdminOperation): Json {
   const codes = ['400', '401', '403'];
   if (op.path.includes('{')) codes.push('404');
   if (op.method !== 'GET') codes.push('409', '503');
-  return Object.fromEntries(codes.map((code) => [code, { $ref: '#/components/responses/Error' }]));
+  for (const status of op.errors ?? []) if (!codes.includes(String(status))) codes.push(String(status));
+  return Object.fromEntries(codes.sort().map((code) => [code, { $ref: '#/components/responses/Error' }]));
 }
 
 function operation(op: AdminOperation, refOf: Map<z.ZodType, string>): Json {
   const done = op.status === 201 ? 'Created.' : 'OK.';
-  const ok: Json = { description: op.secret ? `${done} Carries the secret, once; sent with Cache-Control: no-store.` : done, content: jsonContent(schemaRef(op.response, refOf)) };
+  const content = jsonContent(schemaRef(op.response, refOf));
+  if (op.csv) content['text/csv'] = { schema: { type: 'string', description: 'With format=csv: a header row, then one row per group.' } };
+  const ok: Json = { description: op.secret ? `${done} Carries the secret, once; sent with Cache-Control: no-store.` : done, content };
   return {
     operationId: op.id,
     summary: op.summary,
@@ -90,7 +95,7 @@ export function renderOpenApi(operations: ReadonlyArray<AdminOperation>): string
     info: {
       title: 'Tollgate admin API',
       version: '1',
-      description: 'Teams, tenants, virtual keys and the audit log. Needs the master key or a virtual key with role admin. Errors use the OpenAI error envelope.',
+      description: 'Teams, tenants, virtual keys, limits, the audit log and the cost ledger (spend reports, request audit). Needs the master key or a virtual key with role admin. Errors use the OpenAI error envelope.',
     },
     security: [{ bearer: [] }],
     paths,

@@ -8,6 +8,8 @@ import { ERROR_CODES, type ErrorCode } from '../errors/codes.ts';
 import { GatewayError } from '../errors/gateway-error.ts';
 import type { AuditEntry, Team, Tenant, VirtualKey } from '../identity/records.ts';
 import type { AdminService, KeyListQuery, KeyWithSecret, Page } from './admin-service.ts';
+import type { LedgerEvent } from '../ledger/ledger-event.ts';
+import type { LedgerAdmin, SpendReport } from './ledger-admin.ts';
 
 export interface RemoteAdminOptions {
   /** The gateway's base URL, e.g. http://127.0.0.1:4000 (a path prefix is kept). */
@@ -19,6 +21,8 @@ export interface RemoteAdminOptions {
 }
 
 export interface RemoteAdminService extends AdminService {
+  /** The cost ledger's reports and audit queries (always as JSON). */
+  readonly ledger: LedgerAdmin;
   /** Closes the connections to the gateway. */
   close(): Promise<void>;
 }
@@ -145,6 +149,12 @@ export function createRemoteAdminService(options: RemoteAdminOptions): RemoteAdm
     deleteKey: (id) => del(`/keys/${seg(id)}`),
 
     queryAudit: (query) => get<Page<AuditEntry>>(`/audit${queryString(query)}`),
+
+    ledger: {
+      spend: (query) => get<SpendReport>(`/spend${queryString({ ...query, format: undefined })}`),
+      requests: (query) => get<Page<LedgerEvent>>(`/requests${queryString(query)}`),
+      request: (id) => get<LedgerEvent>(`/requests/${seg(id)}`),
+    },
 
     close: () => agent.close(),
   };

@@ -14,17 +14,20 @@ const USAGE = `Usage:
   tollgate teams create|list|info|update|delete ...
   tollgate tenants create|list|info|update|delete ...
   tollgate audit [--actor A] [--action X] [--type T] [--object ID] [--since ISO] ...
+  tollgate spend report [--group-by day,tenant,feature] [--from D] [--to D] [--format table|csv|json] ...
+  tollgate spend reconcile --provider openai|anthropic --file EXPORT.csv   vendor export vs the ledger
   tollgate drill --alias NAME --config FILE|--url URL   fallback drill: block the primary, a secondary must serve
   tollgate --version | --help
   tollgate <command> --help                             the options of one command
 
-keys, teams, tenants and audit act on the database of --config FILE, or through a running
-gateway's admin API with --url URL (--admin-key KEY); add --json for output to scripts.
+keys, teams, tenants, audit and spend act on the database of --config FILE (for spend: the
+cost ledger's), or through a running gateway's admin API with --url URL (--admin-key KEY); add
+--json for output to scripts.
 
 Environment:
   TOLLGATE_MASTER_KEY   the admin/master key (overrides general_settings.master_key)
-  TOLLGATE_URL          gateway URL for the admin commands and drill (instead of --url)
-  TOLLGATE_ADMIN_KEY    admin key for the admin commands and drill (else TOLLGATE_MASTER_KEY)`;
+  TOLLGATE_URL          gateway URL for the admin commands, spend and drill (instead of --url)
+  TOLLGATE_ADMIN_KEY    admin key for the admin commands, spend and drill (else TOLLGATE_MASTER_KEY)`;
 
 export interface CliIO {
   out(text: string): void;
@@ -130,6 +133,7 @@ export async function runCli(argv: string[], io: CliIO = defaultIO): Promise<num
   if (ADMIN_COMMANDS.has(first)) return (await import('./admin-commands.ts')).runAdminCommand(first as AdminCommand, args, io);
   if (first === 'migrate') return (await import('./migrate-command.ts')).runMigrate(args, io);
   if (first === 'drill') return (await import('./drill-command.ts')).runDrill(args, io);
+  if (first === 'spend') return (await import('./spend-command.ts')).runSpendCommand(args, io);
   let parsed;
   try {
     parsed = parseArgs({

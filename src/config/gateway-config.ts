@@ -1,5 +1,6 @@
 import type { DeclaredIdentity } from '../identity/declared.ts';
 import type { Limits } from '../identity/records.ts';
+import type { PromptLogSettings } from '../ledger/prompt-log/prompt-logger.ts';
 import type { Deployment } from '../providers/types.ts';
 import type { RetryClass, RoutingStrategy } from './routing-schema.ts';
 
@@ -88,6 +89,18 @@ export interface GatewayConfig {
     readonly maxTimeoutMs: number;
     readonly latencyBuffer: number;
     readonly healthChecks: { readonly enabled: boolean; readonly intervalMs: number; readonly timeoutMs: number };
+  };
+  /** The cost ledger: its sinks (sqlite:, postgres://, jsonl:) and batching (src/ledger/). */
+  readonly ledger: {
+    readonly enabled: boolean;
+    readonly sinks: readonly string[];
+    readonly schema?: string;
+    readonly spoolDir: string;
+    readonly flushIntervalMs: number;
+    readonly batchSize: number;
+    readonly maxQueued: number;
+    /** Teams and tenants whose prompts and completions are kept (redacted) for retentionDays. */
+    readonly promptLogging: PromptLogSettings;
   };
   /** Non-fatal findings (LiteLLM keys not supported yet, settings not enforced yet). */
   readonly warnings: readonly string[];

@@ -44,6 +44,9 @@ const PARAM_KEYS: Record<string, string> = {
   region_name: 'region',
   input_cost_per_token: 'input_cost_per_token',
   output_cost_per_token: 'output_cost_per_token',
+  cache_read_input_token_cost: 'cache_read_input_token_cost',
+  cache_creation_input_token_cost: 'cache_creation_input_token_cost',
+  input_cost_per_request: 'input_cost_per_request',
   drop_params: 'drop_params',
 };
 const SECONDS_KEYS: Record<string, string> = { timeout: 'timeout_ms', stream_timeout: 'stream_timeout_ms' };

@@ -158,6 +158,21 @@ function build(
     }),
     limits,
     router,
+    ledger: Object.freeze({
+      enabled: parsed.ledger.enabled,
+      sinks: Object.freeze([...parsed.ledger.sinks]),
+      ...(parsed.ledger.schema ? { schema: parsed.ledger.schema } : {}),
+      spoolDir: parsed.ledger.spool_dir,
+      flushIntervalMs: parsed.ledger.flush_interval_ms,
+      batchSize: parsed.ledger.batch_size,
+      maxQueued: parsed.ledger.max_queued,
+      promptLogging: Object.freeze({
+        teams: Object.freeze([...parsed.ledger.prompt_logging.teams]),
+        tenants: Object.freeze([...parsed.ledger.prompt_logging.tenants]),
+        retentionDays: parsed.ledger.prompt_logging.retention_days,
+        maxChars: parsed.ledger.prompt_logging.max_chars,
+      }),
+    }),
     warnings: Object.freeze(warnings),
   });
 }
@@ -188,6 +203,9 @@ function toDeployment(alias: string, index: number, d: DeploymentConfig, dropPar
   if (d.max_parallel_requests !== undefined) dep.maxParallelRequests = d.max_parallel_requests;
   if (d.input_cost_per_token !== undefined) dep.inputCostPerToken = d.input_cost_per_token;
   if (d.output_cost_per_token !== undefined) dep.outputCostPerToken = d.output_cost_per_token;
+  if (d.cache_read_input_token_cost !== undefined) dep.cacheReadInputTokenCost = d.cache_read_input_token_cost;
+  if (d.cache_creation_input_token_cost !== undefined) dep.cacheCreationInputTokenCost = d.cache_creation_input_token_cost;
+  if (d.input_cost_per_request !== undefined) dep.inputCostPerRequest = d.input_cost_per_request;
   if (d.simulator !== undefined) dep.simulator = d.simulator;
   return dep;
 }

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { ALIAS_NAME, ALIAS_NAME_RULE } from '../identity/ids.ts';
 import { PROVIDER_NAMES } from '../providers/registry.ts';
 import { fromEnv, identitySections, positiveInt } from './identity-schema.ts';
+import { ledgerSchema } from './ledger-schema.ts';
 import { limitsSchema } from './limits-schema.ts';
 import { aliasRoutingSchema, routerSchema } from './routing-schema.ts';
 
@@ -68,6 +69,10 @@ export const deploymentSchema = z.strictObject({
   max_parallel_requests: positiveInt.optional(),
   input_cost_per_token: fromEnv(z.number().min(0)).optional(),
   output_cost_per_token: fromEnv(z.number().min(0)).optional(),
+  /** Price overrides (LiteLLM's names): cached input read, cache write (USD per token), and USD per request. */
+  cache_read_input_token_cost: fromEnv(z.number().min(0)).optional(),
+  cache_creation_input_token_cost: fromEnv(z.number().min(0)).optional(),
+  input_cost_per_request: fromEnv(z.number().min(0)).optional(),
   model_info: z.record(z.string(), z.unknown()).default({}),
   simulator: simulatorSchema.optional(),
 });
@@ -103,6 +108,7 @@ export const configSchema = z.strictObject({
   models: z.record(aliasName, aliasSchema).default({}),
   ...identitySections,
   limits: limitsSchema,
+  ledger: ledgerSchema,
 });
 
 export type ConfigInput = z.input<typeof configSchema>;

@@ -85,6 +85,8 @@ export const ERROR_CODES = Object.freeze({
     'The change conflicts with existing state: the id is taken, the team still has keys, the key is revoked, or another request changed the object meanwhile (read it again and retry). The message says which.'),
   managed_by_config: spec(409, 'conflict_error', false,
     'The object is declared in the config file, so it is read-only through the API. Change it in the config and redeploy.'),
+  ledger_disabled: spec(404, 'not_found_error', false,
+    'Spend reports and request audit queries need the cost ledger with a SQL sink (sqlite: or postgres:// in `ledger.sinks`); this gateway has the ledger off (`ledger.enabled: false`) or only JSONL sinks.'),
   // ── upstream (provider) failures, mapped by each provider adapter ───────────
   upstream_bad_request: spec(400, 'invalid_request_error', false,
     'The provider rejected the request as invalid; the message carries the provider\'s reason.'),

@@ -4,6 +4,7 @@ import type { TransportFor } from '../pipeline/dispatch.ts';
 import type { Random } from '../pipeline/route.ts';
 import type { Policy } from '../pipeline/policy.ts';
 import type { TokenEstimator } from '../limits/token-estimate.ts';
+import type { PriceTable } from '../ledger/pricing/price-table.ts';
 import type { DeploymentHealth } from '../routing/deployment-health.ts';
 import type { ReliableCall } from '../routing/reliable-call.ts';
 
@@ -21,6 +22,8 @@ export interface AppDeps {
   readonly tokens: TokenEstimator;
   /** What each deployment has answered: cooldowns, latency, calls in flight. */
   readonly health: DeploymentHealth;
+  /** Prices per deployment (the ledger's table): x-gateway-cost-usd. */
+  readonly prices: PriceTable;
   /** Route, policy and dispatch with retries and fallbacks: the routes' one way to call a provider. */
   readonly call: ReliableCall;
 }

@@ -1,6 +1,7 @@
-// Who a call is for, ready for the ledger: tenant, feature, end user (hashed) and tags, from
-// headers (X-Tenant-Id, X-Feature-Id, X-User-Id, X-Gateway-Tags) and from the body (OpenAI's
-// `user`, Anthropic's `metadata.user_id`, LiteLLM's `metadata.tags`). A malformed header is a
+// Who a call is for, ready for the ledger: tenant, feature, end user (hashed), tags, metadata
+// and prompt version, from headers (X-Tenant-Id, X-Feature-Id, X-User-Id, X-Gateway-Tags,
+// X-Prompt-Version) and from the body (OpenAI's `user` and `metadata`, Anthropic's
+// `metadata.user_id`, LiteLLM's `metadata.tags`). A malformed header is a
 // 400 naming it, never silently ignored.
 
 import { createHmac } from 'node:crypto';
@@ -47,6 +48,26 @@ export function attributeHeaders(ctx: RequestContext, headers: IncomingHttpHeade
   }
   const tags = header(headers, 'x-gateway-tags');
   if (tags !== undefined) ctx.tags = parseTags(tags, 'X-Gateway-Tags');
+  const promptVersion = header(headers, 'x-prompt-version');
+  if (promptVersion !== undefined) {
+    if (!LABEL.test(promptVersion)) throw badHeader('X-Prompt-Version', LABEL_RULE);
+    ctx.promptVersion = promptVersion;
+  }
+}
+
+const MAX_METADATA_KEYS = 16;
+const MAX_METADATA_VALUE = 512;
+
+/** The request's metadata for the ledger: its string values (OpenAI's form), the end user's id left out. */
+function ledgerMetadata(metadata: Record<string, unknown>): Record<string, string> | undefined {
+  let out: Record<string, string> | undefined;
+  let n = 0;
+  for (const [key, value] of Object.entries(metadata)) {
+    if (key === 'user_id' || key === 'tags' || typeof value !== 'string' || n >= MAX_METADATA_KEYS) continue;
+    (out ??= {})[key.slice(0, 64)] = value.slice(0, MAX_METADATA_VALUE);
+    n += 1;
+  }
+  return out;
 }
 
 /**
@@ -62,7 +83,10 @@ export function attributeBody(ctx: RequestContext, body: Record<string, unknown>
     if (user) ctx.userHash = hashUserId(user, userSalt);
   }
   const metadata = body.metadata;
-  if (!metadata || typeof metadata !== 'object' || Array.isArray(metadata) || !('tags' in metadata)) return false;
+  if (!metadata || typeof metadata !== 'object' || Array.isArray(metadata)) return false;
+  const recorded = ledgerMetadata(metadata as Record<string, unknown>);
+  if (recorded) ctx.metadata = recorded;
+  if (!('tags' in metadata)) return false;
   const tags = (metadata as { tags?: unknown }).tags;
   if (!Array.isArray(tags) || tags.some((t) => typeof t !== 'string')) {
     throw new GatewayError('invalid_request', 'metadata.tags: must be an array of strings.', { param: 'metadata.tags' });

@@ -78,13 +78,18 @@ export function createAuthenticator(options: AuthOptions): Authenticate {
   function admitKey(ctx: RequestContext, resolved: ResolvedKey | null, scope: AuthScope): void | Promise<void> {
     if (!resolved) return unknownKey(ctx, scope);
     const { key } = resolved;
+    /** A refusal of a key we know: the ledger still records whose call it was. */
+    const refuse = (err: GatewayError) => {
+      ctx.refusedKey = { keyId: key.key_id, teamId: key.team_id, ...(key.key_alias ? { alias: key.key_alias } : {}) };
+      return err;
+    };
     // Its team was deleted or removed from the config: the team's policy cannot be applied, so the key is refused.
-    if (!resolved.team) throw new GatewayError('invalid_api_key', `This key's team "${key.team_id}" no longer exists. Ask an admin for a key of an existing team.`);
-    if (key.status === 'revoked') throw new GatewayError('key_revoked', 'This key was revoked.');
-    if (key.status === 'blocked') throw new GatewayError('key_blocked', 'This key is blocked. Ask an admin to unblock it.');
+    if (!resolved.team) throw refuse(new GatewayError('invalid_api_key', `This key's team "${key.team_id}" no longer exists. Ask an admin for a key of an existing team.`));
+    if (key.status === 'revoked') throw refuse(new GatewayError('key_revoked', 'This key was revoked.'));
+    if (key.status === 'blocked') throw refuse(new GatewayError('key_blocked', 'This key is blocked. Ask an admin to unblock it.'));
     const at = now();
-    if (resolved.expiresAtMs <= at) throw new GatewayError('key_expired', `This key expired at ${key.expires_at}.`);
-    if (resolved.secretExpiresAtMs <= at) throw new GatewayError('key_expired', 'This secret was replaced by a rotation and its grace period has ended. Use the new secret.');
+    if (resolved.expiresAtMs <= at) throw refuse(new GatewayError('key_expired', `This key expired at ${key.expires_at}.`));
+    if (resolved.secretExpiresAtMs <= at) throw refuse(new GatewayError('key_expired', 'This secret was replaced by a rotation and its grace period has ended. Use the new secret.'));
     ctx.principal = { kind: 'virtual', resolved };
     if (scope === 'admin') return;
     const allowed = resolved.allowedTenants;

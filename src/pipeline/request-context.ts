@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { ResolvedKey, TenantPolicy } from '../identity/key-directory.ts';
+import type { LedgerDraft } from '../ledger/ledger-draft.ts';
 import { randomHex } from './random-ids.ts';
 
 export interface TraceContext {
@@ -55,6 +56,14 @@ export interface RequestContext {
   userHash?: string;
   /** X-Gateway-Tags plus the body's metadata.tags. */
   tags?: readonly string[];
+  /** The body's metadata string values (workflow, review id, …), for the ledger. */
+  metadata?: Readonly<Record<string, string>>;
+  /** X-Prompt-Version. */
+  promptVersion?: string;
+  /** A key that was recognised but refused (revoked, expired, …): the ledger still knows whose call it was. */
+  refusedKey?: { readonly keyId: string; readonly teamId: string; readonly alias?: string };
+  /** What the ledger records about the call, filled by the stages that learn it (model endpoints only). */
+  ledger?: LedgerDraft;
   principal: Principal;
   /** Fires when the client disconnects before the response is finished. */
   readonly client: ClientWatch;

@@ -71,7 +71,7 @@ function streamError(err: unknown, call: UpstreamCall): Error {
  * reducer reads usage and errors; the mode decides what is written. The client's response
  * ends as soon as the provider says the stream is complete.
  */
-export async function relayStream(res: ServerResponse, call: UpstreamCall, reducer: StreamReducer<unknown>, mode: RelayMode, head: () => void): Promise<RelayResult> {
+export async function relayStream(res: ServerResponse, call: UpstreamCall, reducer: StreamReducer<unknown>, mode: RelayMode, head: () => void, capture?: string[]): Promise<RelayResult> {
   const parser = new SseParser();
   const whole = mode.raw ? new WholeEvents() : undefined;
   const result: RelayResult = { completed: false, outputChars: 0 };
@@ -104,6 +104,7 @@ export async function relayStream(res: ServerResponse, call: UpstreamCall, reduc
       if (stop) return;
       const step = reducer.step(state, event);
       state = step.state;
+      capture?.push(event.data);
       if (step.usage) result.usage = step.usage;
       if (step.outputChars) result.outputChars += step.outputChars;
       if (step.error) {

@@ -162,8 +162,14 @@ export interface Deployment {
   readonly rpm?: number;
   readonly tpm?: number;
   readonly maxParallelRequests?: number;
+  /** Price overrides from config (USD); the price table fills the rest from @pydantic/genai-prices. */
   readonly inputCostPerToken?: number;
   readonly outputCostPerToken?: number;
+  /** Cached input tokens read (LiteLLM's cache_read_input_token_cost). */
+  readonly cacheReadInputTokenCost?: number;
+  /** Input tokens written to the prompt cache (LiteLLM's cache_creation_input_token_cost). */
+  readonly cacheCreationInputTokenCost?: number;
+  readonly inputCostPerRequest?: number;
   readonly modelInfo: Readonly<Record<string, unknown>>;
   readonly simulator?: SimulatorSettings;
 }
@@ -315,6 +321,8 @@ export interface ProviderAdapter {
   readonly embeddings?: EmbeddingsCodec;
   readonly messages?: MessagesPassthrough;
   mapError(status: number, bodyText: string, headers: UpstreamResponse['headers']): UpstreamFailure;
+  /** The response header carrying the provider's own id of a call (lower-case), for the ledger. */
+  readonly requestIdHeader?: string;
   /** Providers that are not reached over HTTP (the simulator) bring their own transport. */
   createTransport?(): Transport;
 }

@@ -6,7 +6,7 @@ import type { IncomingMessage } from 'node:http';
 import type { AliasConfig, FallbackTarget } from '../config/gateway-config.ts';
 import type { RetryClass } from '../config/routing-schema.ts';
 import { GatewayError } from '../errors/gateway-error.ts';
-import { callUpstream, ClientGone, type AttemptTime } from '../pipeline/dispatch.ts';
+import { callUpstream, ClientGone, type AttemptTime, type UpstreamCall } from '../pipeline/dispatch.ts';
 import { authorizeModel, mayUseModel } from '../pipeline/model-access.ts';
 import type { Admission } from '../pipeline/policy.ts';
 import { header, type RequestContext } from '../pipeline/request-context.ts';
@@ -78,6 +78,12 @@ export class RoutedRequest {
     this.#shared = shared;
     this.#ctx = ctx;
     this.#plan = plan;
+    const draft = ctx.ledger;
+    if (draft) {
+      draft.alias = plan.model;
+      draft.stream = plan.stream;
+      draft.attempts = this.#attempts;
+    }
     this.#primary = resolveAlias(shared.config, plan.model, (name) => mayUseModel(ctx, name));
     authorizeModel(ctx, this.#primary.name);
     this.#time = requestDeadline(shared.config, this.#primary, ctx.receivedAt, header(req.headers, TIMEOUT_HEADER));
@@ -206,6 +212,7 @@ export class RoutedRequest {
     try {
       const call = await callUpstream(this.#shared, ctx, dep, target.adapter, request, this.#plan.stream, this.#time);
       this.#accepted = true;
+      this.#ledgerServing(target, call);
       this.#attempts.push({ ...record, outcome: 'ok', ms: 0 });
       try {
         delivered = await this.#plan.deliver(call, target, { ...this.#visible(), ...this.#admission?.headers });
@@ -215,7 +222,12 @@ export class RoutedRequest {
       }
     } catch (err) {
       end();
-      if (err instanceof ClientGone) throw err;
+      if (ctx.ledger) ctx.ledger.deployment = dep;
+      if (err instanceof ClientGone) {
+        // The provider had accepted the call: its input is billed even though nobody got the answer.
+        if (this.#accepted && ctx.ledger) ctx.ledger.estimatedInputTokens = this.#plan.demand(target).inputTokens;
+        throw err;
+      }
       // A failure before the client's first byte: the provider billed nothing usable.
       this.#accepted = false;
       if (!(err instanceof GatewayError) || err.failureClass === undefined) throw err;
@@ -231,6 +243,7 @@ export class RoutedRequest {
     }
     end();
     this.#served(dep, performance.now() - startedAt, delivered);
+    this.#ledgerServed(target, delivered);
     return { kind: 'served' };
   }
 
@@ -297,6 +310,32 @@ export class RoutedRequest {
       ...(delivered.partialOutputTokens !== undefined ? { partialOutputTokens: delivered.partialOutputTokens } : {}),
     });
     this.#admission = undefined;
+  }
+
+  /** The ledger: who is serving, from when, and the provider's own id of the call. */
+  #ledgerServing(target: Target, call: UpstreamCall): void {
+    const draft = this.#ctx.ledger;
+    if (!draft) return;
+    draft.deployment = target.dep;
+    draft.providerStartedAt = call.sentAt;
+    const name = target.adapter.requestIdHeader;
+    const id = name === undefined ? undefined : call.response.headers[name];
+    if (typeof id === 'string') draft.vendorRequestId = id.slice(0, 200);
+  }
+
+  /** The ledger: what the served call used (or, without usage, what Tollgate estimates it used). */
+  #ledgerServed(target: Target, delivered: Delivered): void {
+    const draft = this.#ctx.ledger;
+    if (!draft) return;
+    draft.providerEndedAt = performance.now();
+    if (delivered.ttftMs !== undefined) draft.ttftMs = delivered.ttftMs;
+    if (delivered.error) draft.errorCode = delivered.error.code;
+    if (delivered.usage) {
+      draft.usage = delivered.usage;
+      return;
+    }
+    draft.estimatedInputTokens = this.#plan.demand(target).inputTokens;
+    if (delivered.partialOutputTokens !== undefined) draft.estimatedOutputTokens = delivered.partialOutputTokens;
   }
 
   /** Settles the current admission as it stands (idempotent). */

@@ -189,7 +189,7 @@ describe('errors', () => {
   });
 });
 
-test('spend: GET /admin/{teams,keys,tenants}/{id}/spend and /admin/spend report each budget period; unknown ids are 404', async () => {
+test('spend: GET /admin/{teams,keys,tenants}/{id}/spend and /admin/spend/global report each budget period; unknown ids are 404', async () => {
   const team = await call('POST', '/admin/teams', { team_id: 'spenders', max_budget: 12.5, budget_duration: '1mo', daily_token_cap: 1000 });
   assert.equal(team.status, 201);
   const report = await call('GET', '/admin/teams/spenders/spend');
@@ -206,7 +206,7 @@ test('spend: GET /admin/{teams,keys,tenants}/{id}/spend and /admin/spend report 
   await call('POST', '/admin/tenants', { tenant_id: 'untracked-budget' });
   const tenant = await call('GET', '/admin/tenants/untracked-budget/spend');
   assert.deepEqual(tenant.body.budgets, [{ budget: 'usd', unit: 'usd', period: 'all', period_starts_at: null, period_ends_at: null, limit: null, spent: 0, reserved: 0, remaining: null }]);
-  const global = await call('GET', '/admin/spend');
+  const global = await call('GET', '/admin/spend/global');
   assert.equal(global.body.object_type, 'global');
   assert.equal(global.body.budgets[0].limit, 100);
   assert.equal((await call('GET', '/admin/keys/nope/spend')).status, 404);

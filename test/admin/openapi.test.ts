@@ -18,7 +18,8 @@ const ROUTES = [
   'GET /admin/tenants', 'POST /admin/tenants', 'GET /admin/tenants/{tenant_id}', 'PATCH /admin/tenants/{tenant_id}', 'DELETE /admin/tenants/{tenant_id}',
   'GET /admin/keys', 'POST /admin/keys', 'GET /admin/keys/{key_id}', 'PATCH /admin/keys/{key_id}', 'DELETE /admin/keys/{key_id}',
   'POST /admin/keys/{key_id}/rotate', 'POST /admin/keys/{key_id}/revoke', 'POST /admin/keys/{key_id}/block', 'POST /admin/keys/{key_id}/unblock',
-  'GET /admin/keys/{key_id}/spend', 'GET /admin/teams/{team_id}/spend', 'GET /admin/tenants/{tenant_id}/spend', 'GET /admin/spend',
+  'GET /admin/keys/{key_id}/spend', 'GET /admin/teams/{team_id}/spend', 'GET /admin/tenants/{tenant_id}/spend', 'GET /admin/spend/global',
+  'GET /admin/spend', 'GET /admin/requests', 'GET /admin/requests/{request_id}', 'GET /admin/prompts/{request_id}', 'DELETE /admin/prompts',
   'GET /admin/limits', 'POST /admin/limits', 'GET /admin/limits/{scope}', 'PATCH /admin/limits/{scope}', 'DELETE /admin/limits/{scope}',
   'GET /admin/audit', 'GET /admin/openapi.json',
 ];
@@ -55,6 +56,10 @@ test('path parameters are declared, query parameters come from the zod schemas',
   assert.deepEqual(list, ['limit', 'after', 'team_id', 'status']);
   const audit = DOC.paths['/admin/audit'].get.parameters.map((p: { name: string }) => p.name);
   assert.deepEqual(audit, ['actor', 'action', 'object_type', 'object_id', 'since', 'until', 'limit', 'before_seq']);
+  const spend = DOC.paths['/admin/spend'].get.parameters.map((p: { name: string }) => p.name);
+  assert.deepEqual(spend, ['group_by', 'from', 'to', 'tenant', 'feature', 'model', 'key', 'team', 'provider', 'format']);
+  const requests = DOC.paths['/admin/requests'].get.parameters.map((p: { name: string }) => p.name);
+  assert.deepEqual(requests, ['from', 'to', 'tenant', 'feature', 'model', 'key', 'team', 'user', 'status', 'limit', 'cursor']);
   const limit = DOC.paths['/admin/teams'].get.parameters.find((p: { name: string }) => p.name === 'limit');
   assert.deepEqual(limit.schema, { type: 'integer', minimum: 1, maximum: 1000 });
 });
@@ -73,6 +78,14 @@ test('request bodies are the strict zod schemas; responses and errors are refere
   assert.equal(generate.requestBody.content['application/json'].schema.$ref, '#/components/schemas/KeyGenerate');
   assert.equal(generate.responses['201'].content['application/json'].schema.$ref, '#/components/schemas/KeyWithSecret');
   assert.equal(generate.responses['400'].$ref, '#/components/responses/Error');
+  const report = DOC.paths['/admin/spend'].get;
+  assert.equal(report.operationId, 'getSpendReport');
+  assert.equal(report.responses['200'].content['application/json'].schema.$ref, '#/components/schemas/SpendReport');
+  assert.equal(report.responses['200'].content['text/csv'].schema.type, 'string');
+  assert.deepEqual(Object.keys(report.responses).sort(), ['200', '400', '401', '403', '404', '503']);
+  assert.equal(DOC.paths['/admin/spend/global'].get.operationId, 'getGlobalSpend');
+  assert.equal(DOC.paths['/admin/requests/{request_id}'].get.responses['200'].content['application/json'].schema.$ref, '#/components/schemas/LedgerEvent');
+  assert.ok(DOC.components.schemas.LedgerEvent.properties.outcome);
   for (const ref of collectRefs(DOC)) {
     const [, section, name] = /^#\/components\/(schemas|responses)\/(.+)$/.exec(ref) ?? [];
     assert.ok(section && DOC.components[section][name!], `unresolved $ref ${ref}`);

@@ -2,7 +2,11 @@
 // listening on 127.0.0.1 on a free port, logging into memory instead of stdout.
 
 import type { GatewayConfig } from '../../src/config/gateway-config.ts';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { DEFAULT_DATABASE_URL } from '../../src/config/identity-schema.ts';
+import { DEFAULT_LEDGER_URL, DEFAULT_SPOOL_DIR } from '../../src/config/ledger-schema.ts';
 import { parseConfig } from '../../src/config/load-config.ts';
 import { createLogger } from '../../src/logging/logger.ts';
 import { startGateway, type RunningGateway } from '../../src/server.ts';
@@ -32,7 +36,11 @@ export async function startTestGateway(yaml: string, env: Record<string, string>
   const parsed = parseConfig(yaml, 'test-gateway.yaml', { env, overrides: { host: '127.0.0.1', port: 0 } });
   // Each test gateway gets its own in-memory SQLite database unless the YAML names one.
   const database = parsed.database.url === DEFAULT_DATABASE_URL ? { ...parsed.database, url: 'sqlite::memory:' } : parsed.database;
-  const config: GatewayConfig = { ...parsed, database, server: { ...parsed.server, shutdownGraceMs: Math.min(parsed.server.shutdownGraceMs, 200) } };
+  // Likewise its own in-memory ledger and its own spool folder (one process per spool folder).
+  const spool = parsed.ledger.spoolDir === DEFAULT_SPOOL_DIR ? await mkdtemp(join(tmpdir(), 'tollgate-test-spool-')) : undefined;
+  const defaultSinks = parsed.ledger.sinks.length === 1 && parsed.ledger.sinks[0] === DEFAULT_LEDGER_URL;
+  const ledger = { ...parsed.ledger, ...(defaultSinks ? { sinks: ['sqlite::memory:'] } : {}), ...(spool ? { spoolDir: spool } : {}) };
+  const config: GatewayConfig = { ...parsed, database, ledger, server: { ...parsed.server, shutdownGraceMs: Math.min(parsed.server.shutdownGraceMs, 200) } };
   let text = '';
   const logger = createLogger({ level: 'debug', write: (batch) => { text += batch; }, flushMs: 5 });
   const gateway = await startGateway({ config, logger, ...(options.now ? { now: options.now } : {}) });
@@ -64,6 +72,7 @@ export async function startTestGateway(yaml: string, env: Record<string, string>
     async shutdown() {
       await gateway.shutdown();
       logger.flush();
+      if (spool) await rm(spool, { recursive: true, force: true });
     },
   };
 }

@@ -5,6 +5,7 @@ import { formatSseEvent } from '../../providers/shared/sse-parser.ts';
 import { usageFromOpenAI } from '../../providers/shared/usage.ts';
 import type { ChatChunk, ChatRequest, SseEvent, StreamStep } from '../../providers/types.ts';
 import { encodingFor, maxOutputTokens } from '../../limits/token-estimate.ts';
+import { completionText } from '../../ledger/prompt-log/completion-text.ts';
 import { readJsonResponse } from '../../pipeline/dispatch.ts';
 import { attributeBody } from '../../pipeline/attribution.ts';
 import { applyParamSupport } from '../../pipeline/param-support.ts';
@@ -56,6 +57,8 @@ export function chatCompletionsRoute(deps: AppDeps) {
     const attributed = attributeBody(ctx, chat as unknown as Record<string, unknown>, deps.config.identity.userIdSalt);
     const stream = chat.stream === true;
     const clientWantsUsage = stream && chat.stream_options?.include_usage === true;
+    const capture = ctx.ledger?.capture;
+    if (capture) capture.prompt = body.value;
     await deps.call(ctx, req, {
       model: chat.model,
       stream,
@@ -74,12 +77,13 @@ export function chatCompletionsRoute(deps: AppDeps) {
           const { raw, json } = await readJsonResponse(call, deps.maxUpstreamBodyBytes);
           const completion = adapter.chat.fromResponse(json, dep);
           const usage = usageFromOpenAI(completion.usage);
-          sendJson(res, 200, adapter.chat.wire === 'openai' ? raw : JSON.stringify(completion), withUsage({ ...servedHeaders(ctx, dep, performance.now() - call.sentAt), ...extra }, usage));
+          if (capture) capture.completion = completionText(completion);
+          sendJson(res, 200, adapter.chat.wire === 'openai' ? raw : JSON.stringify(completion), withUsage({ ...servedHeaders(ctx, dep, performance.now() - call.sentAt), ...extra }, usage, dep, deps.prices));
           return usage ? { usage } : {};
         }
         const mode = adapter.chat.wire === 'openai' ? passthroughMode(clientWantsUsage) : chunkMode(clientWantsUsage);
         const head = () => res.writeHead(200, { ...SSE_HEADERS, ...servedHeaders(ctx, dep, call.headersAt - call.sentAt), ...extra });
-        return delivered(await relayStream(res, call, adapter.chat.stream, mode, head));
+        return delivered(await relayStream(res, call, adapter.chat.stream, mode, head, capture?.events));
       },
     });
   };

@@ -10,12 +10,14 @@ import { requireObject, validateEmbeddingsRequest } from '../../pipeline/validat
 import type { AppDeps } from '../app-deps.ts';
 import { readJsonBody } from '../read-json.ts';
 import { sendJson, servedHeaders } from '../respond.ts';
+import { withUsage } from './route-helpers.ts';
 
 /** POST /v1/embeddings */
 export function embeddingsRoute(deps: AppDeps) {
   return async function embeddings(ctx: RequestContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
     const request = validateEmbeddingsRequest(requireObject((await readJsonBody(req, deps.config.server.maxBodyBytes)).value));
     attributeBody(ctx, request as unknown as Record<string, unknown>, deps.config.identity.userIdSalt);
+    if (ctx.ledger?.capture) ctx.ledger.capture.prompt = request;
     await deps.call(ctx, req, {
       model: request.model,
       stream: false,
@@ -30,9 +32,7 @@ export function embeddingsRoute(deps: AppDeps) {
         const { raw, json } = await readJsonResponse(call, deps.maxUpstreamBodyBytes);
         const response = adapter.embeddings!.fromResponse(json, dep);
         const usage = usageFromOpenAI(response.usage as OpenAIUsage | undefined);
-        const headers = { ...servedHeaders(ctx, dep, performance.now() - call.sentAt), ...extra };
-        headers['x-usage-total-tokens'] = String(response.usage?.total_tokens ?? 0);
-        sendJson(res, 200, raw, headers);
+        sendJson(res, 200, raw, withUsage({ ...servedHeaders(ctx, dep, performance.now() - call.sentAt), ...extra }, usage, dep, deps.prices));
         return usage ? { usage } : {};
       },
     });

@@ -8,6 +8,7 @@ import { formatSseEvent } from '../../providers/shared/sse-parser.ts';
 import { usageFromOpenAI } from '../../providers/shared/usage.ts';
 import type { ChatChunk, ChatRequest, Deployment, MessagesPassthrough, ProviderAdapter, SseEvent, StreamStep } from '../../providers/types.ts';
 import { maxOutputTokens } from '../../limits/token-estimate.ts';
+import { completionText } from '../../ledger/prompt-log/completion-text.ts';
 import { readJsonResponse, scrub, type UpstreamCall } from '../../pipeline/dispatch.ts';
 import { attributeBody } from '../../pipeline/attribution.ts';
 import { applyParamSupport } from '../../pipeline/param-support.ts';
@@ -75,11 +76,12 @@ export function messagesRoute(deps: AppDeps) {
       const failure = passthrough.failureInBody?.(json);
       if (failure) throw new GatewayError(failure.code, scrub(`Deployment ${dep.id} (${dep.provider}) answered 200 with an error: ${failure.message}`, dep), { deployment: dep.id, failureClass: failure.class });
       const usage = passthrough.usageFromResponse(json);
-      sendJson(res, 200, raw, withUsage({ ...servedHeaders(ctx, dep, performance.now() - call.sentAt), ...extra }, usage));
+      if (ctx.ledger?.capture) ctx.ledger.capture.completion = completionText(json);
+      sendJson(res, 200, raw, withUsage({ ...servedHeaders(ctx, dep, performance.now() - call.sentAt), ...extra }, usage, dep, deps.prices));
       return usage ? { usage } : {};
     }
     const head = () => res.writeHead(200, { ...SSE_HEADERS, ...servedHeaders(ctx, dep, call.headersAt - call.sentAt), ...extra });
-    return delivered(await relayStream(res, call, passthrough.streamUsage, rawMode, head));
+    return delivered(await relayStream(res, call, passthrough.streamUsage, rawMode, head, ctx.ledger?.capture?.events));
   }
 
   async function translated(ctx: RequestContext, res: ServerResponse, call: UpstreamCall, chat: ChatRequest, model: string, dep: Deployment, adapter: ProviderAdapter, extra: Record<string, string>): Promise<Delivered> {
@@ -88,11 +90,12 @@ export function messagesRoute(deps: AppDeps) {
       const completion = adapter.chat.fromResponse(json, dep);
       const message = chatCompletionToAnthropicMessage(completion, model);
       const usage = usageFromOpenAI(completion.usage);
-      sendJson(res, 200, JSON.stringify(message), withUsage({ ...servedHeaders(ctx, dep, performance.now() - call.sentAt), ...extra }, usage));
+      if (ctx.ledger?.capture) ctx.ledger.capture.completion = completionText(completion);
+      sendJson(res, 200, JSON.stringify(message), withUsage({ ...servedHeaders(ctx, dep, performance.now() - call.sentAt), ...extra }, usage, dep, deps.prices));
       return usage ? { usage } : {};
     }
     const head = () => res.writeHead(200, { ...SSE_HEADERS, ...servedHeaders(ctx, dep, call.headersAt - call.sentAt), ...extra });
-    return delivered(await relayStream(res, call, adapter.chat.stream, translatedMode(adapter, model), head));
+    return delivered(await relayStream(res, call, adapter.chat.stream, translatedMode(adapter, model), head, ctx.ledger?.capture?.events));
   }
 
   /** The body in the canonical chat form, for a provider without a native Messages API. */
@@ -109,6 +112,7 @@ export function messagesRoute(deps: AppDeps) {
   return async function messages(ctx: RequestContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
     const body = requireObject((await readJsonBody(req, deps.config.server.maxBodyBytes)).value);
     const model = requireModel(body);
+    if (ctx.ledger?.capture) ctx.ledger.capture.prompt = body;
     attributeBody(ctx, body, deps.config.identity.userIdSalt);
     const stream = body.stream === true;
     /** The translated request of the current attempt (attempts run one at a time). */

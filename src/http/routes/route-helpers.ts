@@ -1,5 +1,6 @@
 import type { RelayResult } from '../../pipeline/stream-relay.ts';
-import type { Usage } from '../../providers/types.ts';
+import type { PriceTable } from '../../ledger/pricing/price-table.ts';
+import type { Deployment, Usage } from '../../providers/types.ts';
 import type { Delivered } from '../../routing/reliable-call.ts';
 
 export const SSE_HEADERS = Object.freeze({
@@ -20,7 +21,19 @@ export function delivered(relayed: RelayResult): Delivered {
   };
 }
 
-export function withUsage(headers: Record<string, string>, usage: Usage | undefined): Record<string, string> {
-  if (usage) headers['x-usage-total-tokens'] = String(usage.totalTokens);
+/**
+ * X-Usage-Total-Tokens and x-gateway-cost-usd on a non-streamed answer (the cost is the ledger's:
+ * the price table's, in US dollars; left out when the model has no price).
+ */
+export function withUsage(headers: Record<string, string>, usage: Usage | undefined, dep: Deployment, prices: PriceTable): Record<string, string> {
+  if (!usage) return headers;
+  headers['x-usage-total-tokens'] = String(usage.totalTokens);
+  const cost = prices.cost(dep, usage);
+  if (!cost.priceMissing) headers['x-gateway-cost-usd'] = formatUsd(cost.totalUsd);
   return headers;
+}
+
+/** Dollars with up to 10 decimals, no exponent, no trailing zeros. */
+function formatUsd(usd: number): string {
+  return usd.toFixed(10).replace(/\.?0+$/, '') || '0';
 }

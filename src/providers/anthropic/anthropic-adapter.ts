@@ -77,4 +77,5 @@ export const anthropicAdapter: ProviderAdapter = {
   },
   messages: anthropicMessagesPassthrough,
   mapError: mapAnthropicError,
+  requestIdHeader: 'request-id',
 };

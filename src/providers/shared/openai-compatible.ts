@@ -153,6 +153,7 @@ export function openAICompatibleAdapter(quirks: OpenAICompatibleQuirks): Provide
       stream: openAIStreamReducer,
     },
     mapError: mapOpenAIError,
+    requestIdHeader: 'x-request-id',
   };
   if (quirks.embeddings ?? true) {
     return {

@@ -1,0 +1,52 @@
+import type { LedgerEvent } from './ledger-event.ts';
+
+/**
+ * Where ledger events go. write() takes a batch; it is idempotent on event_id (writing an
+ * event twice keeps one row), because batches are retried and spooled batches replayed.
+ * It rejects when the batch could not be stored (the writer then spools it).
+ */
+export interface LedgerSink {
+  /** A short stable name (e.g. "sqlite", "postgres", "jsonl"), used for spool files and metrics. */
+  readonly name: string;
+  write(events: readonly LedgerEvent[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+export type SpendDimension = 'tenant' | 'feature' | 'model' | 'key' | 'team' | 'day' | 'provider' | 'deployment';
+
+export interface SpendQuery {
+  readonly groupBy: readonly SpendDimension[];
+  /** ISO timestamps; from inclusive, to exclusive. */
+  readonly from?: string;
+  readonly to?: string;
+  readonly filters: Partial<Record<'tenant' | 'feature' | 'model' | 'key' | 'team' | 'provider', string>>;
+}
+
+export interface SpendRow {
+  /** The group's values, by dimension (day as YYYY-MM-DD). */
+  readonly group: Readonly<Partial<Record<SpendDimension, string | null>>>;
+  readonly requests: number;
+  readonly errors: number;
+  readonly input_tokens: number;
+  readonly output_tokens: number;
+  readonly cached_input_tokens: number;
+  readonly total_tokens: number;
+  readonly cost_usd: number;
+  readonly saved_usd: number;
+}
+
+export interface RequestQuery {
+  readonly from?: string;
+  readonly to?: string;
+  readonly filters: Partial<Record<'tenant' | 'feature' | 'model' | 'key' | 'team' | 'user' | 'status', string>>;
+  readonly limit: number;
+  /** Continue after this (timestamp, event_id) cursor, newest first. */
+  readonly before?: { readonly timestamp: string; readonly eventId: string };
+}
+
+/** A sink that can be queried (the SQL ones): spend reports and audit queries. */
+export interface LedgerReader {
+  spend(query: SpendQuery): Promise<SpendRow[]>;
+  requests(query: RequestQuery): Promise<LedgerEvent[]>;
+  request(requestId: string): Promise<LedgerEvent | undefined>;
+}

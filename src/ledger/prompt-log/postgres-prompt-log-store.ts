@@ -1,0 +1,195 @@
+// PromptLogStore on PostgreSQL through a `pg` pool: the table lives in one schema (search_path
+// per connection). A dead server fails fast (connect and query timeouts) as StoreUnavailable,
+// whose message names the server but never its credentials. Large deletes run in chunks of
+// DELETE_CHUNK rows, each its own statement.
+
+import pg from 'pg';
+import type { StoreUnavailable } from '../../stores/identity-store.ts';
+import { isConnectionFailure, redactCredentials, toStoreError } from '../../stores/postgres/postgres-errors.ts';
+import { quoteSchema } from '../../stores/postgres/postgres-migrations.ts';
+import { readPostgresPromptLogVersion, runPostgresPromptLogMigrations } from './prompt-log-migrations.ts';
+import {
+  checkRow,
+  DELETE_CHUNK,
+  firstOfEach,
+  isoFromMs,
+  PROMPT_LOG_COLUMNS,
+  requireEpochMs,
+  SAVE_CHUNK,
+  selectorColumn,
+  type MigrationReport,
+  type PromptLogRow,
+  type PromptLogSelector,
+  type PromptLogStore,
+} from './prompt-log-store.ts';
+
+export interface PostgresPromptLogStoreOptions {
+  /** postgres://user:password@host:port/database?sslmode=... */
+  connectionString: string;
+  /** Where the table lives; created by migrate() when missing. Default "public". */
+  schema?: string;
+  /** Most connections open at once. Default 4. */
+  poolSize?: number;
+  /** Give up connecting after this long. Default 2000 ms. */
+  connectionTimeoutMillis?: number;
+  /** Give up on a query after this long, client side and as statement_timeout. Default 30000 ms. */
+  queryTimeoutMillis?: number;
+  /** Shown in pg_stat_activity. Default "tollgate-prompt-log". */
+  applicationName?: string;
+  /** Told when an idle pooled connection fails (the pool replaces it on next use). */
+  onPoolError?: (error: StoreUnavailable) => void;
+}
+
+const COLUMNS = PROMPT_LOG_COLUMNS.join(', ');
+const PER_ROW = PROMPT_LOG_COLUMNS.length;
+
+export class PostgresPromptLogStore implements PromptLogStore {
+  readonly backend = 'postgres' as const;
+  readonly #pool: pg.Pool;
+  readonly #schema: string;
+  readonly #server: string;
+  #closed = false;
+
+  constructor(options: PostgresPromptLogStoreOptions) {
+    this.#schema = options.schema ?? 'public';
+    quoteSchema(this.#schema);
+    this.#server = describeServer(options.connectionString);
+    const queryTimeout = options.queryTimeoutMillis ?? 30_000;
+    this.#pool = new pg.Pool({
+      connectionString: options.connectionString,
+      max: options.poolSize ?? 4,
+      connectionTimeoutMillis: options.connectionTimeoutMillis ?? 2000,
+      query_timeout: queryTimeout,
+      statement_timeout: queryTimeout,
+      idleTimeoutMillis: 30_000,
+      keepAlive: true,
+      application_name: options.applicationName ?? 'tollgate-prompt-log',
+      options: `-c search_path=${this.#schema}`,
+    });
+    this.#pool.on('error', (error) => options.onPoolError?.(toStoreError(error, this.#server) as StoreUnavailable));
+  }
+
+  async migrate(): Promise<MigrationReport> {
+    return this.#transaction((client) => runPostgresPromptLogMigrations(client, this.#schema));
+  }
+
+  async schemaVersion(): Promise<number> {
+    try {
+      return await readPostgresPromptLogVersion(this.#pool, this.#schema);
+    } catch (error) {
+      throw toStoreError(error, this.#server);
+    }
+  }
+
+  async save(rows: readonly PromptLogRow[]): Promise<number> {
+    const checked = firstOfEach(rows).map((row) => {
+      const { tsMs, expiresMs } = checkRow(row);
+      return [row.request_id, isoFromMs(tsMs), isoFromMs(expiresMs), row.tenant_id, row.team_id, row.key_id, row.user_id_hash, row.model_alias, row.prompt, row.completion];
+    });
+    if (checked.length === 0) return 0;
+    return this.#transaction(async (client) => {
+      let added = 0;
+      for (let i = 0; i < checked.length; i += SAVE_CHUNK) {
+        const chunk = checked.slice(i, i + SAVE_CHUNK);
+        const tuples = chunk.map((_, r) => `(${PROMPT_LOG_COLUMNS.map((_, c) => `$${r * PER_ROW + c + 1}`).join(', ')})`);
+        const result = await client.query(`INSERT INTO prompt_log (${COLUMNS}) VALUES ${tuples.join(', ')} ON CONFLICT (request_id) DO NOTHING`, chunk.flat());
+        added += result.rowCount ?? 0;
+      }
+      return added;
+    });
+  }
+
+  async get(requestId: string): Promise<PromptLogRow | undefined> {
+    if (typeof requestId !== 'string') throw new TypeError('requestId must be a string');
+    const { rows } = await this.#query(`SELECT ${COLUMNS} FROM prompt_log WHERE request_id = $1`, [requestId]);
+    return rows.length ? rowFromPostgres(rows[0]) : undefined;
+  }
+
+  async deleteBy(selector: PromptLogSelector): Promise<number> {
+    const { column, value } = selectorColumn(selector);
+    if (column === 'request_id') return (await this.#query('DELETE FROM prompt_log WHERE request_id = $1', [value])).rowCount ?? 0;
+    return this.#deleteChunks(`DELETE FROM prompt_log WHERE request_id IN (SELECT request_id FROM prompt_log WHERE ${column} = $1 LIMIT ${DELETE_CHUNK})`, value);
+  }
+
+  async purgeExpired(nowMs: number): Promise<number> {
+    const now = isoFromMs(requireEpochMs(nowMs, 'nowMs'));
+    return this.#deleteChunks(`DELETE FROM prompt_log WHERE request_id IN (SELECT request_id FROM prompt_log WHERE expires_at <= $1 LIMIT ${DELETE_CHUNK})`, now);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#pool.end();
+  }
+
+  async #deleteChunks(sql: string, value: string): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const deleted = (await this.#query(sql, [value])).rowCount ?? 0;
+      total += deleted;
+      if (deleted < DELETE_CHUNK) return total;
+    }
+  }
+
+  async #query(text: string, values: unknown[]): Promise<pg.QueryResult> {
+    try {
+      return await this.#pool.query(text, values);
+    } catch (error) {
+      throw toStoreError(error, this.#server);
+    }
+  }
+
+  /** A transaction on a checked-out client, discarded afterwards if its connection failed. */
+  async #transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    let client: pg.PoolClient;
+    try {
+      client = await this.#pool.connect();
+    } catch (error) {
+      throw toStoreError(error, this.#server);
+    }
+    let broken: Error | undefined;
+    const onError = (error: Error) => {
+      broken ??= error;
+    };
+    client.on('error', onError);
+    try {
+      await client.query('BEGIN');
+      const result = await work(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      if (isConnectionFailure(error)) broken ??= error as Error;
+      else await client.query('ROLLBACK').catch((rollbackError: Error) => (broken ??= rollbackError));
+      throw toStoreError(error, this.#server);
+    } finally {
+      client.off('error', onError);
+      client.release(broken);
+    }
+  }
+}
+
+function rowFromPostgres(row: Record<string, unknown>): PromptLogRow {
+  return {
+    request_id: String(row.request_id),
+    ts: isoFromMs((row.ts as Date).getTime()),
+    expires_at: isoFromMs((row.expires_at as Date).getTime()),
+    tenant_id: (row.tenant_id as string | null) ?? null,
+    team_id: (row.team_id as string | null) ?? null,
+    key_id: (row.key_id as string | null) ?? null,
+    user_id_hash: (row.user_id_hash as string | null) ?? null,
+    model_alias: (row.model_alias as string | null) ?? null,
+    prompt: String(row.prompt),
+    completion: String(row.completion),
+  };
+}
+
+function describeServer(connectionString: string): string {
+  let url: URL;
+  try {
+    url = new URL(connectionString);
+  } catch {
+    throw new TypeError(`not a valid PostgreSQL URL: ${redactCredentials(connectionString)}`);
+  }
+  const host = url.hostname || url.searchParams.get('host') || 'localhost';
+  return `${host}${url.port ? `:${url.port}` : ''}${url.pathname.length > 1 ? url.pathname : ''}`;
+}

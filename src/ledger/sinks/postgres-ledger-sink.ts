@@ -1,0 +1,438 @@
+// The ledger on PostgreSQL through a `pg` pool: table ledger_events, range-partitioned by day on
+// ts (one partition per UTC day, ledger_events_pYYYYMMDD, created on demand before a batch needs
+// it), so old days are dropped whole (DROP TABLE) and time-range reports scan only their days.
+//
+// Uniqueness. A primary key on a partitioned table must include the partition key, so it is
+// (ts, event_id). Writing an event again (a retried or replayed batch) writes the same event:
+// the same event_id with the same timestamp, the same row, caught by ON CONFLICT DO NOTHING.
+// (Two different events sharing one event_id but not their timestamp would both be kept; the
+// writer mints event ids as UUIDs, so that is not a case the ledger has to settle.) The key
+// leads with ts, so inserts land at the right edge of the index and `ORDER BY ts DESC,
+// event_id DESC` pages walk it backwards.
+//
+// Writes: one transaction per batch, in chunks (default 500 rows) of one named, prepared
+// INSERT .. SELECT FROM ROWS FROM (unnest($1::text[]), ..) ON CONFLICT DO NOTHING: one array
+// parameter per column, whatever the chunk size; the next chunk is built while the previous
+// one runs. Measured with bench/ledger-bench.ts. Money is integer pico-dollars (see
+// ledger-rows.ts). Indexes are few on purpose (each costs ~3 µs of server CPU per row): the
+// key, request_id (request()), and (tenant_id, ts) (a customer's calls, newest first).
+// event_json is text: exactly what was written (jsonb would reorder keys), and not parsed on the
+// way in (the sink writes it with JSON.stringify; a json column would lex every event once
+// more, about a fifth of the server's time per row). Ad-hoc SQL casts: event_json::jsonb->'tags'.
+
+import { createHash } from 'node:crypto';
+import pg from 'pg';
+import type { LedgerEvent } from '../ledger-event.ts';
+import type { LedgerReader, LedgerSink, RequestQuery, SpendQuery, SpendRow } from '../ledger-sink.ts';
+import type { MigrationReport, StoreUnavailable } from '../../stores/identity-store.ts';
+import { pendingMigrations, requireLimit, type Migration } from '../../stores/identity-rows.ts';
+import { isConnectionFailure, redactCredentials, toStoreError } from '../../stores/postgres/postgres-errors.ts';
+import { quoteSchema } from '../../stores/postgres/postgres-migrations.ts';
+import {
+  batchRows,
+  COLUMNS,
+  eventFromColumn,
+  eventInstantMs,
+  InvalidLedgerEvent,
+  requestsSql,
+  spendRowFrom,
+  spendSql,
+  utcDay,
+  type LedgerRow,
+  type SqlDialect,
+} from './ledger-rows.ts';
+
+export const POSTGRES_LEDGER_MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'ledger: ledger_events, partitioned by day on ts',
+    sql: `
+      CREATE TABLE ledger_events (
+        event_id text COLLATE "C" NOT NULL,
+        ts timestamptz NOT NULL,
+        day date NOT NULL,
+        request_id text COLLATE "C" NOT NULL,
+        endpoint text NOT NULL,
+        stream boolean NOT NULL,
+        tenant_id text COLLATE "C",
+        feature_id text COLLATE "C",
+        key_id text COLLATE "C",
+        team_id text COLLATE "C",
+        user_id_hash text COLLATE "C",
+        model_alias text COLLATE "C",
+        model_resolved text COLLATE "C",
+        provider text COLLATE "C",
+        deployment_id text COLLATE "C",
+        status text COLLATE "C" NOT NULL,
+        error_code text,
+        http_status integer NOT NULL,
+        cache_hit boolean NOT NULL,
+        input_tokens bigint NOT NULL,
+        output_tokens bigint NOT NULL,
+        cached_input_tokens bigint NOT NULL,
+        cache_write_tokens bigint NOT NULL,
+        reasoning_tokens bigint NOT NULL,
+        total_tokens bigint NOT NULL,
+        usage_estimated boolean NOT NULL,
+        cost_input_pico bigint NOT NULL,
+        cost_output_pico bigint NOT NULL,
+        cost_total_pico bigint NOT NULL,
+        cost_saved_pico bigint NOT NULL,
+        price_missing boolean NOT NULL,
+        latency_ms bigint NOT NULL,
+        schema_version integer NOT NULL,
+        event_json text NOT NULL,
+        PRIMARY KEY (ts, event_id)
+      ) PARTITION BY RANGE (ts);
+      COMMENT ON COLUMN ledger_events.cost_total_pico IS 'USD x 10^12 (pico-dollars), exact; divide by 1e12 for dollars';
+      CREATE INDEX ledger_events_request ON ledger_events (request_id);
+      CREATE INDEX ledger_events_tenant ON ledger_events (tenant_id, ts);
+    `,
+  },
+];
+
+/** Lock namespace for pg_advisory_xact_lock(int, int): "Tled"; the second key names the schema and purpose. */
+const LEDGER_LOCK = 0x546c6564;
+const MIGRATION_TIMEOUT_MS = 120_000;
+const PARTITION_LOCK_TIMEOUT_MS = 10_000;
+/** The array type of each column, for unnest. */
+const COLUMN_TYPES: Readonly<Record<keyof LedgerRow, string>> = {
+  event_id: 'text', ts_ms: 'timestamptz', day: 'date', request_id: 'text', endpoint: 'text', stream: 'boolean',
+  tenant_id: 'text', feature_id: 'text', key_id: 'text', team_id: 'text', user_id_hash: 'text',
+  model_alias: 'text', model_resolved: 'text', provider: 'text', deployment_id: 'text',
+  status: 'text', error_code: 'text', http_status: 'integer', cache_hit: 'boolean',
+  input_tokens: 'bigint', output_tokens: 'bigint', cached_input_tokens: 'bigint', cache_write_tokens: 'bigint',
+  reasoning_tokens: 'bigint', total_tokens: 'bigint', usage_estimated: 'boolean',
+  cost_input_pico: 'bigint', cost_output_pico: 'bigint', cost_total_pico: 'bigint', cost_saved_pico: 'bigint', price_missing: 'boolean',
+  latency_ms: 'bigint', schema_version: 'integer', event_json: 'text',
+};
+const COLUMN_NAMES = COLUMNS.map((c) => (c === 'ts_ms' ? 'ts' : c));
+const MONEY = 'sum(cost_total_pico)::text AS cost_pico, sum(cost_saved_pico)::text AS saved_pico';
+const DAY_TEXT = "to_char(day, 'YYYY-MM-DD')";
+const DIALECT: SqlDialect = {
+  tsColumn: 'ts',
+  tsValue: (ms) => new Date(ms).toISOString(),
+  placeholder: (position) => `$${position}`,
+  eventColumn: 'event_json',
+};
+
+export interface PostgresLedgerSinkOptions {
+  /** postgres://user:password@host:port/database?sslmode=... */
+  connectionString: string;
+  /** Where the tables live; created on first use when missing. Default "public". */
+  schema?: string;
+  /** Most connections open at once. Default 4. */
+  poolSize?: number;
+  /** Rows per INSERT statement. Default 500. */
+  chunkSize?: number;
+  /** Give up connecting after this long. Default 2000 ms. */
+  connectionTimeoutMillis?: number;
+  /** Give up on a statement after this long. Default 30000 ms. */
+  queryTimeoutMillis?: number;
+  /** Shown in pg_stat_activity. Default "tollgate-ledger". */
+  applicationName?: string;
+  /** Told when an idle pooled connection fails (the pool replaces it on next use). */
+  onPoolError?: (error: StoreUnavailable) => void;
+}
+
+export class PostgresLedgerSink implements LedgerSink, LedgerReader {
+  readonly name = 'postgres';
+  readonly #pool: pg.Pool;
+  readonly #schema: string;
+  readonly #table: string;
+  /** The chunk INSERT, as a named statement: prepared once per connection, planned once (planning it costs ms on a partitioned table). */
+  readonly #insert: { readonly name: string; readonly text: string };
+  readonly #chunkSize: number;
+  readonly #server: string;
+  /** Days whose partition is known to exist. */
+  readonly #partitions = new Set<string>();
+  #migrated: Promise<MigrationReport> | undefined;
+  #closed = false;
+
+  constructor(options: PostgresLedgerSinkOptions) {
+    this.#schema = options.schema ?? 'public';
+    this.#table = `${quoteSchema(this.#schema)}.ledger_events`;
+    this.#server = describeServer(options.connectionString);
+    this.#chunkSize = options.chunkSize ?? 500;
+    if (!Number.isInteger(this.#chunkSize) || this.#chunkSize < 1) throw new RangeError(`chunkSize must be a positive integer, got ${options.chunkSize}`);
+    const text = insertSql(this.#table);
+    this.#insert = { name: `tollgate_ledger_insert_${createHash('sha256').update(text).digest('hex').slice(0, 16)}`, text };
+    const queryTimeout = options.queryTimeoutMillis ?? 30_000;
+    this.#pool = new pg.Pool({
+      connectionString: options.connectionString,
+      max: options.poolSize ?? 4,
+      connectionTimeoutMillis: options.connectionTimeoutMillis ?? 2000,
+      query_timeout: queryTimeout,
+      statement_timeout: queryTimeout,
+      idleTimeoutMillis: 30_000,
+      keepAlive: true,
+      application_name: options.applicationName ?? 'tollgate-ledger',
+    });
+    this.#pool.on('error', (error) => options.onPoolError?.(toStoreError(error, this.#server) as StoreUnavailable));
+  }
+
+  /** Applies pending ledger migrations (also done on first use); replicas racing apply each version once. */
+  async migrate(): Promise<MigrationReport> {
+    const report = await this.#transaction((client) => migrate(client, this.#schema));
+    this.#migrated ??= Promise.resolve(report);
+    return report;
+  }
+
+  /** 0 when the schema or its ledger_schema_migrations table does not exist yet. */
+  async schemaVersion(): Promise<number> {
+    const table = await this.#query('SELECT to_regclass($1) AS t', [`${quoteSchema(this.#schema)}.ledger_schema_migrations`]);
+    if (table.rows[0].t === null) return 0;
+    const result = await this.#query(`SELECT coalesce(max(version), 0) AS v FROM ${quoteSchema(this.#schema)}.ledger_schema_migrations`, []);
+    return Number(result.rows[0].v);
+  }
+
+  async write(events: readonly LedgerEvent[]): Promise<void> {
+    if (!Array.isArray(events)) throw new TypeError('write() takes an array of ledger events');
+    if (events.length === 0) return;
+    await this.#ready();
+    try {
+      await this.#writeBatch(events);
+    } catch (error) {
+      // A partition dropped under us (retention): forget what we knew, create, retry once.
+      if ((error as { cause?: { code?: string } }).cause?.code !== '23514') throw error;
+      this.#partitions.clear();
+      await this.#writeBatch(events);
+    }
+  }
+
+  async spend(query: SpendQuery): Promise<SpendRow[]> {
+    const { sql, params, dimensions } = spendSql(query, DIALECT, this.#table, MONEY, DAY_TEXT);
+    await this.#ready();
+    const { rows } = await this.#query(sql, params);
+    return rows
+      .filter((row) => Number(row.requests) > 0)
+      .map((row) => spendRowFrom(row, dimensions, (r) => ({ cost: BigInt(String(r.cost_pico ?? 0)), saved: BigInt(String(r.saved_pico ?? 0)) })));
+  }
+
+  async requests(query: RequestQuery): Promise<LedgerEvent[]> {
+    const { sql, params } = requestsSql(query, DIALECT, this.#table, requireLimit(query.limit));
+    await this.#ready();
+    const { rows } = await this.#query(sql, params);
+    return rows.map((row) => eventFromColumn(row.event_json));
+  }
+
+  async request(requestId: string): Promise<LedgerEvent | undefined> {
+    if (typeof requestId !== 'string') throw new TypeError('requestId must be a string');
+    await this.#ready();
+    // Materialised first: with ORDER BY .. LIMIT 1 alone the planner may walk the (ts, event_id)
+    // key of every partition backwards looking for the id, instead of probing request_id.
+    const { rows } = await this.#query(
+      `WITH found AS MATERIALIZED (SELECT ts, event_id, event_json FROM ${this.#table} WHERE request_id = $1)
+       SELECT event_json FROM found ORDER BY ts DESC, event_id DESC LIMIT 1`,
+      [requestId],
+    );
+    return rows.length ? eventFromColumn(rows[0].event_json) : undefined;
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#pool.end();
+  }
+
+  /** Migrates once per sink; a failed attempt (database down) is retried on the next call. */
+  #ready(): Promise<MigrationReport> {
+    if (!this.#migrated) {
+      const attempt = this.#transaction((client) => migrate(client, this.#schema));
+      this.#migrated = attempt;
+      attempt.catch(() => {
+        if (this.#migrated === attempt) this.#migrated = undefined;
+      });
+    }
+    return this.#migrated;
+  }
+
+  /**
+   * One transaction. Each chunk's rows are built (and checked) while the previous chunk runs on
+   * the server, one statement in flight at a time. An invalid event or a failed chunk rolls the
+   * whole batch back, once the statement in flight has settled.
+   */
+  async #writeBatch(events: readonly LedgerEvent[]): Promise<void> {
+    await this.#ensurePartitions(events);
+    await this.#transaction(async (client) => {
+      const seen = new Set<string>();
+      let inFlight: Promise<unknown> | undefined;
+      try {
+        for (let start = 0; start < events.length; start += this.#chunkSize) {
+          const rows = batchRows(events.slice(start, start + this.#chunkSize), seen);
+          const values = rows.length ? chunkParams(rows) : undefined;
+          if (inFlight) await inFlight;
+          inFlight = values ? client.query({ ...this.#insert, values }) : undefined;
+        }
+        if (inFlight) await inFlight;
+      } catch (error) {
+        await inFlight?.catch(() => undefined);
+        throw error;
+      }
+    });
+  }
+
+  /** The partitions of the batch's days (and of the day after the last), when not known to exist. */
+  async #ensurePartitions(events: readonly LedgerEvent[]): Promise<void> {
+    const days = new Set<string>();
+    for (const event of events) {
+      // An invalid timestamp is reported by the row check, with the event's id.
+      const ms = eventInstantMs(event?.timestamp);
+      if (ms !== undefined) days.add(utcDay(ms));
+    }
+    if (days.size === 0) return;
+    const sorted = [...days].sort();
+    const missing = sorted.filter((day) => !this.#partitions.has(day));
+    if (missing.length === 0) return;
+    // Tomorrow's partition too, made ahead so the first batch after midnight need not wait.
+    const ahead = nextDay(sorted[sorted.length - 1]);
+    if (!this.#partitions.has(ahead)) missing.push(ahead);
+    await this.#transaction((client) => createPartitions(client, this.#schema, missing));
+    for (const day of missing) this.#partitions.add(day);
+  }
+
+  async #query(text: string, values: unknown[]): Promise<pg.QueryResult> {
+    try {
+      return await this.#pool.query(text, values);
+    } catch (error) {
+      throw toStoreError(error, this.#server);
+    }
+  }
+
+  /** A transaction on a checked-out client, discarded afterwards if its connection failed. */
+  async #transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    let client: pg.PoolClient;
+    try {
+      client = await this.#pool.connect();
+    } catch (error) {
+      throw toStoreError(error, this.#server);
+    }
+    let broken: Error | undefined;
+    const onError = (error: Error) => {
+      broken ??= error;
+    };
+    client.on('error', onError);
+    try {
+      await client.query('BEGIN');
+      const result = await work(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      if (isConnectionFailure(error)) broken ??= error as Error;
+      else await client.query('ROLLBACK').catch((rollbackError: Error) => (broken ??= rollbackError));
+      if (error instanceof InvalidLedgerEvent) throw error;
+      throw toStoreError(error, this.#server);
+    } finally {
+      client.off('error', onError);
+      client.release(broken);
+    }
+  }
+}
+
+/**
+ * The chunk INSERT: one array parameter per column, zipped back into rows by ROWS FROM, except
+ * the events themselves, sent as one text of event_json lines split on the server by
+ * string_to_array (JSON.stringify never writes a raw newline). An array of JSON texts would
+ * make the client escape every quote in them and the server unescape it again.
+ */
+function insertSql(table: string): string {
+  const sources = COLUMNS.map((column, i) =>
+    column === 'event_json' ? `unnest(string_to_array($${i + 1}::text, E'\\n'))` : `unnest($${i + 1}::${COLUMN_TYPES[column]}[])`,
+  );
+  return `INSERT INTO ${table} (${COLUMN_NAMES.join(', ')}) SELECT * FROM ROWS FROM (${sources.join(', ')}) ON CONFLICT (ts, event_id) DO NOTHING`;
+}
+
+/**
+ * The parameters of one chunk, in COLUMNS order: array literals written here (pg would escape
+ * every element of a JS array one by one), and the events as lines.
+ */
+function chunkParams(rows: readonly LedgerRow[]): string[] {
+  return COLUMNS.map((column) => {
+    if (column === 'event_json') return rows.map((row) => row.event_json).join('\n');
+    const kind = COLUMN_TYPES[column];
+    let literal = '{';
+    for (let i = 0; i < rows.length; i++) {
+      if (i > 0) literal += ',';
+      const value = rows[i][column];
+      if (value === null) literal += 'NULL';
+      else if (column === 'ts_ms') literal += new Date(value as number).toISOString();
+      else if (kind === 'text') literal += quoteElement(value as string);
+      else if (kind === 'boolean') literal += value ? 't' : 'f';
+      else literal += String(value); // integers, bigints, and days (YYYY-MM-DD needs no quotes)
+    }
+    return `${literal}}`;
+  });
+}
+
+const ARRAY_SPECIAL = /["\\]/;
+
+/** A text element of an array literal: always quoted (so "", NULL and commas stay text). */
+function quoteElement(text: string): string {
+  return ARRAY_SPECIAL.test(text) ? `"${text.replace(/["\\]/g, '\\$&')}"` : `"${text}"`;
+}
+
+async function migrate(client: pg.PoolClient, schema: string): Promise<MigrationReport> {
+  const quoted = quoteSchema(schema);
+  const run = (text: string, values?: unknown[]) => client.query({ text, values, query_timeout: MIGRATION_TIMEOUT_MS } as pg.QueryConfig);
+  await run(`SET LOCAL statement_timeout = ${MIGRATION_TIMEOUT_MS}`);
+  await run('SELECT pg_advisory_xact_lock($1::int, hashtext($2))', [LEDGER_LOCK, `${schema}:migrate`]);
+  // Only when missing: CREATE SCHEMA IF NOT EXISTS still needs CREATE on the database.
+  const exists = await run('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema]);
+  if (exists.rowCount === 0) await run(`CREATE SCHEMA ${quoted}`);
+  await run(`SET LOCAL search_path TO ${quoted}`);
+  await run(`CREATE TABLE IF NOT EXISTS ledger_schema_migrations (
+    version integer PRIMARY KEY,
+    name text NOT NULL,
+    applied_at timestamptz NOT NULL DEFAULT now()
+  )`);
+  const applied = await run('SELECT version FROM ledger_schema_migrations');
+  const pending = pendingMigrations(POSTGRES_LEDGER_MIGRATIONS, new Set(applied.rows.map((r) => Number(r.version))));
+  for (const migration of pending) {
+    await run(migration.sql);
+    await run('INSERT INTO ledger_schema_migrations (version, name) VALUES ($1, $2)', [migration.version, migration.name]);
+  }
+  const version = await run('SELECT coalesce(max(version), 0) AS version FROM ledger_schema_migrations');
+  return { applied: pending.map((m) => m.version), version: Number(version.rows[0].version) };
+}
+
+const DAY = /^\d{4}-\d{2}-\d{2}$/;
+const DAY_MS = 86_400_000;
+
+/** The day after. */
+export function nextDay(day: string): string {
+  return new Date(Date.parse(`${day}T00:00:00Z`) + DAY_MS).toISOString().slice(0, 10);
+}
+
+/**
+ * The partition of each day, when missing. Under an advisory lock, so replicas racing for one
+ * day do not collide. Each is created as a plain table and then attached: ATTACH PARTITION holds
+ * only SHARE UPDATE EXCLUSIVE on ledger_events (CREATE TABLE .. PARTITION OF would take ACCESS
+ * EXCLUSIVE and queue every insert behind a long report); it adds the key and indexes itself.
+ */
+async function createPartitions(client: pg.PoolClient, schema: string, days: readonly string[]): Promise<void> {
+  const quoted = quoteSchema(schema);
+  await client.query(`SET LOCAL lock_timeout = ${PARTITION_LOCK_TIMEOUT_MS}`);
+  await client.query('SELECT pg_advisory_xact_lock($1::int, hashtext($2))', [LEDGER_LOCK, `${schema}:partitions`]);
+  for (const day of days) {
+    // DDL takes no parameters: names and bounds are built from a checked YYYY-MM-DD only.
+    if (!DAY.test(day)) throw new RangeError(`not a day: ${JSON.stringify(day)}`);
+    const name = `ledger_events_p${day.replaceAll('-', '')}`;
+    const found = await client.query('SELECT to_regclass($1) AS t', [`${quoted}.${name}`]);
+    if (found.rows[0].t !== null) continue;
+    await client.query(`CREATE TABLE ${quoted}.${name} (LIKE ${quoted}.ledger_events INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE)`);
+    await client.query(
+      `ALTER TABLE ${quoted}.ledger_events ATTACH PARTITION ${quoted}.${name} FOR VALUES FROM ('${day}T00:00:00Z') TO ('${nextDay(day)}T00:00:00Z')`,
+    );
+  }
+}
+
+function describeServer(connectionString: string): string {
+  let url: URL;
+  try {
+    url = new URL(connectionString);
+  } catch {
+    throw new TypeError(`not a valid PostgreSQL URL: ${redactCredentials(connectionString)}`);
+  }
+  const host = url.hostname || url.searchParams.get('host') || 'localhost';
+  return `${host}${url.port ? `:${url.port}` : ''}${url.pathname.length > 1 ? url.pathname : ''}`;
+}

@@ -1,0 +1,177 @@
+// The ledger sink contract on a real PostgreSQL (TOLLGATE_TEST_POSTGRES_URL, default
+// postgresql://postgres@127.0.0.1:5432/test), one fresh schema per test, all dropped at the end;
+// plus the PostgreSQL-only checks: day partitions made on demand (also by racing replicas),
+// the key, the column types, and failing fast without the password when the server is away.
+// Unreachable server: skipped with a message, or a failure when CI is set.
+
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, test } from 'node:test';
+import pg from 'pg';
+import { StoreUnavailable } from '../../src/stores/identity-store.ts';
+import { openIdentityStore } from '../../src/stores/open-identity-store.ts';
+import { redactCredentials } from '../../src/stores/postgres/postgres-errors.ts';
+import { openLedgerSink } from '../../src/ledger/open-ledger-sink.ts';
+import { PostgresLedgerSink } from '../../src/ledger/sinks/postgres-ledger-sink.ts';
+import { ledgerEvent, ledgerTime } from '../helpers/ledger-events.ts';
+import { ledgerSinkContract, type ReadableSink } from './ledger-sink-contract.ts';
+
+const URL = process.env.TOLLGATE_TEST_POSTGRES_URL || 'postgresql://postgres@127.0.0.1:5432/test';
+const SCHEMA_PREFIX = `tg_ledger_${process.pid}_${randomBytes(4).toString('hex')}`;
+const admin = new pg.Pool({ connectionString: URL, max: 2, connectionTimeoutMillis: 2000 });
+admin.on('error', () => undefined);
+const schemas = new Set<string>();
+
+async function dropSchema(schema: string): Promise<void> {
+  await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  schemas.delete(schema);
+}
+
+after(async () => {
+  for (const schema of [...schemas]) await dropSchema(schema).catch(() => undefined);
+  await admin.end();
+});
+
+async function reachability(): Promise<string | undefined> {
+  try {
+    await admin.query('SELECT 1');
+    return undefined;
+  } catch (error) {
+    const reason = (error as Error).message || (error as { code?: string }).code;
+    return `PostgreSQL at ${redactCredentials(URL)} unreachable: ${reason}`;
+  }
+}
+
+const unreachable = await reachability();
+if (unreachable && process.env.CI) throw new Error(`${unreachable} (CI is set, so the PostgreSQL ledger tests fail instead of skipping)`);
+
+let counter = 0;
+function newSchema(): string {
+  const schema = `${SCHEMA_PREFIX}_${++counter}`;
+  schemas.add(schema);
+  return schema;
+}
+
+async function partitions(schema: string): Promise<string[]> {
+  const { rows } = await admin.query(
+    `SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent
+     JOIN pg_namespace n ON n.oid = p.relnamespace WHERE n.nspname = $1 AND p.relname = 'ledger_events' ORDER BY 1`,
+    [schema],
+  );
+  return rows.map((r) => r.relname);
+}
+
+if (unreachable) {
+  test('LedgerSink contract: PostgreSQL, and the PostgreSQL-only ledger tests', { skip: `${unreachable}; skipped` }, () => undefined);
+} else {
+  ledgerSinkContract('PostgreSQL', async () => {
+    const schema = newSchema();
+    const sink = (await openLedgerSink(URL, { schema, poolSize: 4 })) as ReadableSink;
+    return {
+      sink,
+      reopen: async () => (await openLedgerSink(URL, { schema, poolSize: 1 })) as ReadableSink,
+      cleanup: async () => {
+        await sink.close();
+        await dropSchema(schema);
+      },
+    };
+  });
+
+  test('PostgreSQL: one partition per UTC day, made on demand (and the next day ahead); key (ts, event_id); event_json as text', async () => {
+    const schema = newSchema();
+    const sink = new PostgresLedgerSink({ connectionString: URL, schema, poolSize: 2 });
+    try {
+      assert.equal(await sink.schemaVersion(), 0);
+      await sink.write([ledgerEvent({ timestamp: '2026-12-01T23:59:59.999Z' }), ledgerEvent({ timestamp: '2026-12-02T00:00:00.000Z' })]);
+      assert.equal(await sink.schemaVersion(), 1);
+      assert.deepEqual(await partitions(schema), ['ledger_events_p20261201', 'ledger_events_p20261202', 'ledger_events_p20261203']);
+      const counts = await admin.query(`SELECT tableoid::regclass::text AS part, count(*)::int AS n FROM "${schema}".ledger_events GROUP BY 1 ORDER BY 1`);
+      assert.deepEqual(counts.rows.map((r) => [r.part.replace(/^.*\./, ''), r.n]), [['ledger_events_p20261201', 1], ['ledger_events_p20261202', 1]]);
+      const key = await admin.query(
+        `SELECT pg_get_constraintdef(c.oid) AS def FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid JOIN pg_namespace n ON n.oid = t.relnamespace
+         WHERE n.nspname = $1 AND t.relname = 'ledger_events' AND c.contype = 'p'`,
+        [schema],
+      );
+      assert.equal(key.rows[0].def, 'PRIMARY KEY (ts, event_id)');
+      const types = await admin.query(
+        "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = $1 AND table_name = 'ledger_events' AND column_name IN ('event_json', 'cost_total_pico', 'ts', 'day') ORDER BY 1",
+        [schema],
+      );
+      assert.deepEqual(types.rows.map((r) => [r.column_name, r.data_type]), [['cost_total_pico', 'bigint'], ['day', 'date'], ['event_json', 'text'], ['ts', 'timestamp with time zone']]);
+      // A later day far from the first gets its own partition too.
+      await sink.write([ledgerEvent({ timestamp: '2027-03-04T05:06:07.000Z' })]);
+      assert.ok((await partitions(schema)).includes('ledger_events_p20270304'));
+      const indexes = await admin.query(`SELECT indexname FROM pg_indexes WHERE schemaname = $1 AND tablename = 'ledger_events_p20270304' ORDER BY 1`, [schema]);
+      assert.equal(indexes.rows.length, 3, `the key, request_id and tenant indexes on each partition: ${indexes.rows.map((r) => r.indexname).join(', ')}`);
+    } finally {
+      await sink.close();
+      await dropSchema(schema);
+    }
+  });
+
+  test('PostgreSQL: replicas racing on a new schema and new days migrate once, create each partition once, keep each event once', async () => {
+    const schema = newSchema();
+    const sinks = [1, 2, 3, 4].map(() => new PostgresLedgerSink({ connectionString: URL, schema, poolSize: 2 }));
+    try {
+      const events = Array.from({ length: 900 }, (_, i) => ledgerEvent({ timestamp: ledgerTime(i * 600_000) }));
+      // Every replica writes every event (a replayed spool on each), at once.
+      await Promise.all(sinks.map((sink) => sink.write(events)));
+      const { rows } = await admin.query(`SELECT count(*)::int AS n, count(DISTINCT event_id)::int AS d FROM "${schema}".ledger_events`);
+      assert.deepEqual(rows[0], { n: 900, d: 900 });
+      const migrations = await admin.query(`SELECT version FROM "${schema}".ledger_schema_migrations`);
+      assert.deepEqual(migrations.rows.map((r) => r.version), [1]);
+      assert.ok((await partitions(schema)).length >= 7);
+    } finally {
+      await Promise.all(sinks.map((s) => s.close()));
+      await dropSchema(schema);
+    }
+  });
+
+  test('PostgreSQL: a dropped day partition (retention) is made again when an event for that day arrives', async () => {
+    const schema = newSchema();
+    const sink = new PostgresLedgerSink({ connectionString: URL, schema, poolSize: 2 });
+    try {
+      await sink.write([ledgerEvent({ timestamp: '2026-12-01T10:00:00Z' })]);
+      await admin.query(`DROP TABLE "${schema}".ledger_events_p20261201`);
+      await sink.write([ledgerEvent({ timestamp: '2026-12-01T11:00:00Z', request_id: 'late' })]);
+      assert.equal((await sink.request('late'))?.request_id, 'late');
+    } finally {
+      await sink.close();
+      await dropSchema(schema);
+    }
+  });
+
+  test('PostgreSQL: the ledger can live in the identity store\'s schema (separate migration tables)', async () => {
+    const schema = newSchema();
+    const identity = await openIdentityStore({ url: URL, schema, poolSize: 1 });
+    const sink = new PostgresLedgerSink({ connectionString: URL, schema, poolSize: 1 });
+    try {
+      const version = (await identity.migrate()).version;
+      assert.deepEqual(await sink.migrate(), { applied: [1], version: 1 });
+      await sink.write([ledgerEvent({ request_id: 'same-schema' })]);
+      assert.equal(await identity.schemaVersion(), version);
+      assert.deepEqual((await identity.migrate()).applied, []);
+      assert.equal((await sink.request('same-schema'))?.request_id, 'same-schema');
+    } finally {
+      await sink.close();
+      await identity.close();
+      await dropSchema(schema);
+    }
+  });
+}
+
+test('PostgreSQL: a refused connection fails the write fast as StoreUnavailable, without the password', async () => {
+  const sink = new PostgresLedgerSink({ connectionString: 'postgresql://tollgate:s3cret-pw@127.0.0.1:1/test', schema: 'anything' });
+  try {
+    for (const call of [() => sink.write([ledgerEvent()]), () => sink.spend({ groupBy: [], filters: {} }), () => sink.request('x')]) {
+      await assert.rejects(call(), (error: Error) => {
+        assert.ok(error instanceof StoreUnavailable, `${error.name}: ${error.message}`);
+        assert.match(error.message, /PostgreSQL at 127\.0\.0\.1:1\/test is unavailable: .*ECONNREFUSED/);
+        assert.doesNotMatch(error.message, /s3cret-pw/);
+        return true;
+      });
+    }
+  } finally {
+    await sink.close();
+  }
+});
