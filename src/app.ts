@@ -112,7 +112,13 @@ export function createApp(options: AppOptions): App {
     tokens: createTokenEstimator(),
     health,
     prices: options.limits.prices,
-    call: createReliableCall({ config, health, policy, transportFor: transports.transportFor, logger, metrics: options.metrics, random }),
+    call: createReliableCall({
+      config, health, policy, transportFor: transports.transportFor, logger, metrics: options.metrics, random,
+      unitPrice: (dep) => {
+        const price = options.limits.prices.priceOf(dep);
+        return price ? price.input + price.output : undefined;
+      },
+    }),
   };
   const { identity } = options;
   const authenticate = createAuthenticator({ masterKey: config.masterKey, directory: identity.directory, unknownTenants: config.identity.unknownTenants });

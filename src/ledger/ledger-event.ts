@@ -93,7 +93,7 @@ export interface LedgerEvent {
     /** Deployments tried, in order: `alias/deployment:outcome(code)`. */
     readonly fallback_chain: readonly string[];
     readonly fallback_used: boolean;
-    /** The limit that refused it (e.g. `rpm:key`), when one did. */
+    /** The limit that refused it, as `type:scope` (e.g. `requests_per_minute:key`), when one did. */
     readonly rate_limit_tier: string | null;
     /** Reserved for the guardrails. */
     readonly guardrail_verdict: string | null;

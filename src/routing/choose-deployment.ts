@@ -16,6 +16,8 @@ export interface ChooseOptions {
   readonly avoid?: ReadonlySet<string>;
   /** Receives the ids of half-open deployments this request claimed as their probe. */
   readonly probes?: Set<string>;
+  /** cost-based: a deployment's input plus output price per token. */
+  readonly unitPrice?: (dep: Deployment) => number | undefined;
 }
 
 export async function chooseDeployment(alias: AliasConfig, options: ChooseOptions): Promise<Deployment | undefined> {
@@ -25,7 +27,7 @@ export async function chooseDeployment(alias: AliasConfig, options: ChooseOption
   if (only && !avoid?.has(only.id) && health.availability(only.id) === 'available') return only;
   let open = alias.deployments.filter((d) => !avoid?.has(d.id) && health.availability(d.id) !== 'cooling');
   const strategy = STRATEGIES[alias.routing.strategy];
-  const input = { stats: (id: string) => health.stats(id), random: options.random, latencyBuffer: options.latencyBuffer, stream: options.stream };
+  const input = { stats: (id: string) => health.stats(id), random: options.random, latencyBuffer: options.latencyBuffer, stream: options.stream, ...(options.unitPrice ? { unitPrice: options.unitPrice } : {}) };
   while (open.length > 0) {
     let order = Infinity;
     for (const d of open) order = Math.min(order, d.order);

@@ -69,6 +69,8 @@ export interface ReliableCallDeps {
   readonly logger: Logger;
   readonly metrics: Metrics;
   readonly random: () => number;
+  /** cost-based routing: a deployment's input plus output price per token (the ledger's price table). */
+  readonly unitPrice?: (dep: Deployment) => number | undefined;
 }
 
 export function createReliableCall(deps: ReliableCallDeps): ReliableCall {

@@ -162,8 +162,10 @@ export class RoutedRequest {
 
   /** Prefers a deployment that has not failed this request; goes back to one only if none is left. */
   async #choose(here: AliasTry): Promise<Deployment | undefined> {
-    const { health, random, config } = this.#shared;
-    const choose = (avoid: ReadonlySet<string>) => chooseDeployment(here.alias, { health, random, latencyBuffer: config.router.latencyBuffer, stream: this.#plan.stream, avoid, probes: this.#probes });
+    const { health, random, config, unitPrice } = this.#shared;
+    const choose = (avoid: ReadonlySet<string>) => chooseDeployment(here.alias, {
+      health, random, latencyBuffer: config.router.latencyBuffer, stream: this.#plan.stream, avoid, probes: this.#probes, ...(unitPrice ? { unitPrice } : {}),
+    });
     if (here.failed.size === 0) return choose(here.avoid);
     return await choose(new Set([...here.avoid, ...here.failed])) ?? choose(here.avoid);
   }

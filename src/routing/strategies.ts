@@ -13,6 +13,8 @@ export interface StrategyInput {
   readonly latencyBuffer: number;
   /** Streams are judged by time to first token, whole calls by latency. */
   readonly stream: boolean;
+  /** cost-based: input plus output price per token (undefined: no price known). */
+  readonly unitPrice?: (dep: Deployment) => number | undefined;
 }
 
 export type Strategy = (candidates: readonly Deployment[], input: StrategyInput) => Deployment;
@@ -68,11 +70,13 @@ const latencyBased: Strategy = (candidates, { stats, random, latencyBuffer, stre
 /** Fewest calls in flight. */
 const leastBusy: Strategy = (candidates, { stats, random }) => weighted(lowest(candidates, (d) => stats(d.id).inFlight), random);
 
-/** Cheapest per token (input plus output price); unpriced deployments come last. */
-const costBased: Strategy = (candidates, { random }) => weighted(lowest(candidates, (d) => {
-  if (d.inputCostPerToken === undefined || d.outputCostPerToken === undefined) return Infinity;
-  return d.inputCostPerToken + d.outputCostPerToken;
-}), random);
+/** The config's own prices, when no price table is given. */
+function configPrice(d: Deployment): number | undefined {
+  return d.inputCostPerToken === undefined || d.outputCostPerToken === undefined ? undefined : d.inputCostPerToken + d.outputCostPerToken;
+}
+
+/** Cheapest per token (input plus output price, from the price table); unpriced deployments come last. */
+const costBased: Strategy = (candidates, { random, unitPrice = configPrice }) => weighted(lowest(candidates, (d) => unitPrice(d) ?? Infinity), random);
 
 /**
  * Provisioned capacity first: deployments with an rpm or tpm (reserved or committed quota) are

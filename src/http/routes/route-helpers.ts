@@ -1,5 +1,6 @@
 import type { RelayResult } from '../../pipeline/stream-relay.ts';
 import type { PriceTable } from '../../ledger/pricing/price-table.ts';
+import { formatUsd } from '../../ledger/reconcile/usd.ts';
 import type { Deployment, Usage } from '../../providers/types.ts';
 import type { Delivered } from '../../routing/reliable-call.ts';
 
@@ -31,9 +32,4 @@ export function withUsage(headers: Record<string, string>, usage: Usage | undefi
   const cost = prices.cost(dep, usage);
   if (!cost.priceMissing) headers['x-gateway-cost-usd'] = formatUsd(cost.totalUsd);
   return headers;
-}
-
-/** Dollars with up to 10 decimals, no exponent, no trailing zeros. */
-function formatUsd(usd: number): string {
-  return usd.toFixed(10).replace(/\.?0+$/, '') || '0';
 }
