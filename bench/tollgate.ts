@@ -86,10 +86,15 @@ async function startTollgate(repoRoot: string, port: number, yaml: (dir: string)
   return child;
 }
 
+/** The default ledger (a SQLite file), in the gateway's own temporary folder. */
+function ledgerYaml(dir: string): string {
+  return `ledger: { sinks: ["sqlite:${dir}/ledger.db"], spool_dir: "${dir}/spool" }`;
+}
+
 /** Start Tollgate in the bare configuration (master key, no tenant, in-memory SQLite). */
 export async function startTollgateBare(repoRoot: string, upstreamPort: number, delayMs: number): Promise<GatewayHandle> {
   const port = await freePort();
-  const child = await startTollgate(repoRoot, port, () => bareConfigYaml(port, upstreamPort, delayMs, ['database: { url: "sqlite::memory:" }']));
+  const child = await startTollgate(repoRoot, port, (dir) => bareConfigYaml(port, upstreamPort, delayMs, ['database: { url: "sqlite::memory:" }', ledgerYaml(dir)]));
   return { process: child, target: tollgateTarget('tollgate bare', port) };
 }
 
@@ -120,6 +125,7 @@ export async function startTollgateGoverned(repoRoot: string, upstreamPort: numb
   const port = await freePort();
   const extra = (dir: string) => [
     `database: { url: "sqlite:${dir}/bench.db" }`,
+    ledgerYaml(dir),
     ...(redis ? [`redis: { url: "${BENCH_REDIS_URL}", key_prefix: "${BENCH_REDIS_PREFIX}" }`] : []),
   ];
   const child = await startTollgate(repoRoot, port, (dir) => bareConfigYaml(port, upstreamPort, delayMs, extra(dir)));

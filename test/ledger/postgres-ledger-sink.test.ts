@@ -5,52 +5,18 @@
 // Unreachable server: skipped with a message, or a failure when CI is set.
 
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { after, test } from 'node:test';
-import pg from 'pg';
+import { test } from 'node:test';
 import { StoreUnavailable } from '../../src/stores/identity-store.ts';
 import { openIdentityStore } from '../../src/stores/open-identity-store.ts';
-import { redactCredentials } from '../../src/stores/postgres/postgres-errors.ts';
 import { openLedgerSink } from '../../src/ledger/open-ledger-sink.ts';
 import { PostgresLedgerSink } from '../../src/ledger/sinks/postgres-ledger-sink.ts';
+import { PostgresPromptLogStore } from '../../src/ledger/prompt-log/postgres-prompt-log-store.ts';
+import { PostgresIdentityStore } from '../../src/stores/postgres/postgres-identity-store.ts';
 import { ledgerEvent, ledgerTime } from '../helpers/ledger-events.ts';
 import { ledgerSinkContract, type ReadableSink } from './ledger-sink-contract.ts';
+import { throwawaySchemas } from '../helpers/throwaway-schemas.ts';
 
-const URL = process.env.TOLLGATE_TEST_POSTGRES_URL || 'postgresql://postgres@127.0.0.1:5432/test';
-const SCHEMA_PREFIX = `tg_ledger_${process.pid}_${randomBytes(4).toString('hex')}`;
-const admin = new pg.Pool({ connectionString: URL, max: 2, connectionTimeoutMillis: 2000 });
-admin.on('error', () => undefined);
-const schemas = new Set<string>();
-
-async function dropSchema(schema: string): Promise<void> {
-  await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-  schemas.delete(schema);
-}
-
-after(async () => {
-  for (const schema of [...schemas]) await dropSchema(schema).catch(() => undefined);
-  await admin.end();
-});
-
-async function reachability(): Promise<string | undefined> {
-  try {
-    await admin.query('SELECT 1');
-    return undefined;
-  } catch (error) {
-    const reason = (error as Error).message || (error as { code?: string }).code;
-    return `PostgreSQL at ${redactCredentials(URL)} unreachable: ${reason}`;
-  }
-}
-
-const unreachable = await reachability();
-if (unreachable && process.env.CI) throw new Error(`${unreachable} (CI is set, so the PostgreSQL ledger tests fail instead of skipping)`);
-
-let counter = 0;
-function newSchema(): string {
-  const schema = `${SCHEMA_PREFIX}_${++counter}`;
-  schemas.add(schema);
-  return schema;
-}
+const { url: URL, admin, unreachable, newSchema, dropSchema } = await throwawaySchemas('tg_ledger', 'ledger');
 
 async function partitions(schema: string): Promise<string[]> {
   const { rows } = await admin.query(
@@ -156,6 +122,24 @@ if (unreachable) {
       await sink.close();
       await identity.close();
       await dropSchema(schema);
+    }
+  });
+
+  test('PostgreSQL: identity store, ledger sink and prompt log migrating a fresh schema at once all succeed (one CREATE SCHEMA lock)', async () => {
+    for (let round = 0; round < 5; round++) {
+      const schema = newSchema();
+      const identities = [1, 2].map(() => new PostgresIdentityStore({ connectionString: URL, schema, poolSize: 1 }));
+      const sinks = [1, 2].map(() => new PostgresLedgerSink({ connectionString: URL, schema, poolSize: 1 }));
+      const prompts = [1, 2].map(() => new PostgresPromptLogStore({ connectionString: URL, schema, poolSize: 1 }));
+      try {
+        await Promise.all([...identities.map((s) => s.migrate()), ...sinks.map((s) => s.migrate()), ...prompts.map((s) => s.migrate())]);
+        assert.ok((await identities[0].schemaVersion()) > 0);
+        assert.ok((await sinks[0].schemaVersion()) > 0);
+        assert.ok((await prompts[0].schemaVersion()) > 0);
+      } finally {
+        await Promise.all([...identities, ...sinks, ...prompts].map((s) => s.close()));
+        await dropSchema(schema);
+      }
     }
   });
 }

@@ -6,49 +6,15 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { createServer, type Socket } from 'node:net';
-import { after, test } from 'node:test';
-import pg from 'pg';
+import { test } from 'node:test';
 import { StoreConflict, StoreUnavailable } from '../../src/stores/identity-store.ts';
 import { openIdentityStore } from '../../src/stores/open-identity-store.ts';
-import { redactCredentials } from '../../src/stores/postgres/postgres-errors.ts';
 import { PostgresIdentityStore } from '../../src/stores/postgres/postgres-identity-store.ts';
 import { identityStoreContract } from './identity-store.contract.ts';
 import { audit, auditBefore, hashOf, key, team } from './identity-fixtures.ts';
+import { throwawaySchemas } from '../helpers/throwaway-schemas.ts';
 
-const URL = process.env.TOLLGATE_TEST_POSTGRES_URL || 'postgresql://postgres@127.0.0.1:5432/test';
-const SCHEMA_PREFIX = `tg_test_${process.pid}_${randomBytes(4).toString('hex')}`;
-const admin = new pg.Pool({ connectionString: URL, max: 2, connectionTimeoutMillis: 2000 });
-admin.on('error', () => undefined);
-const schemas = new Set<string>();
-
-async function dropSchema(schema: string): Promise<void> {
-  await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-  schemas.delete(schema);
-}
-
-after(async () => {
-  for (const schema of [...schemas]) await dropSchema(schema).catch(() => undefined);
-  await admin.end();
-});
-
-async function reachability(): Promise<string | undefined> {
-  try {
-    await admin.query('SELECT 1');
-    return undefined;
-  } catch (error) {
-    const reason = (error as Error).message || (error as { code?: string }).code;
-    return `PostgreSQL at ${redactCredentials(URL)} unreachable: ${reason}`;
-  }
-}
-
-const unreachable = await reachability();
-if (unreachable && process.env.CI) throw new Error(`${unreachable} (CI is set, so the PostgreSQL store tests fail instead of skipping)`);
-
-function newSchema(): string {
-  const schema = `${SCHEMA_PREFIX}_${schemas.size + 1}_${randomBytes(2).toString('hex')}`;
-  schemas.add(schema);
-  return schema;
-}
+const { url: URL, admin, unreachable, newSchema, dropSchema } = await throwawaySchemas('tg_test', 'store');
 
 if (unreachable) {
   test('IdentityStore contract: PostgreSQL, and the PostgreSQL-only store tests', { skip: `${unreachable}; skipped` }, () => undefined);

@@ -3,10 +3,9 @@
 // whose message names the server but never its credentials. Large deletes run in chunks of
 // DELETE_CHUNK rows, each its own statement.
 
-import pg from 'pg';
 import type { StoreUnavailable } from '../../stores/identity-store.ts';
-import { isConnectionFailure, redactCredentials, toStoreError } from '../../stores/postgres/postgres-errors.ts';
-import { quoteSchema } from '../../stores/postgres/postgres-migrations.ts';
+import { PgPool } from '../../stores/postgres/pg-pool.ts';
+import { quoteSchema } from '../../stores/postgres/pg-schema.ts';
 import { readPostgresPromptLogVersion, runPostgresPromptLogMigrations } from './prompt-log-migrations.ts';
 import {
   checkRow,
@@ -45,40 +44,21 @@ const PER_ROW = PROMPT_LOG_COLUMNS.length;
 
 export class PostgresPromptLogStore implements PromptLogStore {
   readonly backend = 'postgres' as const;
-  readonly #pool: pg.Pool;
+  readonly #db: PgPool;
   readonly #schema: string;
-  readonly #server: string;
-  #closed = false;
 
   constructor(options: PostgresPromptLogStoreOptions) {
     this.#schema = options.schema ?? 'public';
     quoteSchema(this.#schema);
-    this.#server = describeServer(options.connectionString);
-    const queryTimeout = options.queryTimeoutMillis ?? 30_000;
-    this.#pool = new pg.Pool({
-      connectionString: options.connectionString,
-      max: options.poolSize ?? 4,
-      connectionTimeoutMillis: options.connectionTimeoutMillis ?? 2000,
-      query_timeout: queryTimeout,
-      statement_timeout: queryTimeout,
-      idleTimeoutMillis: 30_000,
-      keepAlive: true,
-      application_name: options.applicationName ?? 'tollgate-prompt-log',
-      options: `-c search_path=${this.#schema}`,
-    });
-    this.#pool.on('error', (error) => options.onPoolError?.(toStoreError(error, this.#server) as StoreUnavailable));
+    this.#db = new PgPool(options, { poolSize: 4, queryTimeoutMillis: 30_000, applicationName: 'tollgate-prompt-log', searchPath: this.#schema });
   }
 
   async migrate(): Promise<MigrationReport> {
-    return this.#transaction((client) => runPostgresPromptLogMigrations(client, this.#schema));
+    return this.#db.transaction((client) => runPostgresPromptLogMigrations(client, this.#schema));
   }
 
   async schemaVersion(): Promise<number> {
-    try {
-      return await readPostgresPromptLogVersion(this.#pool, this.#schema);
-    } catch (error) {
-      throw toStoreError(error, this.#server);
-    }
+    return readPostgresPromptLogVersion(this.#db, this.#schema);
   }
 
   async save(rows: readonly PromptLogRow[]): Promise<number> {
@@ -87,7 +67,7 @@ export class PostgresPromptLogStore implements PromptLogStore {
       return [row.request_id, isoFromMs(tsMs), isoFromMs(expiresMs), row.tenant_id, row.team_id, row.key_id, row.user_id_hash, row.model_alias, row.prompt, row.completion];
     });
     if (checked.length === 0) return 0;
-    return this.#transaction(async (client) => {
+    return this.#db.transaction(async (client) => {
       let added = 0;
       for (let i = 0; i < checked.length; i += SAVE_CHUNK) {
         const chunk = checked.slice(i, i + SAVE_CHUNK);
@@ -101,13 +81,13 @@ export class PostgresPromptLogStore implements PromptLogStore {
 
   async get(requestId: string): Promise<PromptLogRow | undefined> {
     if (typeof requestId !== 'string') throw new TypeError('requestId must be a string');
-    const { rows } = await this.#query(`SELECT ${COLUMNS} FROM prompt_log WHERE request_id = $1`, [requestId]);
+    const { rows } = await this.#db.query(`SELECT ${COLUMNS} FROM prompt_log WHERE request_id = $1`, [requestId]);
     return rows.length ? rowFromPostgres(rows[0]) : undefined;
   }
 
   async deleteBy(selector: PromptLogSelector): Promise<number> {
     const { column, value } = selectorColumn(selector);
-    if (column === 'request_id') return (await this.#query('DELETE FROM prompt_log WHERE request_id = $1', [value])).rowCount ?? 0;
+    if (column === 'request_id') return (await this.#db.query('DELETE FROM prompt_log WHERE request_id = $1', [value])).rowCount ?? 0;
     return this.#deleteChunks(`DELETE FROM prompt_log WHERE request_id IN (SELECT request_id FROM prompt_log WHERE ${column} = $1 LIMIT ${DELETE_CHUNK})`, value);
   }
 
@@ -117,53 +97,15 @@ export class PostgresPromptLogStore implements PromptLogStore {
   }
 
   async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    await this.#pool.end();
+    await this.#db.close();
   }
 
   async #deleteChunks(sql: string, value: string): Promise<number> {
     let total = 0;
     for (;;) {
-      const deleted = (await this.#query(sql, [value])).rowCount ?? 0;
+      const deleted = (await this.#db.query(sql, [value])).rowCount ?? 0;
       total += deleted;
       if (deleted < DELETE_CHUNK) return total;
-    }
-  }
-
-  async #query(text: string, values: unknown[]): Promise<pg.QueryResult> {
-    try {
-      return await this.#pool.query(text, values);
-    } catch (error) {
-      throw toStoreError(error, this.#server);
-    }
-  }
-
-  /** A transaction on a checked-out client, discarded afterwards if its connection failed. */
-  async #transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-    let client: pg.PoolClient;
-    try {
-      client = await this.#pool.connect();
-    } catch (error) {
-      throw toStoreError(error, this.#server);
-    }
-    let broken: Error | undefined;
-    const onError = (error: Error) => {
-      broken ??= error;
-    };
-    client.on('error', onError);
-    try {
-      await client.query('BEGIN');
-      const result = await work(client);
-      await client.query('COMMIT');
-      return result;
-    } catch (error) {
-      if (isConnectionFailure(error)) broken ??= error as Error;
-      else await client.query('ROLLBACK').catch((rollbackError: Error) => (broken ??= rollbackError));
-      throw toStoreError(error, this.#server);
-    } finally {
-      client.off('error', onError);
-      client.release(broken);
     }
   }
 }
@@ -181,15 +123,4 @@ function rowFromPostgres(row: Record<string, unknown>): PromptLogRow {
     prompt: String(row.prompt),
     completion: String(row.completion),
   };
-}
-
-function describeServer(connectionString: string): string {
-  let url: URL;
-  try {
-    url = new URL(connectionString);
-  } catch {
-    throw new TypeError(`not a valid PostgreSQL URL: ${redactCredentials(connectionString)}`);
-  }
-  const host = url.hostname || url.searchParams.get('host') || 'localhost';
-  return `${host}${url.port ? `:${url.port}` : ''}${url.pathname.length > 1 ? url.pathname : ''}`;
 }

@@ -12,7 +12,9 @@ import type { DatabaseSync } from 'node:sqlite';
 import type pg from 'pg';
 import { pendingMigrations, type Migration } from '../../stores/identity-rows.ts';
 import type { MigrationReport } from '../../stores/identity-store.ts';
-import { quoteSchema } from '../../stores/postgres/postgres-migrations.ts';
+import type { Queryable } from '../../stores/postgres/pg-pool.ts';
+import { readMigrationVersion, runMigrations } from '../../stores/postgres/pg-schema.ts';
+import { MIGRATION_LOCK } from '../../stores/postgres/postgres-migrations.ts';
 
 export const SQLITE_PROMPT_LOG_MIGRATIONS: readonly Migration[] = [
   {
@@ -107,57 +109,15 @@ function sqliteVersion(db: DatabaseSync): number {
 
 // ── PostgreSQL ──────────────────────────────────────────────────────────────
 
-/**
- * pg_advisory_xact_lock(int, int): the same key as the identity store's migrations ("Toll", then
- * the schema), so the two never race to create a shared schema (CREATE SCHEMA is not safe to
- * run concurrently, IF NOT EXISTS or not).
- */
-const MIGRATION_LOCK = 0x546f6c6c;
-const MIGRATION_TIMEOUT_MS = 120_000;
-
-/** Applies pending migrations inside the caller's transaction on `client`. */
+/** Applies pending migrations inside the caller's transaction on `client`, under the identity store's migration lock ("Toll", then the schema). */
 export async function runPostgresPromptLogMigrations(
   client: pg.PoolClient,
   schema: string,
   migrations: readonly Migration[] = POSTGRES_PROMPT_LOG_MIGRATIONS,
 ): Promise<MigrationReport> {
-  const quoted = quoteSchema(schema);
-  const run = (text: string, values?: unknown[]) => client.query({ text, values, query_timeout: MIGRATION_TIMEOUT_MS } as pg.QueryConfig);
-  await run(`SET LOCAL statement_timeout = ${MIGRATION_TIMEOUT_MS}`);
-  await run('SELECT pg_advisory_xact_lock($1::int, hashtext($2))', [MIGRATION_LOCK, schema]);
-  // Only when missing: CREATE SCHEMA IF NOT EXISTS still needs CREATE on the database. Another
-  // writer without our lock may create it meanwhile: that is fine too.
-  const exists = await run('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema]);
-  if (exists.rowCount === 0) {
-    await run('SAVEPOINT create_schema');
-    try {
-      await run(`CREATE SCHEMA ${quoted}`);
-      await run('RELEASE SAVEPOINT create_schema');
-    } catch (error) {
-      const code = (error as { code?: string }).code;
-      if (code !== '42P06' && code !== '23505') throw error;
-      await run('ROLLBACK TO SAVEPOINT create_schema');
-    }
-  }
-  await run(`SET LOCAL search_path TO ${quoted}`);
-  await run(`CREATE TABLE IF NOT EXISTS ${PROMPT_LOG_MIGRATIONS_TABLE} (
-    version integer PRIMARY KEY,
-    name text NOT NULL,
-    applied_at timestamptz NOT NULL DEFAULT now()
-  )`);
-  const applied = await run(`SELECT version FROM ${PROMPT_LOG_MIGRATIONS_TABLE}`);
-  const pending = pendingMigrations(migrations, new Set(applied.rows.map((r) => Number(r.version))));
-  for (const migration of pending) {
-    await run(migration.sql);
-    await run(`INSERT INTO ${PROMPT_LOG_MIGRATIONS_TABLE} (version, name) VALUES ($1, $2)`, [migration.version, migration.name]);
-  }
-  const version = await run(`SELECT coalesce(max(version), 0) AS version FROM ${PROMPT_LOG_MIGRATIONS_TABLE}`);
-  return { applied: pending.map((m) => m.version), version: Number(version.rows[0].version) };
+  return runMigrations(client, schema, { table: PROMPT_LOG_MIGRATIONS_TABLE, migrations, lock: { key: MIGRATION_LOCK, name: schema } });
 }
 
-export async function readPostgresPromptLogVersion(queryable: pg.Pool | pg.PoolClient, schema: string): Promise<number> {
-  const table = await queryable.query('SELECT to_regclass($1) AS t', [`${quoteSchema(schema)}.${PROMPT_LOG_MIGRATIONS_TABLE}`]);
-  if (table.rows[0].t === null) return 0;
-  const result = await queryable.query(`SELECT coalesce(max(version), 0) AS version FROM ${quoteSchema(schema)}.${PROMPT_LOG_MIGRATIONS_TABLE}`);
-  return Number(result.rows[0].version);
+export async function readPostgresPromptLogVersion(queryable: Queryable, schema: string): Promise<number> {
+  return readMigrationVersion(queryable, schema, PROMPT_LOG_MIGRATIONS_TABLE);
 }

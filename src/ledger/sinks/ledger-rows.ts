@@ -16,6 +16,7 @@
 // the UTC day of the timestamp.
 
 import type { LedgerEvent, LedgerStatus } from '../ledger-event.ts';
+import { picoToUsd, usdToPico } from '../pico-dollars.ts';
 import type { RequestQuery, SpendDimension, SpendQuery, SpendRow } from '../ledger-sink.ts';
 
 /** A batch holds an event the sink cannot store (a bug upstream: retrying will not help). */
@@ -28,36 +29,7 @@ export class InvalidLedgerEvent extends TypeError {
   }
 }
 
-const PICO_DIGITS = 12;
-
-/** USD → integer pico-dollars, from the shortest decimal that round-trips the double (half away from zero). */
-export function usdToPico(usd: number): bigint {
-  if (!Number.isFinite(usd)) throw new RangeError(`a USD amount must be finite, got ${usd}`);
-  // Fast path, same answer: below $1000 a double's spacing is under 10^-12 $, so when a whole
-  // number of pico-dollars converts back to this very double, it is the one the digits name.
-  const scaled = Math.round(usd * 1e12);
-  if (Math.abs(usd) < 1000 && scaled / 1e12 === usd) return BigInt(scaled);
-  const text = String(Math.abs(usd));
-  const [mantissa, exponent = '0'] = text.split('e');
-  const [whole, fraction = ''] = mantissa.split('.');
-  const digits = BigInt(whole + fraction);
-  const shift = PICO_DIGITS - fraction.length + Number(exponent);
-  let pico: bigint;
-  if (shift >= 0) {
-    pico = digits * 10n ** BigInt(shift);
-  } else {
-    const divisor = 10n ** BigInt(-shift);
-    pico = digits / divisor + ((digits % divisor) * 2n >= divisor ? 1n : 0n);
-  }
-  return usd < 0 ? -pico : pico;
-}
-
-/** Integer pico-dollars → USD, correctly rounded (one rounding, whatever the size). */
-export function picoToUsd(pico: bigint): number {
-  const negative = pico < 0n;
-  const digits = (negative ? -pico : pico).toString().padStart(PICO_DIGITS + 1, '0');
-  return Number(`${negative ? '-' : ''}${digits.slice(0, -PICO_DIGITS)}.${digits.slice(-PICO_DIGITS)}`);
-}
+export { picoToUsd, usdToPico };
 
 /** A stored pico amount as a JS value a driver takes: a number while exact, else a bigint. */
 export function picoParam(pico: bigint): number | bigint {

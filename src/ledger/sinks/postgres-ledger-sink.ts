@@ -21,13 +21,13 @@
 // more, about a fifth of the server's time per row). Ad-hoc SQL casts: event_json::jsonb->'tags'.
 
 import { createHash } from 'node:crypto';
-import pg from 'pg';
+import type pg from 'pg';
 import type { LedgerEvent } from '../ledger-event.ts';
 import type { LedgerReader, LedgerSink, RequestQuery, SpendQuery, SpendRow } from '../ledger-sink.ts';
 import type { MigrationReport, StoreUnavailable } from '../../stores/identity-store.ts';
-import { pendingMigrations, requireLimit, type Migration } from '../../stores/identity-rows.ts';
-import { isConnectionFailure, redactCredentials, toStoreError } from '../../stores/postgres/postgres-errors.ts';
-import { quoteSchema } from '../../stores/postgres/postgres-migrations.ts';
+import { requireLimit, type Migration } from '../../stores/identity-rows.ts';
+import { describeServer, PgPool } from '../../stores/postgres/pg-pool.ts';
+import { quoteSchema, readMigrationVersion, runMigrations } from '../../stores/postgres/pg-schema.ts';
 import {
   batchRows,
   COLUMNS,
@@ -93,7 +93,7 @@ export const POSTGRES_LEDGER_MIGRATIONS: readonly Migration[] = [
 
 /** Lock namespace for pg_advisory_xact_lock(int, int): "Tled"; the second key names the schema and purpose. */
 const LEDGER_LOCK = 0x546c6564;
-const MIGRATION_TIMEOUT_MS = 120_000;
+const MIGRATIONS_TABLE = 'ledger_schema_migrations';
 const PARTITION_LOCK_TIMEOUT_MS = 10_000;
 /** The array type of each column, for unnest. */
 const COLUMN_TYPES: Readonly<Record<keyof LedgerRow, string>> = {
@@ -137,53 +137,43 @@ export interface PostgresLedgerSinkOptions {
 
 export class PostgresLedgerSink implements LedgerSink, LedgerReader {
   readonly name = 'postgres';
-  readonly #pool: pg.Pool;
+  readonly #db: PgPool;
   readonly #schema: string;
   readonly #table: string;
   /** The chunk INSERT, as a named statement: prepared once per connection, planned once (planning it costs ms on a partitioned table). */
   readonly #insert: { readonly name: string; readonly text: string };
   readonly #chunkSize: number;
-  readonly #server: string;
   /** Days whose partition is known to exist. */
   readonly #partitions = new Set<string>();
   #migrated: Promise<MigrationReport> | undefined;
-  #closed = false;
 
   constructor(options: PostgresLedgerSinkOptions) {
     this.#schema = options.schema ?? 'public';
     this.#table = `${quoteSchema(this.#schema)}.ledger_events`;
-    this.#server = describeServer(options.connectionString);
+    describeServer(options.connectionString); // a bad URL is refused before a bad chunk size
     this.#chunkSize = options.chunkSize ?? 500;
     if (!Number.isInteger(this.#chunkSize) || this.#chunkSize < 1) throw new RangeError(`chunkSize must be a positive integer, got ${options.chunkSize}`);
     const text = insertSql(this.#table);
     this.#insert = { name: `tollgate_ledger_insert_${createHash('sha256').update(text).digest('hex').slice(0, 16)}`, text };
-    const queryTimeout = options.queryTimeoutMillis ?? 30_000;
-    this.#pool = new pg.Pool({
-      connectionString: options.connectionString,
-      max: options.poolSize ?? 4,
-      connectionTimeoutMillis: options.connectionTimeoutMillis ?? 2000,
-      query_timeout: queryTimeout,
-      statement_timeout: queryTimeout,
-      idleTimeoutMillis: 30_000,
-      keepAlive: true,
-      application_name: options.applicationName ?? 'tollgate-ledger',
+    this.#db = new PgPool(options, {
+      poolSize: 4,
+      queryTimeoutMillis: 30_000,
+      applicationName: 'tollgate-ledger',
+      // A bug upstream, not the database's failure: retrying will not help.
+      passThrough: (error) => error instanceof InvalidLedgerEvent,
     });
-    this.#pool.on('error', (error) => options.onPoolError?.(toStoreError(error, this.#server) as StoreUnavailable));
   }
 
   /** Applies pending ledger migrations (also done on first use); replicas racing apply each version once. */
   async migrate(): Promise<MigrationReport> {
-    const report = await this.#transaction((client) => migrate(client, this.#schema));
+    const report = await this.#db.transaction((client) => migrate(client, this.#schema));
     this.#migrated ??= Promise.resolve(report);
     return report;
   }
 
   /** 0 when the schema or its ledger_schema_migrations table does not exist yet. */
   async schemaVersion(): Promise<number> {
-    const table = await this.#query('SELECT to_regclass($1) AS t', [`${quoteSchema(this.#schema)}.ledger_schema_migrations`]);
-    if (table.rows[0].t === null) return 0;
-    const result = await this.#query(`SELECT coalesce(max(version), 0) AS v FROM ${quoteSchema(this.#schema)}.ledger_schema_migrations`, []);
-    return Number(result.rows[0].v);
+    return readMigrationVersion(this.#db, this.#schema, MIGRATIONS_TABLE);
   }
 
   async write(events: readonly LedgerEvent[]): Promise<void> {
@@ -203,7 +193,7 @@ export class PostgresLedgerSink implements LedgerSink, LedgerReader {
   async spend(query: SpendQuery): Promise<SpendRow[]> {
     const { sql, params, dimensions } = spendSql(query, DIALECT, this.#table, MONEY, DAY_TEXT);
     await this.#ready();
-    const { rows } = await this.#query(sql, params);
+    const { rows } = await this.#db.query(sql, params);
     return rows
       .filter((row) => Number(row.requests) > 0)
       .map((row) => spendRowFrom(row, dimensions, (r) => ({ cost: BigInt(String(r.cost_pico ?? 0)), saved: BigInt(String(r.saved_pico ?? 0)) })));
@@ -212,7 +202,7 @@ export class PostgresLedgerSink implements LedgerSink, LedgerReader {
   async requests(query: RequestQuery): Promise<LedgerEvent[]> {
     const { sql, params } = requestsSql(query, DIALECT, this.#table, requireLimit(query.limit));
     await this.#ready();
-    const { rows } = await this.#query(sql, params);
+    const { rows } = await this.#db.query(sql, params);
     return rows.map((row) => eventFromColumn(row.event_json));
   }
 
@@ -221,7 +211,7 @@ export class PostgresLedgerSink implements LedgerSink, LedgerReader {
     await this.#ready();
     // Materialised first: with ORDER BY .. LIMIT 1 alone the planner may walk the (ts, event_id)
     // key of every partition backwards looking for the id, instead of probing request_id.
-    const { rows } = await this.#query(
+    const { rows } = await this.#db.query(
       `WITH found AS MATERIALIZED (SELECT ts, event_id, event_json FROM ${this.#table} WHERE request_id = $1)
        SELECT event_json FROM found ORDER BY ts DESC, event_id DESC LIMIT 1`,
       [requestId],
@@ -230,15 +220,13 @@ export class PostgresLedgerSink implements LedgerSink, LedgerReader {
   }
 
   async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    await this.#pool.end();
+    await this.#db.close();
   }
 
   /** Migrates once per sink; a failed attempt (database down) is retried on the next call. */
   #ready(): Promise<MigrationReport> {
     if (!this.#migrated) {
-      const attempt = this.#transaction((client) => migrate(client, this.#schema));
+      const attempt = this.#db.transaction((client) => migrate(client, this.#schema));
       this.#migrated = attempt;
       attempt.catch(() => {
         if (this.#migrated === attempt) this.#migrated = undefined;
@@ -254,7 +242,7 @@ export class PostgresLedgerSink implements LedgerSink, LedgerReader {
    */
   async #writeBatch(events: readonly LedgerEvent[]): Promise<void> {
     await this.#ensurePartitions(events);
-    await this.#transaction(async (client) => {
+    await this.#db.transaction(async (client) => {
       const seen = new Set<string>();
       let inFlight: Promise<unknown> | undefined;
       try {
@@ -287,45 +275,8 @@ export class PostgresLedgerSink implements LedgerSink, LedgerReader {
     // Tomorrow's partition too, made ahead so the first batch after midnight need not wait.
     const ahead = nextDay(sorted[sorted.length - 1]);
     if (!this.#partitions.has(ahead)) missing.push(ahead);
-    await this.#transaction((client) => createPartitions(client, this.#schema, missing));
+    await this.#db.transaction((client) => createPartitions(client, this.#schema, missing));
     for (const day of missing) this.#partitions.add(day);
-  }
-
-  async #query(text: string, values: unknown[]): Promise<pg.QueryResult> {
-    try {
-      return await this.#pool.query(text, values);
-    } catch (error) {
-      throw toStoreError(error, this.#server);
-    }
-  }
-
-  /** A transaction on a checked-out client, discarded afterwards if its connection failed. */
-  async #transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-    let client: pg.PoolClient;
-    try {
-      client = await this.#pool.connect();
-    } catch (error) {
-      throw toStoreError(error, this.#server);
-    }
-    let broken: Error | undefined;
-    const onError = (error: Error) => {
-      broken ??= error;
-    };
-    client.on('error', onError);
-    try {
-      await client.query('BEGIN');
-      const result = await work(client);
-      await client.query('COMMIT');
-      return result;
-    } catch (error) {
-      if (isConnectionFailure(error)) broken ??= error as Error;
-      else await client.query('ROLLBACK').catch((rollbackError: Error) => (broken ??= rollbackError));
-      if (error instanceof InvalidLedgerEvent) throw error;
-      throw toStoreError(error, this.#server);
-    } finally {
-      client.off('error', onError);
-      client.release(broken);
-    }
   }
 }
 
@@ -371,28 +322,8 @@ function quoteElement(text: string): string {
   return ARRAY_SPECIAL.test(text) ? `"${text.replace(/["\\]/g, '\\$&')}"` : `"${text}"`;
 }
 
-async function migrate(client: pg.PoolClient, schema: string): Promise<MigrationReport> {
-  const quoted = quoteSchema(schema);
-  const run = (text: string, values?: unknown[]) => client.query({ text, values, query_timeout: MIGRATION_TIMEOUT_MS } as pg.QueryConfig);
-  await run(`SET LOCAL statement_timeout = ${MIGRATION_TIMEOUT_MS}`);
-  await run('SELECT pg_advisory_xact_lock($1::int, hashtext($2))', [LEDGER_LOCK, `${schema}:migrate`]);
-  // Only when missing: CREATE SCHEMA IF NOT EXISTS still needs CREATE on the database.
-  const exists = await run('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema]);
-  if (exists.rowCount === 0) await run(`CREATE SCHEMA ${quoted}`);
-  await run(`SET LOCAL search_path TO ${quoted}`);
-  await run(`CREATE TABLE IF NOT EXISTS ledger_schema_migrations (
-    version integer PRIMARY KEY,
-    name text NOT NULL,
-    applied_at timestamptz NOT NULL DEFAULT now()
-  )`);
-  const applied = await run('SELECT version FROM ledger_schema_migrations');
-  const pending = pendingMigrations(POSTGRES_LEDGER_MIGRATIONS, new Set(applied.rows.map((r) => Number(r.version))));
-  for (const migration of pending) {
-    await run(migration.sql);
-    await run('INSERT INTO ledger_schema_migrations (version, name) VALUES ($1, $2)', [migration.version, migration.name]);
-  }
-  const version = await run('SELECT coalesce(max(version), 0) AS version FROM ledger_schema_migrations');
-  return { applied: pending.map((m) => m.version), version: Number(version.rows[0].version) };
+function migrate(client: pg.PoolClient, schema: string): Promise<MigrationReport> {
+  return runMigrations(client, schema, { table: MIGRATIONS_TABLE, migrations: POSTGRES_LEDGER_MIGRATIONS, lock: { key: LEDGER_LOCK, name: `${schema}:migrate` } });
 }
 
 const DAY = /^\d{4}-\d{2}-\d{2}$/;
@@ -424,15 +355,4 @@ async function createPartitions(client: pg.PoolClient, schema: string, days: rea
       `ALTER TABLE ${quoted}.ledger_events ATTACH PARTITION ${quoted}.${name} FOR VALUES FROM ('${day}T00:00:00Z') TO ('${nextDay(day)}T00:00:00Z')`,
     );
   }
-}
-
-function describeServer(connectionString: string): string {
-  let url: URL;
-  try {
-    url = new URL(connectionString);
-  } catch {
-    throw new TypeError(`not a valid PostgreSQL URL: ${redactCredentials(connectionString)}`);
-  }
-  const host = url.hostname || url.searchParams.get('host') || 'localhost';
-  return `${host}${url.port ? `:${url.port}` : ''}${url.pathname.length > 1 ? url.pathname : ''}`;
 }

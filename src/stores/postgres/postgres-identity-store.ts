@@ -3,7 +3,7 @@
 // fails fast (connect and query timeouts) as StoreUnavailable, and an idle connection dropped
 // by the server (57P01 on restart, a network cut) is reported, never thrown at the process.
 
-import pg from 'pg';
+import type pg from 'pg';
 import type { AuditEntry, AuditQuery, Change, ObjectKind, ObjectTypes, VirtualKey } from '../../identity/records.ts';
 import { StoreConflict, type IdentityStore, type KeyMatch, type KeyPlacement, type ListQuery, type MigrationReport, type StoreUnavailable } from '../identity-store.ts';
 import {
@@ -25,8 +25,9 @@ import {
   toNumber,
   type ObjectRow,
 } from '../identity-rows.ts';
-import { isConnectionFailure, redactCredentials, toStoreError } from './postgres-errors.ts';
-import { quoteSchema, readPostgresSchemaVersion, runPostgresMigrations } from './postgres-migrations.ts';
+import { PgPool } from './pg-pool.ts';
+import { quoteSchema } from './pg-schema.ts';
+import { readPostgresSchemaVersion, runPostgresMigrations } from './postgres-migrations.ts';
 
 export interface PostgresIdentityStoreOptions {
   /** postgres://user:password@host:port/database?sslmode=... */
@@ -51,46 +52,26 @@ const placeholders = (from: number, count: number) => Array.from({ length: count
 
 export class PostgresIdentityStore implements IdentityStore {
   readonly backend = 'postgres' as const;
-  readonly #pool: pg.Pool;
+  readonly #db: PgPool;
   readonly #schema: string;
-  /** host:port/database, for error messages: never the credentials. */
-  readonly #server: string;
-  #closed = false;
 
   constructor(options: PostgresIdentityStoreOptions) {
     this.#schema = options.schema ?? 'public';
     quoteSchema(this.#schema);
-    this.#server = describeServer(options.connectionString);
-    const queryTimeout = options.queryTimeoutMillis ?? 10_000;
-    this.#pool = new pg.Pool({
-      connectionString: options.connectionString,
-      max: options.poolSize ?? 10,
-      connectionTimeoutMillis: options.connectionTimeoutMillis ?? 2000,
-      query_timeout: queryTimeout,
-      statement_timeout: queryTimeout,
-      idleTimeoutMillis: 30_000,
-      keepAlive: true,
-      application_name: options.applicationName ?? 'tollgate',
-      options: `-c search_path=${this.#schema}`,
-    });
-    this.#pool.on('error', (error) => options.onPoolError?.(toStoreError(error, this.#server) as StoreUnavailable));
+    this.#db = new PgPool(options, { poolSize: 10, queryTimeoutMillis: 10_000, applicationName: 'tollgate', searchPath: this.#schema });
   }
 
   async migrate(): Promise<MigrationReport> {
-    return this.#transaction((client) => runPostgresMigrations(client, this.#schema));
+    return this.#db.transaction((client) => runPostgresMigrations(client, this.#schema));
   }
 
   async schemaVersion(): Promise<number> {
-    try {
-      return await readPostgresSchemaVersion(this.#pool, this.#schema);
-    } catch (error) {
-      throw toStoreError(error, this.#server);
-    }
+    return readPostgresSchemaVersion(this.#db, this.#schema);
   }
 
   async get<K extends ObjectKind>(kind: K, id: string): Promise<ObjectTypes[K] | undefined> {
     const { table, idColumn } = objectTable(kind);
-    const { rows } = await this.#query(`SELECT doc FROM ${table} WHERE ${idColumn} = $1`, [id]);
+    const { rows } = await this.#db.query(`SELECT doc FROM ${table} WHERE ${idColumn} = $1`, [id]);
     return rows.length ? docFromColumn<ObjectTypes[K]>(rows[0].doc) : undefined;
   }
 
@@ -99,14 +80,14 @@ export class PostgresIdentityStore implements IdentityStore {
     const limit = requireLimit(query.limit);
     const { where, params } = listFilter(kind, query, dollar);
     const sql = `SELECT doc FROM ${table}${where} ORDER BY ${idColumn} LIMIT $${params.length + 1}`;
-    const { rows } = await this.#query(sql, [...params, limit]);
+    const { rows } = await this.#db.query(sql, [...params, limit]);
     return rows.map((row) => docFromColumn<ObjectTypes[K]>(row.doc));
   }
 
   async create<K extends ObjectKind>(kind: K, object: ObjectTypes[K], audit: AuditEntry): Promise<void> {
     const row = objectRow(kind, object);
     const auditRow = auditValues(audit);
-    await this.#transaction(async (client) => {
+    await this.#db.transaction(async (client) => {
       await insertObject(client, kind, row);
       await recordChange(client, kind, row.id, auditRow);
     });
@@ -116,7 +97,7 @@ export class PostgresIdentityStore implements IdentityStore {
     const row = objectRow(kind, object);
     const expected = expectedDoc(kind, row.id, audit);
     const auditRow = auditValues(audit);
-    await this.#transaction(async (client) => {
+    await this.#db.transaction(async (client) => {
       // A key moved to another team holds that team's row the way createKey does.
       const newTeam = kind === 'key' ? (object as VirtualKey).team_id : undefined;
       if (newTeam !== undefined && newTeam !== (audit.before as VirtualKey).team_id) await holdTeam(client, newTeam, placement);
@@ -128,7 +109,7 @@ export class PostgresIdentityStore implements IdentityStore {
   async remove(kind: ObjectKind, id: string, audit: AuditEntry): Promise<void> {
     const { table, idColumn } = objectTable(kind);
     const auditRow = auditValues(audit);
-    await this.#transaction(async (client) => {
+    await this.#db.transaction(async (client) => {
       if (kind === 'team') {
         await removeTeam(client, id);
       } else {
@@ -141,7 +122,7 @@ export class PostgresIdentityStore implements IdentityStore {
   }
 
   async countKeys(teamId: string): Promise<number> {
-    const { rows } = await this.#query('SELECT count(*) AS n FROM keys WHERE team_id = $1', [teamId]);
+    const { rows } = await this.#db.query('SELECT count(*) AS n FROM keys WHERE team_id = $1', [teamId]);
     return toNumber(rows[0].n);
   }
 
@@ -149,7 +130,7 @@ export class PostgresIdentityStore implements IdentityStore {
     const row = objectRow('key', key);
     const auditRow = auditValues(audit);
     requireSecretHash(secretHash);
-    await this.#transaction(async (client) => {
+    await this.#db.transaction(async (client) => {
       await holdTeam(client, key.team_id, placement);
       await insertObject(client, 'key', row);
       await insertSecret(client, secretHash, row.id);
@@ -163,7 +144,7 @@ export class PostgresIdentityStore implements IdentityStore {
     const until = isoInstant(previousValidUntil, 'previousValidUntil');
     const auditRow = auditValues(audit);
     requireSecretHash(newSecretHash);
-    await this.#transaction(async (client) => {
+    await this.#db.transaction(async (client) => {
       if (key.team_id !== audit.before.team_id) await holdTeam(client, key.team_id, undefined);
       await swapObject(client, 'key', row, expected);
       await client.query('UPDATE key_secrets SET expires_at = $1 WHERE key_id = $2 AND (expires_at IS NULL OR expires_at > $1)', [until, row.id]);
@@ -173,7 +154,7 @@ export class PostgresIdentityStore implements IdentityStore {
   }
 
   async findKeyBySecretHash(secretHash: string): Promise<KeyMatch | undefined> {
-    const { rows } = await this.#query(
+    const { rows } = await this.#db.query(
       `SELECT k.doc, s.expires_at FROM key_secrets s JOIN keys k ON k.key_id = s.key_id
        WHERE s.secret_hash = $1 AND (s.expires_at IS NULL OR s.expires_at > now())`,
       [secretHash],
@@ -185,32 +166,32 @@ export class PostgresIdentityStore implements IdentityStore {
   }
 
   async appendAudit(entry: AuditEntry): Promise<void> {
-    await this.#query(`INSERT INTO audit_log (${AUDIT_COLUMNS}) VALUES (${placeholders(1, 8)})`, auditValues(entry));
+    await this.#db.query(`INSERT INTO audit_log (${AUDIT_COLUMNS}) VALUES (${placeholders(1, 8)})`, auditValues(entry));
   }
 
   async queryAudit(query: AuditQuery): Promise<AuditEntry[]> {
     const limit = requireLimit(query.limit);
     const { where, params } = auditFilter(query, dollar);
     const sql = `SELECT seq, ${AUDIT_COLUMNS} FROM audit_log${where} ORDER BY seq DESC LIMIT $${params.length + 1}`;
-    const { rows } = await this.#query(sql, [...params, limit]);
+    const { rows } = await this.#db.query(sql, [...params, limit]);
     return rows.map((row) => auditEntryFromRow(row));
   }
 
   async changesAfter(afterSeq: number, limit: number): Promise<Change[]> {
     const after = requireSeq(afterSeq, 'afterSeq');
     const count = requireLimit(limit);
-    const { rows } = await this.#query('SELECT seq, kind, object_id FROM changes WHERE seq > $1 ORDER BY seq LIMIT $2', [after, count]);
+    const { rows } = await this.#db.query('SELECT seq, kind, object_id FROM changes WHERE seq > $1 ORDER BY seq LIMIT $2', [after, count]);
     return rows.map((row) => changeFromRow(row));
   }
 
   async lastChangeSeq(): Promise<number> {
-    const { rows } = await this.#query('SELECT coalesce(max(seq), 0) AS seq FROM changes', []);
+    const { rows } = await this.#db.query('SELECT coalesce(max(seq), 0) AS seq FROM changes', []);
     return toNumber(rows[0].seq);
   }
 
   async prune(beforeMs: number): Promise<void> {
     const before = requireEpochMs(beforeMs, 'beforeMs');
-    await this.#query(
+    await this.#db.query(
       `WITH pruned AS (DELETE FROM changes WHERE at_ms < $1)
        DELETE FROM key_secrets WHERE expires_at < $2`,
       [before, new Date(before).toISOString()],
@@ -218,48 +199,7 @@ export class PostgresIdentityStore implements IdentityStore {
   }
 
   async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    await this.#pool.end();
-  }
-
-  async #query(text: string, values: unknown[]): Promise<pg.QueryResult> {
-    try {
-      return await this.#pool.query(text, values);
-    } catch (error) {
-      throw toStoreError(error, this.#server);
-    }
-  }
-
-  /** A transaction on a checked-out client, which is discarded afterwards if its connection failed. */
-  async #transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-    let client: pg.PoolClient;
-    try {
-      client = await this.#pool.connect();
-    } catch (error) {
-      throw toStoreError(error, this.#server);
-    }
-    // While checked out, the pool does not listen: a dropped connection must not become an
-    // uncaught 'error' event. The failure reaches the pending query, or the next one.
-    let broken: Error | undefined;
-    const onError = (error: Error) => {
-      broken ??= error;
-    };
-    client.on('error', onError);
-    try {
-      await client.query('BEGIN');
-      const result = await work(client);
-      await client.query('COMMIT');
-      return result;
-    } catch (error) {
-      // A dead or timed-out connection is discarded; the server rolls back on its own.
-      if (isConnectionFailure(error)) broken ??= error as Error;
-      else await client.query('ROLLBACK').catch((rollbackError: Error) => (broken ??= rollbackError));
-      throw toStoreError(error, this.#server);
-    } finally {
-      client.off('error', onError);
-      client.release(broken);
-    }
+    await this.#db.close();
   }
 }
 
@@ -337,15 +277,4 @@ async function recordChange(client: pg.PoolClient, kind: ObjectKind, id: string,
 
 function requireSecretHash(secretHash: string): void {
   if (typeof secretHash !== 'string' || secretHash === '') throw new TypeError('secret hash must be a non-empty string');
-}
-
-function describeServer(connectionString: string): string {
-  let url: URL;
-  try {
-    url = new URL(connectionString);
-  } catch {
-    throw new TypeError(`not a valid PostgreSQL URL: ${redactCredentials(connectionString)}`);
-  }
-  const host = url.hostname || url.searchParams.get('host') || 'localhost';
-  return `${host}${url.port ? `:${url.port}` : ''}${url.pathname.length > 1 ? url.pathname : ''}`;
 }

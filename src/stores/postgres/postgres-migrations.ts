@@ -1,14 +1,16 @@
-// The PostgreSQL schema of the identity store, as versioned migrations, and the runner that
-// applies them. The runner takes a transaction-scoped advisory lock before it looks at
-// anything, so several replicas starting at once apply each version exactly once: the first
-// creates the schema and tables, the others wait on the lock and then find nothing to do.
+// The PostgreSQL schema of the identity store, as versioned migrations, applied by the shared
+// runner (pg-schema.ts) under a transaction-scoped advisory lock, so several replicas starting
+// at once apply each version exactly once: the first creates the schema and tables, the others
+// wait on the lock and then find nothing to do.
 //
 // Id columns use COLLATE "C" so `ORDER BY id` and `id > after` follow byte order, the same as
 // SQLite, whatever the database's default collation.
 
 import type pg from 'pg';
 import type { MigrationReport } from '../identity-store.ts';
-import { pendingMigrations, type Migration } from '../identity-rows.ts';
+import type { Migration } from '../identity-rows.ts';
+import type { Queryable } from './pg-pool.ts';
+import { readMigrationVersion, runMigrations } from './pg-schema.ts';
 
 export const POSTGRES_MIGRATIONS: readonly Migration[] = [
   {
@@ -88,19 +90,7 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
 ];
 
 /** Lock namespace for pg_advisory_xact_lock(int, int): "Toll" in ASCII; the second key is the schema. */
-const MIGRATION_LOCK = 0x546f6c6c;
-/** Waiting for another replica's migration may take longer than an ordinary statement. */
-const MIGRATION_TIMEOUT_MS = 120_000;
-
-const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
-
-/** Returns the schema name quoted for SQL, after checking it is a plain lower-case identifier. */
-export function quoteSchema(schema: string): string {
-  if (!SCHEMA_NAME.test(schema)) {
-    throw new TypeError(`schema must match ${SCHEMA_NAME} (lower-case letters, digits, underscores), got ${JSON.stringify(schema)}`);
-  }
-  return `"${schema}"`;
-}
+export const MIGRATION_LOCK = 0x546f6c6c;
 
 /** Applies pending migrations inside the caller's transaction on `client`. */
 export async function runPostgresMigrations(
@@ -108,33 +98,10 @@ export async function runPostgresMigrations(
   schema: string,
   migrations: readonly Migration[] = POSTGRES_MIGRATIONS,
 ): Promise<MigrationReport> {
-  const quoted = quoteSchema(schema);
-  const run = (text: string, values?: unknown[]) => client.query({ text, values, query_timeout: MIGRATION_TIMEOUT_MS } as pg.QueryConfig);
-  await run(`SET LOCAL statement_timeout = ${MIGRATION_TIMEOUT_MS}`);
-  await run('SELECT pg_advisory_xact_lock($1::int, hashtext($2))', [MIGRATION_LOCK, schema]);
-  // Only when missing: CREATE SCHEMA IF NOT EXISTS still needs CREATE on the database.
-  const exists = await run('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema]);
-  if (exists.rowCount === 0) await run(`CREATE SCHEMA ${quoted}`);
-  await run(`SET LOCAL search_path TO ${quoted}`);
-  await run(`CREATE TABLE IF NOT EXISTS schema_migrations (
-    version integer PRIMARY KEY,
-    name text NOT NULL,
-    applied_at timestamptz NOT NULL DEFAULT now()
-  )`);
-  const applied = await run('SELECT version FROM schema_migrations');
-  const pending = pendingMigrations(migrations, new Set(applied.rows.map((r) => Number(r.version))));
-  for (const migration of pending) {
-    await run(migration.sql);
-    await run('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [migration.version, migration.name]);
-  }
-  const version = await run('SELECT coalesce(max(version), 0) AS version FROM schema_migrations');
-  return { applied: pending.map((m) => m.version), version: Number(version.rows[0].version) };
+  return runMigrations(client, schema, { table: 'schema_migrations', migrations, lock: { key: MIGRATION_LOCK, name: schema } });
 }
 
 /** 0 when the schema or its schema_migrations table does not exist yet. */
-export async function readPostgresSchemaVersion(queryable: pg.Pool | pg.PoolClient, schema: string): Promise<number> {
-  const table = await queryable.query('SELECT to_regclass($1) AS t', [`${quoteSchema(schema)}.schema_migrations`]);
-  if (table.rows[0].t === null) return 0;
-  const result = await queryable.query(`SELECT coalesce(max(version), 0) AS version FROM ${quoteSchema(schema)}.schema_migrations`);
-  return Number(result.rows[0].version);
+export async function readPostgresSchemaVersion(queryable: Queryable, schema: string): Promise<number> {
+  return readMigrationVersion(queryable, schema, 'schema_migrations');
 }
