@@ -13,11 +13,15 @@
  *   own building of the batches; "node" CPU per row is the whole process, worker threads included.
  * - write() call: how long write() runs before it returns its promise (p50 / max), the part of a
  *   batch a synchronous sink does inline.
+ * - posts: for a sink with a worker thread, each Worker.postMessage() (the structured clone of
+ *   a slice of a batch), timed by wrapping the method: the longest step the sink takes on the
+ *   loop after write() returned.
  * - loop stall: the longest (and p99) event-loop delay during the run, sampled with
  *   perf_hooks.monitorEventLoopDelay every millisecond (the sample less that millisecond, so
- *   good to about ±0.5 ms): whatever held the loop, write() or anything it scheduled. The
- *   bench builds its batches in slices of 100 events between turns of the loop, so its own
- *   work stays out of this figure. Queries report their loop stall too.
+ *   good to about ±0.5 ms): whatever held the loop, write() or anything it scheduled, a garbage
+ *   collection, or (wall time) the thread waiting for a core on a busy machine. The bench
+ *   builds its batches in slices of 100 events a turn of the loop apart, so its own work stays
+ *   out of this figure. Queries report their loop stall too.
  * "sqlite-inline" is the SQLite database driven synchronously on the main thread (the old sink,
  * for comparison); "sqlite" is the sink, which does the same in its worker thread.
  *
@@ -31,12 +35,13 @@ import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
+import { Worker } from 'node:worker_threads';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import type { LedgerEvent, LedgerStatus } from '../src/ledger/ledger-event.ts';
 import type { LedgerReader, LedgerSink } from '../src/ledger/ledger-sink.ts';
 import { JsonlFileSink } from '../src/ledger/sinks/jsonl-file-sink.ts';
-import { PostgresLedgerSink } from '../src/ledger/sinks/postgres-ledger-sink.ts';
+import { SqliteLedgerDb } from '../src/ledger/sinks/sqlite-ledger-db.ts';
 import { SqliteLedgerSink } from '../src/ledger/sinks/sqlite-ledger-sink.ts';
 
 const { values: args } = parseArgs({
@@ -44,7 +49,7 @@ const { values: args } = parseArgs({
     events: { type: 'string', default: '200000' },
     batch: { type: 'string', default: '1000' },
     concurrency: { type: 'string', default: '1,4' },
-    sinks: { type: 'string', default: 'postgres,sqlite,jsonl' },
+    sinks: { type: 'string', default: 'postgres,sqlite,sqlite-inline,jsonl' },
     chunk: { type: 'string', default: '500' },
     pool: { type: 'string', default: '4' },
   },
@@ -134,6 +139,10 @@ interface Result {
   /** Event-loop delay during the run, less the sampling interval: the longest, and the 99th percentile. */
   loopStallMaxMs: number;
   loopStallP99Ms: number;
+  /** Messages posted to worker threads, and how long each took (the structured clone). */
+  posts: number;
+  postP50Ms: number | undefined;
+  postMaxMs: number | undefined;
   /** CPU time of the PostgreSQL backends per row (a local server only). */
   serverCpuUsPerRow: number | undefined;
 }
@@ -180,6 +189,7 @@ class MainThreadProbe {
     this.#delay.enable();
     await sleep(3 * STALL_RESOLUTION_MS); // the monitor measures from its first sample on
     this.#cpu = process.threadCpuUsage();
+    posts.length = 0;
   }
 
   /** Runs `work` and leaves its CPU out of the total (the bench's own work). */
@@ -193,13 +203,34 @@ class MainThreadProbe {
     }
   }
 
-  stop(): { cpuUs: number; stallMaxMs: number; stallP99Ms: number } {
+  /** Main-thread CPU (µs, less exclude()d work); the longest loop stall and the p99 (ms); the posts to worker threads (ms each, sorted). */
+  stop(): { cpuUs: number; stallMaxMs: number; stallP99Ms: number; postMs: number[] } {
     const used = process.threadCpuUsage(this.#cpu);
     this.#delay.disable();
     const stall = (ns: number) => round(Math.max(0, ns / 1e6 - STALL_RESOLUTION_MS), 2);
-    return { cpuUs: used.user + used.system - this.#excludedUs, stallMaxMs: stall(this.#delay.max), stallP99Ms: stall(this.#delay.percentile(99)) };
+    return {
+      cpuUs: used.user + used.system - this.#excludedUs,
+      stallMaxMs: stall(this.#delay.max),
+      stallP99Ms: stall(this.#delay.percentile(99)),
+      postMs: posts.splice(0).sort((a, b) => a - b),
+    };
   }
 }
+
+/**
+ * How long each Worker.postMessage() takes (the structured clone of what a sink sends its worker
+ * thread, on the main thread): timed by wrapping the method, for the bench only.
+ */
+const posts: number[] = [];
+const workerPost = Worker.prototype.postMessage;
+Worker.prototype.postMessage = function timedPost(this: Worker, ...args: Parameters<Worker['postMessage']>) {
+  const t = performance.now();
+  try {
+    return workerPost.apply(this, args);
+  } finally {
+    posts.push(performance.now() - t);
+  }
+};
 
 /** Builds events [from, to) in slices of 100, a turn of the event loop apart (off the probe's CPU). */
 async function buildBatch(from: number, to: number, probe: MainThreadProbe): Promise<LedgerEvent[]> {
@@ -258,6 +289,9 @@ async function run(name: string, sink: LedgerSink, concurrency: number, pgCpu?: 
     writeCallMaxMs: round(callMs[callMs.length - 1], 2),
     loopStallMaxMs: main.stallMaxMs,
     loopStallP99Ms: main.stallP99Ms,
+    posts: main.postMs.length,
+    postP50Ms: main.postMs.length ? round(main.postMs[Math.floor(main.postMs.length / 2)], 2) : undefined,
+    postMaxMs: main.postMs.length ? round(main.postMs[main.postMs.length - 1], 2) : undefined,
     serverCpuUsPerRow: pgBefore !== undefined && pgAfter !== undefined ? round(((pgAfter - pgBefore) * 1e6) / EVENTS, 1) : undefined,
   };
 }
@@ -279,7 +313,23 @@ async function timeQueries(reader: LedgerReader): Promise<Record<string, number>
     requestsFullPageMs: await time(() => reader.requests({ filters: {}, limit: 1000 })),
     requestByIdMs: await time(() => reader.request('req-12345')),
   };
-  return { ...times, loopStallMaxMs: probe.stop().stallMaxMs };
+  const main = probe.stop();
+  return { ...times, loopStallMaxMs: main.stallMaxMs };
+}
+
+/** The SQLite database driven on the main thread, as the sink did before its worker thread. */
+function inlineSqlite(db: SqliteLedgerDb): LedgerSink & LedgerReader {
+  return {
+    name: 'sqlite-inline',
+    write: async (events) => db.write(events),
+    spend: async (query) => db.spend(query),
+    requests: async (query) => db.requestsJson(query).map((text) => JSON.parse(text) as LedgerEvent),
+    request: async (requestId) => {
+      const text = db.requestJson(requestId);
+      return text === undefined ? undefined : (JSON.parse(text) as LedgerEvent);
+    },
+    close: async () => db.close(),
+  };
 }
 
 function round(n: number, digits: number): number {
@@ -306,6 +356,7 @@ async function main(): Promise<void> {
           const schema = `tg_ledger_bench_${process.pid}_${schemas.length + 1}`;
           schemas.push(schema);
           const applicationName = `ledger-bench-${process.pid}-${schemas.length}`;
+          const { PostgresLedgerSink } = await import('../src/ledger/sinks/postgres-ledger-sink.ts'); // only when asked for
           const pgSink = new PostgresLedgerSink({ connectionString: PG_URL, schema, poolSize: Number(args.pool), chunkSize: Number(args.chunk), applicationName });
           await pgSink.migrate();
           pgCpu = () => backendCpuSeconds(admin, applicationName);
@@ -314,6 +365,10 @@ async function main(): Promise<void> {
           const sqlite = new SqliteLedgerSink({ path: join(dir, `ledger-${concurrency}.db`) });
           await sqlite.migrate();
           sink = sqlite;
+        } else if (name === 'sqlite-inline') {
+          const db = new SqliteLedgerDb({ path: join(dir, `ledger-inline-${concurrency}.db`) });
+          db.migrate();
+          sink = inlineSqlite(db);
         } else if (name === 'jsonl') {
           sink = new JsonlFileSink({ directory: join(dir, `jsonl-${concurrency}`) });
         } else {
@@ -323,13 +378,14 @@ async function main(): Promise<void> {
           const result = await run(name, sink, concurrency, pgCpu);
           results.push(result);
           console.log(
-            `${name.padEnd(8)} writers=${concurrency}  ${String(result.rowsPerSecond).padStart(7)} rows/s  (${result.rows} rows in ${result.seconds}s; batch p50 ${result.batchP50Ms} ms, max ${result.batchMaxMs} ms; ` +
+            `${name.padEnd(13)} writers=${concurrency}  ${String(result.rowsPerSecond).padStart(7)} rows/s  (${result.rows} rows in ${result.seconds}s; batch p50 ${result.batchP50Ms} ms, max ${result.batchMaxMs} ms; ` +
               `CPU per row: node ${result.nodeCpuUsPerRow} µs, main thread ${result.mainCpuUsPerRow} µs${result.serverCpuUsPerRow === undefined ? '' : `, server ${result.serverCpuUsPerRow} µs`})\n` +
-              `${' '.repeat(9)}main thread: write() call p50 ${result.writeCallP50Ms} ms, max ${result.writeCallMaxMs} ms; loop stall max ${result.loopStallMaxMs} ms, p99 ${result.loopStallP99Ms} ms`,
+              `${' '.repeat(14)}main thread: write() call p50 ${result.writeCallP50Ms} ms, max ${result.writeCallMaxMs} ms; loop stall max ${result.loopStallMaxMs} ms, p99 ${result.loopStallP99Ms} ms` +
+              (result.posts ? `; ${result.posts} posts to the worker, p50 ${result.postP50Ms} ms, max ${result.postMaxMs} ms` : ''),
           );
           if (sink.spend && sink.requests && sink.request && concurrency === CONCURRENCY[0]) {
             queries[name] = await timeQueries(sink as LedgerSink & LedgerReader);
-            console.log(`${' '.repeat(9)}queries over ${EVENTS} rows: ${JSON.stringify(queries[name])}`);
+            console.log(`${' '.repeat(14)}queries over ${EVENTS} rows: ${JSON.stringify(queries[name])}`);
           }
         } finally {
           await sink.close();

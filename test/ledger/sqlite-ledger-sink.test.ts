@@ -1,16 +1,20 @@
 // The ledger sink contract on SQLite (a file per test in a temp dir, and :memory:), plus the
-// SQLite-only checks: the schema, sharing a file with the identity store, migration, and the
-// URL forms openLedgerSink accepts.
+// SQLite-only checks: the schema, sharing a file with the identity store, migration, the URL
+// forms openLedgerSink accepts, and the worker thread that owns the database.
 
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { dirname, join, relative } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { after, test } from 'node:test';
 import { DatabaseSync } from 'node:sqlite';
 import { isLedgerReader, jsonlDirectory, migrateLedgerSink, openLedgerSink } from '../../src/ledger/open-ledger-sink.ts';
 import { JsonlFileSink } from '../../src/ledger/sinks/jsonl-file-sink.ts';
-import { SqliteLedgerSink } from '../../src/ledger/sinks/sqlite-ledger-sink.ts';
+import { InvalidLedgerEvent } from '../../src/ledger/sinks/ledger-rows.ts';
+import { POST_SLICE_EVENTS, SqliteLedgerSink } from '../../src/ledger/sinks/sqlite-ledger-sink.ts';
+import { StoreUnavailable } from '../../src/stores/identity-store.ts';
 import { openIdentityStore } from '../../src/stores/open-identity-store.ts';
 import { ledgerEvent } from '../helpers/ledger-events.ts';
 import { ledgerSinkContract, type ReadableSink } from './ledger-sink-contract.ts';
@@ -145,4 +149,135 @@ test('SQLite: a closed sink refuses writes', async () => {
   await sink.close();
   await sink.close();
   await assert.rejects(sink.write([ledgerEvent()]), /SQLite ledger sink failed/);
+});
+
+// The worker thread: the database lives there, so the event loop keeps turning during a write or
+// a query, a dead worker fails its calls (never the process), and the next call starts another.
+
+function manyEvents(count: number, from = 0) {
+  return Array.from({ length: count }, (_, i) => ledgerEvent({ timestamp: new Date(Date.parse('2026-12-02T00:00:00Z') + from + i).toISOString() }));
+}
+
+test('SQLite: writes and queries run off the event loop (timers fire while they run)', async () => {
+  const sink = new SqliteLedgerSink({ path: ':memory:' });
+  let ticks = 0;
+  const timer = setInterval(() => ticks++, 1);
+  try {
+    await sink.write(manyEvents(6000));
+    assert.ok(ticks > 0, 'the loop ran during a 6000-event write');
+    ticks = 0;
+    const [total] = await sink.spend({ groupBy: [], filters: {} });
+    assert.equal(total.requests, 6000);
+    assert.equal((await sink.requests({ filters: {}, limit: 1000 })).length, 1000);
+  } finally {
+    clearInterval(timer);
+    await sink.close();
+  }
+});
+
+test('SQLite: a big batch posted in slices is still one transaction: a bad event in a late slice refuses it whole, with its eventId', async () => {
+  const sink = new SqliteLedgerSink({ path: ':memory:' });
+  try {
+    const events = manyEvents(POST_SLICE_EVENTS * 3 + 7);
+    const bad = ledgerEvent({ timestamp: 'yesterday' });
+    await assert.rejects(sink.write([...events, bad]), (error: unknown) => {
+      assert.ok(error instanceof InvalidLedgerEvent);
+      assert.equal(error.name, 'InvalidLedgerEvent');
+      assert.equal(error.eventId, bad.event_id);
+      assert.match(error.message, /timestamp must be ISO 8601/);
+      return true;
+    });
+    assert.deepEqual(await sink.requests({ filters: {}, limit: 10 }), []);
+    await assert.rejects(sink.write([ledgerEvent({ cost_usd: { total: Number.NaN } })]), /cost_usd.total must be a finite number, got NaN/);
+    await assert.rejects(sink.write({} as never), TypeError);
+    await assert.rejects(sink.spend({ groupBy: ['colour' as 'tenant'], filters: {} }), RangeError);
+    await assert.rejects(sink.requests({ filters: {}, limit: 0 }), RangeError);
+    await assert.rejects(sink.request(42 as unknown as string), TypeError);
+    await assert.rejects(sink.requests({ filters: { tenant: (() => 'x') as unknown as string }, limit: 5 }), TypeError);
+    await sink.write(events);
+    assert.equal((await sink.spend({ groupBy: [], filters: {} }))[0].requests, events.length);
+  } finally {
+    await sink.close();
+  }
+});
+
+test('SQLite: an event that cannot be cloned is stored as JSON would store it (functions left out)', async () => {
+  const sink = new SqliteLedgerSink({ path: ':memory:' });
+  try {
+    const odd = ledgerEvent({ metadata: { keep: 'yes', drop: (() => 'no') as unknown as string } });
+    await sink.write([...manyEvents(POST_SLICE_EVENTS + 1), odd]);
+    assert.deepEqual((await sink.request(odd.request_id))?.metadata, { keep: 'yes' });
+  } finally {
+    await sink.close();
+  }
+});
+
+test('SQLite: a worker that dies fails the calls waiting on it; the next call starts a new one on the same file', async () => {
+  const file = join(dir, 'crash.db');
+  const sink = new SqliteLedgerSink({ path: file });
+  try {
+    const kept = ledgerEvent({ request_id: 'before-crash' });
+    await sink.write([kept]);
+    const first = SqliteLedgerSink.workerOf(sink)!;
+    const writing = sink.write(manyEvents(3000));
+    await first.terminate();
+    await assert.rejects(writing, (error: Error) => error instanceof StoreUnavailable && /SQLite ledger sink failed: its worker thread stopped/.test(error.message));
+    await sink.write([ledgerEvent({ request_id: 'after-crash' })]);
+    assert.notEqual(SqliteLedgerSink.workerOf(sink), first);
+    assert.deepStrictEqual(await sink.request('before-crash'), kept);
+    assert.equal((await sink.request('after-crash'))?.request_id, 'after-crash');
+    // An uncaught error in the worker (here: a message it cannot read) is reported, not thrown.
+    SqliteLedgerSink.workerOf(sink)!.postMessage(null);
+    await assert.rejects(sink.write([ledgerEvent()]), (error: Error) => error instanceof StoreUnavailable && /its worker thread failed: .*null/.test(error.message));
+    assert.equal((await sink.requests({ filters: {}, limit: 10 })).length, 2);
+  } finally {
+    await sink.close();
+  }
+});
+
+test('SQLite :memory:: a worker that dies took the ledger with it; later calls say so rather than read an empty one', async () => {
+  const sink = new SqliteLedgerSink({ path: ':memory:' });
+  await sink.write([ledgerEvent()]);
+  await SqliteLedgerSink.workerOf(sink)!.terminate();
+  await assert.rejects(sink.requests({ filters: {}, limit: 10 }), /in-memory ledger was lost/);
+  await assert.rejects(sink.write([ledgerEvent()]), /in-memory ledger was lost/);
+  await sink.close();
+});
+
+test('SQLite: close() lets calls already made finish; a database that cannot be opened fails each call until it can', async () => {
+  const file = join(dir, 'close.db');
+  const sink = new SqliteLedgerSink({ path: file });
+  const events = manyEvents(1000);
+  const writing = sink.write(events);
+  await sink.close();
+  await writing;
+  const again = new SqliteLedgerSink({ path: file });
+  try {
+    assert.equal((await again.spend({ groupBy: [], filters: {} }))[0].requests, 1000);
+  } finally {
+    await again.close();
+  }
+
+  const later = join(dir, 'not-yet', 'ledger.db');
+  const waiting = new SqliteLedgerSink({ path: later });
+  try {
+    await assert.rejects(waiting.write([ledgerEvent()]), (error: Error) => error instanceof StoreUnavailable && /unable to open/.test(error.message));
+    mkdirSync(dirname(later));
+    await waiting.write([ledgerEvent({ request_id: 'opened' })]);
+    assert.equal((await waiting.request('opened'))?.request_id, 'opened');
+  } finally {
+    await waiting.close();
+  }
+});
+
+test('SQLite: an idle sink never keeps the process alive (its worker is unref\'d between calls)', async () => {
+  const module = pathToFileURL(join(import.meta.dirname, '../../src/ledger/sinks/sqlite-ledger-sink.ts')).href;
+  const script = `
+    const { SqliteLedgerSink } = await import(${JSON.stringify(module)});
+    const sink = new SqliteLedgerSink({ path: ':memory:' });
+    await sink.migrate();
+    console.log('migrated'); // and never closed`;
+  const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 20_000 });
+  assert.equal(child.status, 0, child.stderr);
+  assert.equal(child.stdout.trim(), 'migrated');
 });

@@ -1,116 +1,43 @@
-// The ledger on SQLite through node:sqlite (no native addon): table ledger_events, one row per
-// event (the queryable fields as columns, the whole event as event_json), written with
-// INSERT .. ON CONFLICT (event_id) DO NOTHING, one BEGIN IMMEDIATE transaction per batch.
+// The ledger on SQLite (the default sink). node:sqlite is synchronous: a batch of 500 events
+// takes 15–25 ms (more on a WAL checkpoint), a spend report over a large ledger hundreds, and
+// on the gateway's event loop that would be added to every request in flight. So the database
+// lives in a worker thread (sqlite-ledger-worker.ts, running sqlite-ledger-db.ts, which
+// describes the schema), and this class only posts calls to it and settles their promises.
+// Writes, migrations and queries all go through that one worker, in order: with
+// sqlite::memory: it holds the only copy of the ledger, and readers see every write.
 //
-// Its own file by default (sqlite:data/ledger.db), not the identity database: SQLite has one
-// writer per file, and ledger batches would queue admin writes behind them; the ledger grows
-// without bound while the identity data stays small (backups, VACUUM and retention differ); and
-// dropping the ledger never touches keys. Pointing both at one file still works: the ledger's
-// migrations are recorded in their own table, ledger_schema_migrations.
+// What stays on the event loop: posting a batch (a structured clone, 2–4 µs per event; a
+// JSON text of the batch costs about twice that), in slices of POST_SLICE_EVENTS events, one
+// slice a turn of the loop for the whole sink, so no step holds the loop for more than a few
+// tenths of a millisecond whatever the batch size and however many writes are waiting; and
+// parsing readers' answers (JSON texts), PARSE_SLICE_MS at a time. The worker validates the events
+// and refuses a batch with the same errors as before: InvalidLedgerEvent (with its eventId),
+// TypeError, RangeError, StoreUnavailable (see sqlite-ledger-protocol.ts).
 //
-// Columns: the fields reports filter and group on, money as integer pico-dollars (exact sums;
-// see ledger-rows.ts), ts_ms as epoch milliseconds (an integer compares and indexes cheaper
-// than ISO text, and offsets in the event's timestamp cannot upset the order), day as UTC
-// YYYY-MM-DD. Indexes: event_id (the key), (ts_ms, event_id) for time ranges and newest-first
-// pages, day, request_id, (tenant_id, ts_ms). event_json has no json_valid() check: the sink
-// writes it with JSON.stringify, and the check cost a fifth of the insert.
-//
-// Calls are synchronous on one connection, like the identity store: a batch runs start to finish
-// without yielding (about 15 ms for 500 events here), so keep batches modest.
-// The schema is created on first use, or by migrate().
+// The worker: started with the sink (it opens the database at once), unref'd while no call is
+// waiting (an idle sink never keeps the process alive), ended by close(), which lets calls
+// already made finish first. If it dies (an uncaught error, out of memory, terminate()), the
+// calls waiting on it reject with StoreUnavailable (a write may or may not have been committed;
+// writes are idempotent on event_id, so the writer's retry is safe), and the next call starts a
+// new worker on the same file. An in-memory ledger died with its worker: every later call
+// rejects, saying so, rather than answer from an empty one. Nothing the worker does can throw
+// on the event loop.
 
-import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
+import { extname } from 'node:path';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import { Worker } from 'node:worker_threads';
 import type { LedgerEvent } from '../ledger-event.ts';
 import type { LedgerReader, LedgerSink, RequestQuery, SpendQuery, SpendRow } from '../ledger-sink.ts';
 import { StoreUnavailable, type MigrationReport } from '../../stores/identity-store.ts';
-import { pendingMigrations, requireLimit, type Migration } from '../../stores/identity-rows.ts';
-import {
-  batchRows,
-  COLUMNS,
-  eventFromColumn,
-  InvalidLedgerEvent,
-  picoParam,
-  requestsSql,
-  spendRowFrom,
-  spendSql,
-  type LedgerRow,
-  type SqlDialect,
-} from './ledger-rows.ts';
+import { decodeError, type WorkerReply, type WorkerRequest, type WorkerSettings } from './sqlite-ledger-protocol.ts';
 
-export const SQLITE_LEDGER_MIGRATIONS: readonly Migration[] = [
-  {
-    version: 1,
-    name: 'ledger: ledger_events',
-    sql: `
-      CREATE TABLE ledger_events (
-        event_id TEXT PRIMARY KEY,
-        ts_ms INTEGER NOT NULL,
-        day TEXT NOT NULL,
-        request_id TEXT NOT NULL,
-        endpoint TEXT NOT NULL,
-        stream INTEGER NOT NULL,
-        tenant_id TEXT,
-        feature_id TEXT,
-        key_id TEXT,
-        team_id TEXT,
-        user_id_hash TEXT,
-        model_alias TEXT,
-        model_resolved TEXT,
-        provider TEXT,
-        deployment_id TEXT,
-        status TEXT NOT NULL,
-        error_code TEXT,
-        http_status INTEGER NOT NULL,
-        cache_hit INTEGER NOT NULL,
-        input_tokens INTEGER NOT NULL,
-        output_tokens INTEGER NOT NULL,
-        cached_input_tokens INTEGER NOT NULL,
-        cache_write_tokens INTEGER NOT NULL,
-        reasoning_tokens INTEGER NOT NULL,
-        total_tokens INTEGER NOT NULL,
-        usage_estimated INTEGER NOT NULL,
-        -- USD × 10^12 (pico-dollars), exact; divide by 1e12 for dollars.
-        cost_input_pico INTEGER NOT NULL,
-        cost_output_pico INTEGER NOT NULL,
-        cost_total_pico INTEGER NOT NULL,
-        cost_saved_pico INTEGER NOT NULL,
-        price_missing INTEGER NOT NULL,
-        latency_ms INTEGER NOT NULL,
-        schema_version INTEGER NOT NULL,
-        event_json TEXT NOT NULL
-      ) STRICT;
-      CREATE INDEX ledger_events_ts ON ledger_events (ts_ms, event_id);
-      CREATE INDEX ledger_events_day ON ledger_events (day);
-      CREATE INDEX ledger_events_request ON ledger_events (request_id);
-      CREATE INDEX ledger_events_tenant ON ledger_events (tenant_id, ts_ms);
-    `,
-  },
-];
+/** The worker's module beside this one: .ts when running from the sources, .js from dist/. */
+const WORKER_URL = new URL(`./sqlite-ledger-worker${extname(new URL(import.meta.url).pathname) || '.js'}`, import.meta.url);
 
-const MIGRATIONS_TABLE = `
-  CREATE TABLE IF NOT EXISTS ledger_schema_migrations (
-    version INTEGER PRIMARY KEY,
-    name TEXT NOT NULL,
-    applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
-  ) STRICT`;
-
-const DIALECT: SqlDialect = {
-  tsColumn: 'ts_ms',
-  tsValue: (ms) => ms,
-  placeholder: () => '?',
-  eventColumn: 'event_json',
-};
-
-/** Exact sums in SQLite: micro-dollars and the pico remainder apart, so int64 never overflows. */
-const MONEY = [
-  'sum(cost_total_pico / 1000000) AS cost_micro',
-  'sum(cost_total_pico % 1000000) AS cost_rest',
-  'sum(cost_saved_pico / 1000000) AS saved_micro',
-  'sum(cost_saved_pico % 1000000) AS saved_rest',
-].join(', ');
-
-const INSERT = `INSERT INTO ledger_events (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map(() => '?').join(', ')}) ON CONFLICT (event_id) DO NOTHING`;
-const MAX_CACHED_STATEMENTS = 200;
+/** Events per message when posting a batch (0.2–0.4 ms of structured clone). */
+export const POST_SLICE_EVENTS = 100;
+/** Parse readers' answers for at most this long before letting the event loop run. */
+const PARSE_SLICE_MS = 0.5;
 
 export interface SqliteLedgerSinkOptions {
   /** A file path, or ":memory:". */
@@ -119,165 +46,234 @@ export interface SqliteLedgerSinkOptions {
   busyTimeoutMs?: number;
 }
 
+interface Waiting {
+  resolve(value: unknown): void;
+  reject(error: unknown): void;
+}
+
+type Call = WorkerRequest extends infer R ? (R extends { readonly id: number } ? Omit<R, 'id'> : never) : never;
+
 export class SqliteLedgerSink implements LedgerSink, LedgerReader {
   readonly name = 'sqlite';
-  readonly #db: DatabaseSync;
-  readonly #statements = new Map<string, StatementSync>();
-  #migrated = false;
+  readonly #settings: WorkerSettings;
+  #worker: Worker | undefined;
+  /** Calls the worker has not answered, by id (all on the current worker: a new one starts only after the old one exited). */
+  readonly #waiting = new Map<number, Waiting>();
+  #nextId = 1;
+  /** Batches being posted, one after the other, slice by slice (never rejects): close() lets them finish. */
+  #posting: Promise<void> = Promise.resolve();
+  #postsQueued = 0;
+  #closed: Promise<void> | undefined;
+  /** Why no new worker can take over (an in-memory ledger that died with its worker). */
+  #lost: string | undefined;
 
   constructor(options: SqliteLedgerSinkOptions) {
+    if (typeof options?.path !== 'string') throw new TypeError('the SQLite ledger path must be a string');
+    this.#settings = { path: options.path, busyTimeoutMs: options.busyTimeoutMs };
     try {
-      this.#db = new DatabaseSync(options.path);
-      this.#db.exec(`PRAGMA busy_timeout = ${Math.trunc(options.busyTimeoutMs ?? 5000)}`);
-      this.#db.exec('PRAGMA journal_mode = WAL');
-      this.#db.exec('PRAGMA synchronous = NORMAL');
-      // 32 MiB of page cache (the default is 2): the event_id and request_id indexes take
-      // random inserts, which otherwise reread pages on every batch once the table is large.
-      this.#db.exec('PRAGMA cache_size = -32768');
-    } catch (error) {
-      throw sinkError(error);
+      this.#worker = this.#spawn();
+    } catch {
+      // The first call tries again and reports why.
     }
+  }
+
+  /** Tests: the worker thread running this sink's calls, when one is. */
+  static workerOf(sink: SqliteLedgerSink): Worker | undefined {
+    return sink.#worker;
   }
 
   /** Applies pending ledger migrations (also done on first use). */
   async migrate(): Promise<MigrationReport> {
-    return this.#run(() => this.#migrate());
+    return (await this.#call({ op: 'migrate' })) as MigrationReport;
   }
 
   /** 0 on a database without the ledger schema. */
   async schemaVersion(): Promise<number> {
-    return this.#run(() => {
-      const table = this.#db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'ledger_schema_migrations'").get();
-      if (!table) return 0;
-      return Number(this.#db.prepare('SELECT coalesce(max(version), 0) AS v FROM ledger_schema_migrations').get()?.v ?? 0);
-    });
+    return (await this.#call({ op: 'schemaVersion' })) as number;
   }
 
   async write(events: readonly LedgerEvent[]): Promise<void> {
-    const rows = batchRows(events);
-    if (rows.length === 0) return;
-    this.#run(() => {
-      this.#ready();
-      const insert = this.#statement(INSERT);
-      this.#db.exec('BEGIN IMMEDIATE');
+    if (!Array.isArray(events)) throw new TypeError('write() takes an array of ledger events');
+    if (events.length === 0) return;
+    const { worker, id, answer } = this.#begin();
+    // One batch posted at a time, one slice a turn, however many writes are waiting.
+    const waitTurn = this.#postsQueued > 0;
+    this.#postsQueued++;
+    this.#posting = this.#posting.then(async () => {
       try {
-        for (const row of rows) insert.run(...values(row));
-        this.#db.exec('COMMIT');
+        await this.#postSlices(worker, id, events, waitTurn);
       } catch (error) {
-        if (this.#db.isTransaction) this.#db.exec('ROLLBACK');
-        throw error;
+        this.#settle(id)?.reject(error);
+      } finally {
+        this.#postsQueued--;
       }
     });
+    await answer;
   }
 
   async spend(query: SpendQuery): Promise<SpendRow[]> {
-    const { sql, params, dimensions } = spendSql(query, DIALECT, 'ledger_events', MONEY);
-    return this.#run(() => {
-      this.#ready();
-      const statement = this.#statement(sql);
-      statement.setReadBigInts(true);
-      return statement
-        .all(...(params as SQLInputValue[]))
-        .filter((row) => Number(row.requests) > 0)
-        .map((row) =>
-          spendRowFrom(row, dimensions, (r) => ({
-            cost: big(r.cost_micro) * 1_000_000n + big(r.cost_rest),
-            saved: big(r.saved_micro) * 1_000_000n + big(r.saved_rest),
-          })),
-        );
-    });
+    return parseSliced<SpendRow>((await this.#call({ op: 'spend', query })) as string[]);
   }
 
   async requests(query: RequestQuery): Promise<LedgerEvent[]> {
-    const { sql, params } = requestsSql(query, DIALECT, 'ledger_events', requireLimit(query.limit));
-    return this.#run(() => {
-      this.#ready();
-      return this.#statement(sql)
-        .all(...(params as SQLInputValue[]))
-        .map((row) => eventFromColumn(row.event_json));
-    });
+    return parseSliced<LedgerEvent>((await this.#call({ op: 'requests', query })) as string[]);
   }
 
   async request(requestId: string): Promise<LedgerEvent | undefined> {
-    if (typeof requestId !== 'string') throw new TypeError('requestId must be a string');
-    return this.#run(() => {
-      this.#ready();
-      const row = this.#statement('SELECT event_json FROM ledger_events WHERE request_id = ? ORDER BY ts_ms DESC, event_id DESC LIMIT 1').get(requestId);
-      return row ? eventFromColumn(row.event_json) : undefined;
+    const text = (await this.#call({ op: 'request', requestId })) as string | undefined;
+    return text === undefined ? undefined : (JSON.parse(text) as LedgerEvent);
+  }
+
+  /** Lets the calls already made finish, then closes the database and ends the worker. Never rejects. */
+  close(): Promise<void> {
+    this.#closed ??= this.#shutdown();
+    return this.#closed;
+  }
+
+  async #shutdown(): Promise<void> {
+    await this.#posting;
+    const worker = this.#worker;
+    if (!worker) return;
+    const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+    worker.ref();
+    worker.postMessage({ id: 0, op: 'close' } satisfies WorkerRequest);
+    await exited;
+  }
+
+  #spawn(): Worker {
+    const worker = new Worker(WORKER_URL, { workerData: this.#settings, name: 'tollgate-sqlite-ledger', execArgv: workerExecArgv() });
+    worker.unref();
+    let failure: Error | undefined;
+    worker.on('message', (reply: WorkerReply) => {
+      if (typeof reply?.id !== 'number') return;
+      const waiting = this.#settle(reply.id);
+      if (!waiting) return;
+      if (reply.ok) waiting.resolve(reply.value);
+      else waiting.reject(decodeError(reply.error));
     });
+    worker.on('error', (error) => {
+      failure = error; // an uncaught error in the worker: 'exit' follows
+    });
+    worker.on('messageerror', (error) => {
+      failure = error; // an answer that could not be read: its caller would wait forever
+      void worker.terminate();
+    });
+    worker.on('exit', (code) => this.#exited(worker, code, failure));
+    return worker;
   }
 
-  async close(): Promise<void> {
-    this.#statements.clear();
-    if (this.#db.isOpen) this.#db.close();
+  #exited(worker: Worker, code: number, failure: Error | undefined): void {
+    if (this.#worker === worker) this.#worker = undefined;
+    const why = this.#closed
+      ? 'the sink is closed'
+      : failure
+        ? `its worker thread failed: ${failure.message}`
+        : `its worker thread stopped (exit code ${code})`;
+    if (!this.#closed && this.#settings.path === ':memory:') this.#lost = `the in-memory ledger was lost: ${why}`;
+    if (this.#waiting.size === 0) return;
+    const error = new StoreUnavailable(`SQLite ledger sink failed: ${why}`, failure ? { cause: failure } : undefined);
+    const waiting = [...this.#waiting.values()];
+    this.#waiting.clear();
+    for (const call of waiting) call.reject(error);
   }
 
-  #ready(): void {
-    if (!this.#migrated) this.#migrate();
-  }
-
-  /** BEGIN IMMEDIATE takes the write lock first: processes migrating one file at once apply each version once. */
-  #migrate(): MigrationReport {
-    this.#db.exec('BEGIN IMMEDIATE');
-    try {
-      this.#db.exec(MIGRATIONS_TABLE);
-      const applied = this.#db.prepare('SELECT version FROM ledger_schema_migrations').all();
-      const pending = pendingMigrations(SQLITE_LEDGER_MIGRATIONS, new Set(applied.map((r) => Number(r.version))));
-      const record = this.#db.prepare('INSERT INTO ledger_schema_migrations (version, name) VALUES (?, ?)');
-      for (const migration of pending) {
-        this.#db.exec(migration.sql);
-        record.run(migration.version, migration.name);
+  /** The running worker, started if need be; throws when the sink is closed or cannot start one. */
+  #live(): Worker {
+    if (this.#closed) throw new StoreUnavailable('SQLite ledger sink failed: the sink is closed');
+    if (this.#lost) throw new StoreUnavailable(`SQLite ledger sink failed: ${this.#lost}`);
+    if (!this.#worker) {
+      try {
+        this.#worker = this.#spawn();
+      } catch (error) {
+        throw new StoreUnavailable(`SQLite ledger sink failed: could not start its worker thread: ${(error as Error)?.message}`, { cause: error });
       }
-      const version = Number(this.#db.prepare('SELECT coalesce(max(version), 0) AS v FROM ledger_schema_migrations').get()?.v ?? 0);
-      this.#db.exec('COMMIT');
-      this.#migrated = true;
-      return { applied: pending.map((m) => m.version), version };
-    } catch (error) {
-      if (this.#db.isTransaction) this.#db.exec('ROLLBACK');
-      throw error;
     }
+    return this.#worker;
   }
 
-  #statement(sql: string): StatementSync {
-    let statement = this.#statements.get(sql);
-    if (!statement) {
-      // Reader SQL varies with the dimensions and filters asked for: keep the cache bounded.
-      if (this.#statements.size >= MAX_CACHED_STATEMENTS) this.#statements.clear();
-      statement = this.#db.prepare(sql);
-      this.#statements.set(sql, statement);
-    }
-    return statement;
+  /** Registers a call: its id, and the promise its answer (or the worker's death) settles. */
+  #begin(): { worker: Worker; id: number; answer: Promise<unknown> } {
+    const worker = this.#live();
+    const id = this.#nextId++;
+    const answer = new Promise<unknown>((resolve, reject) => this.#waiting.set(id, { resolve, reject }));
+    worker.ref(); // a call in flight keeps the process alive until it is answered
+    return { worker, id, answer };
   }
 
-  #run<T>(work: () => T): T {
+  /** Forgets a call, and lets the process exit when none is left. */
+  #settle(id: number): Waiting | undefined {
+    const waiting = this.#waiting.get(id);
+    this.#waiting.delete(id);
+    if (this.#waiting.size === 0) this.#worker?.unref();
+    return waiting;
+  }
+
+  async #call(call: Call): Promise<unknown> {
+    const { worker, id, answer } = this.#begin();
     try {
-      return work();
+      worker.postMessage({ ...call, id });
     } catch (error) {
-      throw sinkError(error);
+      // Something in the query that cannot be cloned (a function): not a string, as filters must be.
+      const cause = error as Error;
+      this.#settle(id)?.reject(cause?.name === 'DataCloneError' ? new TypeError(`invalid ledger query: ${cause.message}`, { cause }) : cause);
+    }
+    return answer;
+  }
+
+  /** Posts a batch a slice at a time, a turn of the event loop apart; the last slice is the write. */
+  async #postSlices(worker: Worker, id: number, events: readonly LedgerEvent[], waitTurn: boolean): Promise<void> {
+    for (let start = 0; start < events.length; start += POST_SLICE_EVENTS) {
+      if (start > 0 || waitTurn) await nextTurn();
+      if (!this.#waiting.has(id) || this.#worker !== worker) return; // the worker died: the write was rejected
+      const end = start + POST_SLICE_EVENTS;
+      try {
+        postSlice(worker, end >= events.length ? 'write' : 'part', id, events.slice(start, end));
+      } catch (error) {
+        if (start > 0) worker.postMessage({ id, op: 'drop' } satisfies WorkerRequest);
+        this.#settle(id)?.reject(error);
+        return;
+      }
     }
   }
 }
 
-function values(row: LedgerRow): SQLInputValue[] {
-  return COLUMNS.map((column) => {
-    const value = row[column];
-    if (typeof value === 'boolean') return value ? 1 : 0;
-    if (typeof value === 'bigint') return picoParam(value);
-    return value;
-  });
-}
-
-function big(value: unknown): bigint {
-  if (value === null || value === undefined) return 0n;
-  return typeof value === 'bigint' ? value : BigInt(value as number);
-}
-
-/** Argument errors pass through; anything from SQLite becomes StoreUnavailable. */
-function sinkError(error: unknown): Error {
-  if (error instanceof InvalidLedgerEvent || error instanceof StoreUnavailable || error instanceof TypeError || error instanceof RangeError) {
-    return error;
+/**
+ * The worker inherits the process's Node options (undefined), except --input-type: it applies to
+ * the main entry (node --input-type=module -e ...), and a worker started with it refuses to load
+ * a file; then it gets the rest of the options as given on the command line.
+ */
+function workerExecArgv(): string[] | undefined {
+  const given = process.execArgv;
+  if (!given.some((arg) => arg === '--input-type' || arg.startsWith('--input-type='))) return undefined;
+  const args: string[] = [];
+  for (let i = 0; i < given.length; i++) {
+    if (given[i] === '--input-type') i++;
+    else if (!given[i].startsWith('--input-type=')) args.push(given[i]);
   }
-  const detail = error as { message?: string; errstr?: string };
-  const reason = detail.errstr && !detail.message?.includes(detail.errstr) ? `${detail.message} (${detail.errstr})` : detail.message;
-  return new StoreUnavailable(`SQLite ledger sink failed: ${reason ?? String(error)}`, { cause: error });
+  return args;
+}
+
+/** Posts events as clones, or as JSON texts when one cannot be cloned (JSON leaves functions out, as event_json does). */
+function postSlice(worker: Worker, op: 'part' | 'write', id: number, events: readonly LedgerEvent[]): void {
+  try {
+    worker.postMessage({ id, op, events } satisfies WorkerRequest);
+  } catch (error) {
+    if ((error as Error)?.name !== 'DataCloneError') throw error;
+    const json = events.map((event) => JSON.stringify(event) ?? 'null');
+    worker.postMessage({ id, op, json } satisfies WorkerRequest);
+  }
+}
+
+/** JSON.parse of each text, yielding to the event loop every PARSE_SLICE_MS. */
+async function parseSliced<T>(texts: readonly string[]): Promise<T[]> {
+  const out = new Array<T>(texts.length);
+  let sliceStart = performance.now();
+  for (let i = 0; i < texts.length; i++) {
+    if (performance.now() - sliceStart > PARSE_SLICE_MS) {
+      await nextTurn();
+      sliceStart = performance.now();
+    }
+    out[i] = JSON.parse(texts[i]) as T;
+  }
+  return out;
 }
