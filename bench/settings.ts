@@ -8,6 +8,8 @@
  *   BENCH_OUT=file          results JSON (default bench/results/latest.json)
  *   BENCH_PORTKEY_VERSION=x peer version to install (bench/portkey.ts)
  *   BENCH_TOLLGATE_NODE_ARGS="--cpu-prof …"  extra Node flags for the gateway (bench/tollgate.ts)
+ *   BENCH_LEDGER_SINK=jsonl  the gateways' ledger sink instead of the default SQLite file
+ *   BENCH_LEDGER_WAL=0       the ledger without its write-ahead log; BENCH_LEDGER_OFF=1: no ledger
  */
 import os from 'node:os';
 import path from 'node:path';

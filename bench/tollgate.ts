@@ -88,7 +88,7 @@ async function startTollgate(repoRoot: string, port: number, yaml: (dir: string)
 
 /** The default ledger (a SQLite file), in the gateway's own temporary folder. */
 function ledgerYaml(dir: string): string {
-  return `ledger: { sinks: ["sqlite:${dir}/ledger.db"], spool_dir: "${dir}/spool" }`;
+  return `ledger: { sinks: [${process.env.BENCH_LEDGER_SINK ? `"${process.env.BENCH_LEDGER_SINK}:${dir}/ledger"` : `"sqlite:${dir}/ledger.db"`}], spool_dir: "${dir}/spool"${process.env.BENCH_LEDGER_WAL === "0" ? ", write_ahead_log: false" : ""}${process.env.BENCH_LEDGER_OFF === "1" ? ", enabled: false" : ""} }`;
 }
 
 /** Start Tollgate in the bare configuration (master key, no tenant, in-memory SQLite). */

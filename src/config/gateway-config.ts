@@ -99,6 +99,7 @@ export interface GatewayConfig {
     readonly flushIntervalMs: number;
     readonly batchSize: number;
     readonly maxQueued: number;
+    readonly writeAheadLog: boolean;
     /** Teams and tenants whose prompts and completions are kept (redacted) for retentionDays. */
     readonly promptLogging: PromptLogSettings;
   };

@@ -25,6 +25,8 @@ export const ledgerSchema = z.strictObject({
   batch_size: fromEnv(z.number().int().min(1).max(10_000)).default(500),
   /** Events queued per sink before further ones go straight to its spool. */
   max_queued: positiveInt.default(50_000),
+  /** Append every event to a local write-ahead log too, so a kill -9 loses (almost) nothing; costs ~10 µs of CPU per call. */
+  write_ahead_log: fromEnv(z.boolean()).default(true),
   /** Prompt and completion text, redacted, for the teams and tenants listed (off by default). */
   prompt_logging: promptLogSchema,
 }).prefault({});

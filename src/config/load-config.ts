@@ -166,6 +166,7 @@ function build(
       flushIntervalMs: parsed.ledger.flush_interval_ms,
       batchSize: parsed.ledger.batch_size,
       maxQueued: parsed.ledger.max_queued,
+      writeAheadLog: parsed.ledger.write_ahead_log,
       promptLogging: Object.freeze({
         teams: Object.freeze([...parsed.ledger.prompt_logging.teams]),
         tenants: Object.freeze([...parsed.ledger.prompt_logging.tenants]),
