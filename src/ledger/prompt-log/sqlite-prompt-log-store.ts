@@ -3,7 +3,8 @@
 // DELETE_CHUNK rows with a turn of the event loop between them. secure_delete is on: a deleted
 // prompt is overwritten in the file, not left in a free page.
 
-import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
+import { openSqliteDatabase, StatementCache } from '../../stores/sqlite/sqlite-database.ts';
+import type { DatabaseSync, SQLInputValue } from 'node:sqlite';
 import { setImmediate as turn } from 'node:timers/promises';
 import { StoreUnavailable } from '../../stores/identity-store.ts';
 import { readSqlitePromptLogVersion, runSqlitePromptLogMigrations } from './prompt-log-migrations.ts';
@@ -33,15 +34,12 @@ const INSERT = `INSERT INTO prompt_log (${PROMPT_LOG_COLUMNS.join(', ')}) VALUES
 export class SqlitePromptLogStore implements PromptLogStore {
   readonly backend = 'sqlite' as const;
   readonly #db: DatabaseSync;
-  readonly #statements = new Map<string, StatementSync>();
+  readonly #statements: StatementCache;
 
   constructor(options: SqlitePromptLogStoreOptions) {
     try {
-      this.#db = new DatabaseSync(options.path);
-      this.#db.exec(`PRAGMA busy_timeout = ${Math.trunc(options.busyTimeoutMs ?? 5000)}`);
-      this.#db.exec('PRAGMA journal_mode = WAL');
-      this.#db.exec('PRAGMA synchronous = NORMAL');
-      this.#db.exec('PRAGMA secure_delete = ON');
+      this.#db = openSqliteDatabase(options.path, options.busyTimeoutMs, ['secure_delete = ON']);
+      this.#statements = new StatementCache(this.#db);
     } catch (error) {
       throw storeError(error);
     }
@@ -62,7 +60,7 @@ export class SqlitePromptLogStore implements PromptLogStore {
       this.#db.exec('BEGIN IMMEDIATE');
       try {
         let added = 0;
-        const insert = this.#statement(INSERT);
+        const insert = this.#statements.get(INSERT);
         for (const { row, tsMs, expiresMs } of checked) {
           const values: SQLInputValue[] = [row.request_id, tsMs, expiresMs, row.tenant_id, row.team_id, row.key_id, row.user_id_hash, row.model_alias, row.prompt, row.completion];
           added += Number(insert.run(...values).changes);
@@ -79,14 +77,14 @@ export class SqlitePromptLogStore implements PromptLogStore {
   async get(requestId: string): Promise<PromptLogRow | undefined> {
     if (typeof requestId !== 'string') throw new TypeError('requestId must be a string');
     return this.#run(() => {
-      const row = this.#statement(`SELECT ${PROMPT_LOG_COLUMNS.join(', ')} FROM prompt_log WHERE request_id = ?`).get(requestId);
+      const row = this.#statements.get(`SELECT ${PROMPT_LOG_COLUMNS.join(', ')} FROM prompt_log WHERE request_id = ?`).get(requestId);
       return row ? rowFromSqlite(row) : undefined;
     });
   }
 
   async deleteBy(selector: PromptLogSelector): Promise<number> {
     const { column, value } = selectorColumn(selector);
-    if (column === 'request_id') return this.#run(() => Number(this.#statement('DELETE FROM prompt_log WHERE request_id = ?').run(value).changes));
+    if (column === 'request_id') return this.#run(() => Number(this.#statements.get('DELETE FROM prompt_log WHERE request_id = ?').run(value).changes));
     return this.#deleteChunks(`DELETE FROM prompt_log WHERE rowid IN (SELECT rowid FROM prompt_log WHERE ${column} = ? LIMIT ${DELETE_CHUNK})`, value);
   }
 
@@ -103,21 +101,13 @@ export class SqlitePromptLogStore implements PromptLogStore {
   async #deleteChunks(sql: string, value: SQLInputValue): Promise<number> {
     let total = 0;
     for (;;) {
-      const deleted = this.#run(() => Number(this.#statement(sql).run(value).changes));
+      const deleted = this.#run(() => Number(this.#statements.get(sql).run(value).changes));
       total += deleted;
       if (deleted < DELETE_CHUNK) return total;
       await turn();
     }
   }
 
-  #statement(sql: string): StatementSync {
-    let statement = this.#statements.get(sql);
-    if (!statement) {
-      statement = this.#db.prepare(sql);
-      this.#statements.set(sql, statement);
-    }
-    return statement;
-  }
 
   #run<T>(work: () => T): T {
     try {

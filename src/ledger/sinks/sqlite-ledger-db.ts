@@ -24,7 +24,8 @@
 // throws InvalidLedgerEvent, a bad query TypeError or RangeError, anything from SQLite
 // StoreUnavailable (see sinkError).
 
-import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
+import { openSqliteDatabase, StatementCache } from '../../stores/sqlite/sqlite-database.ts';
+import type { DatabaseSync, SQLInputValue } from 'node:sqlite';
 import type { LedgerEvent } from '../ledger-event.ts';
 import type { RequestQuery, SpendQuery, SpendRow } from '../ledger-sink.ts';
 import { StoreUnavailable, type MigrationReport } from '../../stores/identity-store.ts';
@@ -125,18 +126,15 @@ export interface SqliteLedgerDbOptions {
 
 export class SqliteLedgerDb {
   readonly #db: DatabaseSync;
-  readonly #statements = new Map<string, StatementSync>();
+  readonly #statements: StatementCache;
   #migrated = false;
 
   constructor(options: SqliteLedgerDbOptions) {
     try {
-      this.#db = new DatabaseSync(options.path);
-      this.#db.exec(`PRAGMA busy_timeout = ${Math.trunc(options.busyTimeoutMs ?? 5000)}`);
-      this.#db.exec('PRAGMA journal_mode = WAL');
-      this.#db.exec('PRAGMA synchronous = NORMAL');
       // 32 MiB of page cache (the default is 2): the event_id and request_id indexes take
       // random inserts, which otherwise reread pages on every batch once the table is large.
-      this.#db.exec('PRAGMA cache_size = -32768');
+      this.#db = openSqliteDatabase(options.path, options.busyTimeoutMs, ['cache_size = -32768']);
+      this.#statements = new StatementCache(this.#db, MAX_CACHED_STATEMENTS);
     } catch (error) {
       throw sinkError(error);
     }
@@ -162,7 +160,7 @@ export class SqliteLedgerDb {
       const rows = batchRows(events);
       if (rows.length === 0) return;
       this.#ready();
-      const insert = this.#statement(INSERT);
+      const insert = this.#statements.get(INSERT);
       this.#db.exec('BEGIN IMMEDIATE');
       try {
         for (const row of rows) insert.run(...values(row));
@@ -178,7 +176,7 @@ export class SqliteLedgerDb {
     return this.#run(() => {
       const { sql, params, dimensions } = spendSql(query, DIALECT, 'ledger_events', MONEY);
       this.#ready();
-      const statement = this.#statement(sql);
+      const statement = this.#statements.get(sql);
       statement.setReadBigInts(true);
       return statement
         .all(...(params as SQLInputValue[]))
@@ -197,7 +195,7 @@ export class SqliteLedgerDb {
     return this.#run(() => {
       const { sql, params } = requestsSql(query, DIALECT, 'ledger_events', requireLimit(query.limit));
       this.#ready();
-      return this.#statement(sql)
+      return this.#statements.get(sql)
         .all(...(params as SQLInputValue[]))
         .map((row) => String(row.event_json));
     });
@@ -208,7 +206,7 @@ export class SqliteLedgerDb {
     return this.#run(() => {
       if (typeof requestId !== 'string') throw new TypeError('requestId must be a string');
       this.#ready();
-      const row = this.#statement('SELECT event_json FROM ledger_events WHERE request_id = ? ORDER BY ts_ms DESC, event_id DESC LIMIT 1').get(requestId);
+      const row = this.#statements.get('SELECT event_json FROM ledger_events WHERE request_id = ? ORDER BY ts_ms DESC, event_id DESC LIMIT 1').get(requestId);
       return row ? String(row.event_json) : undefined;
     });
   }
@@ -244,16 +242,6 @@ export class SqliteLedgerDb {
     }
   }
 
-  #statement(sql: string): StatementSync {
-    let statement = this.#statements.get(sql);
-    if (!statement) {
-      // Reader SQL varies with the dimensions and filters asked for: keep the cache bounded.
-      if (this.#statements.size >= MAX_CACHED_STATEMENTS) this.#statements.clear();
-      statement = this.#db.prepare(sql);
-      this.#statements.set(sql, statement);
-    }
-    return statement;
-  }
 
   #run<T>(work: () => T): T {
     try {

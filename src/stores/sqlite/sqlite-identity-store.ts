@@ -3,7 +3,8 @@
 // with another call in this process; BEGIN IMMEDIATE plus busy_timeout orders writers across
 // processes. Statements are prepared on first use and cached (tables exist only after migrate).
 
-import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
+import { openSqliteDatabase, StatementCache } from './sqlite-database.ts';
+import type { DatabaseSync, SQLInputValue } from 'node:sqlite';
 import type { AuditEntry, AuditQuery, Change, ObjectKind, ObjectTypes, VirtualKey } from '../../identity/records.ts';
 import {
   StoreConflict,
@@ -49,15 +50,12 @@ export interface SqliteIdentityStoreOptions {
 export class SqliteIdentityStore implements IdentityStore {
   readonly backend = 'sqlite' as const;
   readonly #db: DatabaseSync;
-  readonly #statements = new Map<string, StatementSync>();
+  readonly #statements: StatementCache;
 
   constructor(options: SqliteIdentityStoreOptions) {
     try {
-      this.#db = new DatabaseSync(options.path);
-      this.#db.exec(`PRAGMA busy_timeout = ${Math.trunc(options.busyTimeoutMs ?? 5000)}`);
-      this.#db.exec('PRAGMA journal_mode = WAL');
-      this.#db.exec('PRAGMA foreign_keys = ON');
-      this.#db.exec('PRAGMA synchronous = NORMAL');
+      this.#db = openSqliteDatabase(options.path, options.busyTimeoutMs, ['foreign_keys = ON']);
+      this.#statements = new StatementCache(this.#db);
     } catch (error) {
       throw storeError(error);
     }
@@ -74,7 +72,7 @@ export class SqliteIdentityStore implements IdentityStore {
   async get<K extends ObjectKind>(kind: K, id: string): Promise<ObjectTypes[K] | undefined> {
     const { table, idColumn } = objectTable(kind);
     return this.#run(() => {
-      const row = this.#statement(`SELECT doc FROM ${table} WHERE ${idColumn} = ?`).get(id);
+      const row = this.#statements.get(`SELECT doc FROM ${table} WHERE ${idColumn} = ?`).get(id);
       return row ? docFromColumn<ObjectTypes[K]>(row.doc) : undefined;
     });
   }
@@ -84,7 +82,7 @@ export class SqliteIdentityStore implements IdentityStore {
     const limit = requireLimit(query.limit);
     const { where, params } = listFilter(kind, query, () => '?');
     return this.#run(() =>
-      this.#statement(`SELECT doc FROM ${table}${where} ORDER BY ${idColumn} LIMIT ?`)
+      this.#statements.get(`SELECT doc FROM ${table}${where} ORDER BY ${idColumn} LIMIT ?`)
         .all(...(params as SQLInputValue[]), limit)
         .map((row) => docFromColumn<ObjectTypes[K]>(row.doc)),
     );
@@ -123,7 +121,7 @@ export class SqliteIdentityStore implements IdentityStore {
         kind === 'team'
           ? 'DELETE FROM teams WHERE team_id = ?1 AND NOT EXISTS (SELECT 1 FROM keys WHERE team_id = ?1)'
           : `DELETE FROM ${table} WHERE ${idColumn} = ?`;
-      const result = this.#statement(sql).run(id);
+      const result = this.#statements.get(sql).run(id);
       if (result.changes === 0) {
         if (!this.#exists(kind, id)) throw new StoreConflict(`${kind} ${JSON.stringify(id)} does not exist`, 'missing');
         throw new StoreConflict(`team ${JSON.stringify(id)} still has keys`, 'in_use');
@@ -133,7 +131,7 @@ export class SqliteIdentityStore implements IdentityStore {
   }
 
   async countKeys(teamId: string): Promise<number> {
-    return this.#run(() => toNumber(this.#statement('SELECT count(*) AS n FROM keys WHERE team_id = ?').get(teamId)?.n));
+    return this.#run(() => toNumber(this.#statements.get('SELECT count(*) AS n FROM keys WHERE team_id = ?').get(teamId)?.n));
   }
 
   async createKey(key: VirtualKey, secretHash: string, audit: AuditEntry, placement?: KeyPlacement): Promise<void> {
@@ -154,7 +152,7 @@ export class SqliteIdentityStore implements IdentityStore {
     const auditRow = auditValues(audit);
     this.#write(() => {
       this.#swapObject('key', row, expected);
-      this.#statement('UPDATE key_secrets SET expires_at = ? WHERE key_id = ? AND (expires_at IS NULL OR expires_at > ?)').run(until, row.id, until);
+      this.#statements.get('UPDATE key_secrets SET expires_at = ? WHERE key_id = ? AND (expires_at IS NULL OR expires_at > ?)').run(until, row.id, until);
       this.#insertSecret(newSecretHash, row.id);
       this.#record('key', row.id, auditRow);
     });
@@ -162,7 +160,7 @@ export class SqliteIdentityStore implements IdentityStore {
 
   async findKeyBySecretHash(secretHash: string): Promise<KeyMatch | undefined> {
     return this.#run(() => {
-      const row = this.#statement(
+      const row = this.#statements.get(
         `SELECT k.doc AS doc, s.expires_at AS expires_at FROM key_secrets s JOIN keys k ON k.key_id = s.key_id
          WHERE s.secret_hash = ? AND (s.expires_at IS NULL OR s.expires_at > ${NOW_ISO})`,
       ).get(secretHash);
@@ -182,7 +180,7 @@ export class SqliteIdentityStore implements IdentityStore {
     const limit = requireLimit(query.limit);
     const { where, params } = auditFilter(query, () => '?');
     return this.#run(() =>
-      this.#statement(`SELECT seq, ${AUDIT_COLUMNS} FROM audit_log${where} ORDER BY seq DESC LIMIT ?`)
+      this.#statements.get(`SELECT seq, ${AUDIT_COLUMNS} FROM audit_log${where} ORDER BY seq DESC LIMIT ?`)
         .all(...(params as SQLInputValue[]), limit)
         .map((row) => auditEntryFromRow(row)),
     );
@@ -192,21 +190,21 @@ export class SqliteIdentityStore implements IdentityStore {
     const after = requireSeq(afterSeq, 'afterSeq');
     const count = requireLimit(limit);
     return this.#run(() =>
-      this.#statement('SELECT seq, kind, object_id FROM changes WHERE seq > ? ORDER BY seq LIMIT ?')
+      this.#statements.get('SELECT seq, kind, object_id FROM changes WHERE seq > ? ORDER BY seq LIMIT ?')
         .all(after, count)
         .map((r) => changeFromRow(r)),
     );
   }
 
   async lastChangeSeq(): Promise<number> {
-    return this.#run(() => toNumber(this.#statement('SELECT coalesce(max(seq), 0) AS seq FROM changes').get()?.seq));
+    return this.#run(() => toNumber(this.#statements.get('SELECT coalesce(max(seq), 0) AS seq FROM changes').get()?.seq));
   }
 
   async prune(beforeMs: number): Promise<void> {
     const before = requireEpochMs(beforeMs, 'beforeMs');
     this.#write(() => {
-      this.#statement('DELETE FROM changes WHERE at_ms < ?').run(before);
-      this.#statement('DELETE FROM key_secrets WHERE expires_at IS NOT NULL AND expires_at < ?').run(new Date(before).toISOString());
+      this.#statements.get('DELETE FROM changes WHERE at_ms < ?').run(before);
+      this.#statements.get('DELETE FROM key_secrets WHERE expires_at IS NOT NULL AND expires_at < ?').run(new Date(before).toISOString());
     });
   }
 
@@ -219,7 +217,7 @@ export class SqliteIdentityStore implements IdentityStore {
     const { table, idColumn, columns } = objectTable(kind);
     const names = [idColumn, 'doc', ...columns];
     const sql = `INSERT INTO ${table} (${names.join(', ')}) VALUES (${names.map(() => '?').join(', ')}) ON CONFLICT (${idColumn}) DO NOTHING`;
-    const result = this.#statement(sql).run(id, doc, ...(values as SQLInputValue[]));
+    const result = this.#statements.get(sql).run(id, doc, ...(values as SQLInputValue[]));
     if (result.changes === 0) throw new StoreConflict(`${kind} ${JSON.stringify(id)} already exists`, 'exists');
   }
 
@@ -229,13 +227,13 @@ export class SqliteIdentityStore implements IdentityStore {
    */
   #swapObject(kind: ObjectKind, row: ObjectRow, expected: string): void {
     const { table, idColumn, columns } = objectTable(kind);
-    const stored = this.#statement(`SELECT doc FROM ${table} WHERE ${idColumn} = ?`).get(row.id);
+    const stored = this.#statements.get(`SELECT doc FROM ${table} WHERE ${idColumn} = ?`).get(row.id);
     if (!stored) throw new StoreConflict(`${kind} ${JSON.stringify(row.id)} does not exist`, 'missing');
     if (!sameDoc(String(stored.doc), expected)) {
       throw new StoreConflict(`${kind} ${JSON.stringify(row.id)} was changed by another write after it was read`, 'changed');
     }
     const assignments = ['doc', ...columns].map((c) => `${c} = ?`).join(', ');
-    this.#statement(`UPDATE ${table} SET ${assignments} WHERE ${idColumn} = ?`).run(row.doc, ...(row.values as SQLInputValue[]), row.id);
+    this.#statements.get(`UPDATE ${table} SET ${assignments} WHERE ${idColumn} = ?`).run(row.doc, ...(row.values as SQLInputValue[]), row.id);
   }
 
   /** Inside the write transaction (BEGIN IMMEDIATE holds the lock, so no delete can slip in). */
@@ -247,33 +245,25 @@ export class SqliteIdentityStore implements IdentityStore {
 
   #exists(kind: ObjectKind, id: string): boolean {
     const { table, idColumn } = objectTable(kind);
-    return this.#statement(`SELECT 1 AS found FROM ${table} WHERE ${idColumn} = ?`).get(id) !== undefined;
+    return this.#statements.get(`SELECT 1 AS found FROM ${table} WHERE ${idColumn} = ?`).get(id) !== undefined;
   }
 
   #insertSecret(secretHash: string, keyId: string): void {
     if (typeof secretHash !== 'string' || secretHash === '') throw new TypeError('secret hash must be a non-empty string');
-    const result = this.#statement('INSERT INTO key_secrets (secret_hash, key_id) VALUES (?, ?) ON CONFLICT (secret_hash) DO NOTHING').run(secretHash, keyId);
+    const result = this.#statements.get('INSERT INTO key_secrets (secret_hash, key_id) VALUES (?, ?) ON CONFLICT (secret_hash) DO NOTHING').run(secretHash, keyId);
     if (result.changes === 0) throw new StoreConflict('that secret hash is already in use', 'exists');
   }
 
   /** The audit entry and the change-feed row that go with every mutation. */
   #record(kind: ObjectKind, id: string, auditRow: unknown[]): void {
     this.#insertAudit(auditRow);
-    this.#statement(`INSERT INTO changes (kind, object_id, at_ms) VALUES (?, ?, ${NOW_MS})`).run(kind, id);
+    this.#statements.get(`INSERT INTO changes (kind, object_id, at_ms) VALUES (?, ?, ${NOW_MS})`).run(kind, id);
   }
 
   #insertAudit(auditRow: unknown[]): void {
-    this.#statement(`INSERT INTO audit_log (${AUDIT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`).run(...(auditRow as SQLInputValue[]));
+    this.#statements.get(`INSERT INTO audit_log (${AUDIT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`).run(...(auditRow as SQLInputValue[]));
   }
 
-  #statement(sql: string): StatementSync {
-    let statement = this.#statements.get(sql);
-    if (!statement) {
-      statement = this.#db.prepare(sql);
-      this.#statements.set(sql, statement);
-    }
-    return statement;
-  }
 
   #run<T>(work: () => T): T {
     try {
