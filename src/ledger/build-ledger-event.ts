@@ -1,13 +1,13 @@
 // A finished model call → its ledger event (schema v1). Pure: everything comes from the request
 // context, the draft the stages filled, how the response ended, and the price table.
 
-import { randomUUID } from 'node:crypto';
 import type { RequestContext } from '../pipeline/request-context.ts';
 import type { Deployment, Usage } from '../providers/types.ts';
 import { attemptsMade, describeAttempt } from '../routing/attempt-log.ts';
 import type { LedgerDraft } from './ledger-draft.ts';
 import { LEDGER_SCHEMA_VERSION, type LedgerEvent, type LedgerUsage } from './ledger-event.ts';
 import { ledgerStatus } from './ledger-status.ts';
+import { timeOrderedUuid } from '../pipeline/random-ids.ts';
 
 /** Prices a call; `priceMissing` when the table has no price for the deployment's model. */
 export interface LedgerPricing {
@@ -61,7 +61,7 @@ export function buildLedgerEvent(ctx: RequestContext, draft: LedgerDraft, end: R
   };
   return {
     schema_version: LEDGER_SCHEMA_VERSION,
-    event_id: randomUUID(),
+    event_id: timeOrderedUuid(),
     timestamp: new Date(end.receivedAtEpochMs).toISOString(),
     request_id: ctx.requestId,
     trace_id: ctx.trace.traceId,

@@ -1,8 +1,7 @@
-import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { ResolvedKey, TenantPolicy } from '../identity/key-directory.ts';
 import type { LedgerDraft } from '../ledger/ledger-draft.ts';
-import { randomHex } from './random-ids.ts';
+import { randomHex, timeOrderedUuid } from './random-ids.ts';
 
 export interface TraceContext {
   traceId: string;
@@ -103,7 +102,7 @@ const ANONYMOUS: Principal = Object.freeze({ kind: 'anonymous' });
 export function createRequestContext(headers: IncomingHttpHeaders, receivedAt: number, client: ClientWatch): RequestContext {
   const given = header(headers, 'x-request-id');
   return {
-    requestId: given !== undefined && REQUEST_ID.test(given) ? given : randomUUID(),
+    requestId: given !== undefined && REQUEST_ID.test(given) ? given : timeOrderedUuid(),
     receivedAt,
     trace: traceFrom(header(headers, 'traceparent')),
     principal: ANONYMOUS,
