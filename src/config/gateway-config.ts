@@ -100,6 +100,7 @@ export interface GatewayConfig {
     readonly batchSize: number;
     readonly maxQueued: number;
     readonly writeAheadLog: boolean;
+    readonly writeAheadIntervalMs: number;
     /** Teams and tenants whose prompts and completions are kept (redacted) for retentionDays. */
     readonly promptLogging: PromptLogSettings;
   };

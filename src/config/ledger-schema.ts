@@ -25,8 +25,13 @@ export const ledgerSchema = z.strictObject({
   batch_size: fromEnv(z.number().int().min(1).max(10_000)).default(500),
   /** Events queued per sink before further ones go straight to its spool. */
   max_queued: positiveInt.default(50_000),
-  /** Append every event to a local write-ahead log too, so a kill -9 loses (almost) nothing; costs ~10 µs of CPU per call. */
+  /** Append every event to a local write-ahead log too, so a kill -9 loses (almost) nothing; costs a few µs of CPU per call. */
   write_ahead_log: fromEnv(z.boolean()).default(true),
+  /**
+   * The write-ahead log gathers events this long per append (0: after every event-loop turn). A
+   * kill -9 loses at most about this much traffic; fewer, larger appends cost less CPU under load.
+   */
+  write_ahead_interval_ms: fromEnv(z.number().int().min(0).max(1000)).default(10),
   /** Prompt and completion text, redacted, for the teams and tenants listed (off by default). */
   prompt_logging: promptLogSchema,
 }).prefault({});

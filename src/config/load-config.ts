@@ -167,6 +167,7 @@ function build(
       batchSize: parsed.ledger.batch_size,
       maxQueued: parsed.ledger.max_queued,
       writeAheadLog: parsed.ledger.write_ahead_log,
+      writeAheadIntervalMs: parsed.ledger.write_ahead_interval_ms,
       promptLogging: Object.freeze({
         teams: Object.freeze([...parsed.ledger.prompt_logging.teams]),
         tenants: Object.freeze([...parsed.ledger.prompt_logging.tenants]),

@@ -35,7 +35,7 @@ export async function openLedgerRuntime(config: GatewayConfig, logger: Logger, m
   const sinks: LedgerSink[] = await Promise.all(settings.sinks.map((url) => openLedgerSink(url, schema)));
   const writer = createLedgerWriter({
     sinks, spoolDir: spoolDirOf(config), logger, metrics,
-    flushIntervalMs: settings.flushIntervalMs, batchSize: settings.batchSize, maxQueued: settings.maxQueued, writeAheadLog: settings.writeAheadLog,
+    flushIntervalMs: settings.flushIntervalMs, batchSize: settings.batchSize, maxQueued: settings.maxQueued, writeAheadLog: settings.writeAheadLog, writeAheadDelayMs: settings.writeAheadIntervalMs,
   });
   const readerIndex = sinks.findIndex(isLedgerReader);
   const reader = readerIndex === -1 ? undefined : sinks[readerIndex] as LedgerSink & LedgerReader;

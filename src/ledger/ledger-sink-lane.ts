@@ -25,7 +25,7 @@ import type { Counter, Gauge } from '../telemetry/metrics.ts';
 import type { LedgerEvent } from './ledger-event.ts';
 import type { LedgerSink } from './ledger-sink.ts';
 import { eventLines, LedgerSpool, segmentName } from './ledger-spool.ts';
-import type { LedgerEntry } from './ledger-wal.ts';
+import { linesOf, type LedgerEntry } from './ledger-entry.ts';
 
 export type LedgerSpoolReason = 'sink_failed' | 'sink_down' | 'overflow' | 'shutdown';
 export type LedgerDropReason = 'spool_failed' | 'spool_backlog' | 'invalid_event' | 'after_close' | 'internal';
@@ -327,10 +327,11 @@ export class SinkLane {
   /** Stores a batch in the sink (unless `spooling`: the sink is down, or close ran out of time), or spools it. Never throws. */
   async #deliver(batch: LedgerEntry[], spooling: boolean): Promise<void> {
     const events = batch.map((entry) => entry.event);
+    const lines = linesOf(batch);
     let reason: LedgerSpoolReason = this.#forceSpool ? 'shutdown' : 'sink_down';
     if (!spooling && !this.#forceSpool) {
       try {
-        await this.#store(events);
+        await this.#store(events, lines);
         this.#o.settle(batch);
         return;
       } catch (error) {
@@ -341,18 +342,20 @@ export class SinkLane {
         }
       }
     }
-    await this.#spoolEntries(batch, events, reason);
+    await this.#spoolEntries(batch, events, lines, reason);
   }
 
   /**
-   * Writes events to the sink, setting aside those it refuses as invalid. Rejects only when the
-   * sink failed (or did not answer): the caller spools the batch then.
+   * Writes events (with their JSON texts, when the caller has them) to the sink, setting aside
+   * those it refuses as invalid. Rejects only when the sink failed (or did not answer): the
+   * caller spools the batch then.
    */
-  async #store(events: LedgerEvent[]): Promise<void> {
+  async #store(events: LedgerEvent[], lines?: string[]): Promise<void> {
     let pending = events;
+    let pendingLines = lines;
     for (;;) {
       try {
-        await this.#call(pending);
+        await this.#call(pending, pendingLines);
         this.#wrote(pending.length);
         return;
       } catch (error) {
@@ -362,6 +365,7 @@ export class SinkLane {
         if (at >= 0) {
           await this.#reject([pending[at]], error);
           pending = pending.filter((_, i) => i !== at);
+          pendingLines = pendingLines?.filter((_, i) => i !== at);
           if (pending.length === 0) return;
           continue;
         }
@@ -370,15 +374,15 @@ export class SinkLane {
           return;
         }
         const half = pending.length >>> 1;
-        await this.#store(pending.slice(0, half));
-        await this.#store(pending.slice(half));
+        await this.#store(pending.slice(0, half), pendingLines?.slice(0, half));
+        await this.#store(pending.slice(half), pendingLines?.slice(half));
         return;
       }
     }
   }
 
   /** One sink.write, bounded by writeTimeoutMs (and abandoned by a slow close). */
-  #call(events: LedgerEvent[]): Promise<void> {
+  #call(events: LedgerEvent[], lines: string[] | undefined): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       let finished = false;
       const finish = (error?: Error | { error: unknown }) => {
@@ -395,7 +399,7 @@ export class SinkLane {
       this.#aborts.add(abort);
       let result: Promise<void>;
       try {
-        result = Promise.resolve(this.sink.write(events));
+        result = Promise.resolve(this.sink.write(events, lines));
       } catch (error) {
         result = Promise.reject(error);
       }
@@ -453,9 +457,9 @@ export class SinkLane {
 
   // --- spool -----------------------------------------------------------------------------------
 
-  async #spoolEntries(batch: readonly LedgerEntry[], events: readonly LedgerEvent[], reason: LedgerSpoolReason): Promise<void> {
+  async #spoolEntries(batch: readonly LedgerEntry[], events: readonly LedgerEvent[], lines: readonly string[] | undefined, reason: LedgerSpoolReason): Promise<void> {
     try {
-      await this.spool.append(events);
+      await this.spool.append(events, lines);
     } catch (error) {
       // Not settled: if the write-ahead log has these events, the next start replays them.
       this.#o.drop(batch.length, 'spool_failed', error);
@@ -483,7 +487,7 @@ export class SinkLane {
       while (this.#overflow.length > 0) {
         const batch = this.#overflow;
         this.#overflow = [];
-        await this.#spoolEntries(batch, batch.map((entry) => entry.event), 'overflow');
+        await this.#spoolEntries(batch, batch.map((entry) => entry.event), linesOf(batch), 'overflow');
         this.#overflowDone += batch.length;
         this.#checkWaiters();
       }

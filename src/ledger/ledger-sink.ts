@@ -8,7 +8,12 @@ import type { LedgerEvent } from './ledger-event.ts';
 export interface LedgerSink {
   /** A short stable name (e.g. "sqlite", "postgres", "jsonl"), used for spool files and metrics. */
   readonly name: string;
-  write(events: readonly LedgerEvent[]): Promise<void>;
+  /**
+   * `lines`, when given, holds JSON.stringify(events[i]) for each event (the writer makes it once
+   * for the write-ahead log): a sink that stores or ships the JSON text uses it rather than
+   * serialize the event again.
+   */
+  write(events: readonly LedgerEvent[], lines?: readonly string[]): Promise<void>;
   close(): Promise<void>;
 }
 

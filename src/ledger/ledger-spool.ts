@@ -32,8 +32,9 @@ export function segmentName(prefix: string, nowMs: number): string {
   return `${prefix}-${String(Math.max(0, Math.floor(nowMs))).padStart(15, '0')}-${process.pid}-${String(segmentCounter).padStart(9, '0')}${SEGMENT_SUFFIX}`;
 }
 
-/** The JSONL text of events: one line each. Throws if one cannot be serialized. */
-export function eventLines(events: readonly LedgerEvent[]): string {
+/** The JSONL text of events: one line each (`lines`: their JSON texts, when made already). Throws if one cannot be serialized. */
+export function eventLines(events: readonly LedgerEvent[], lines?: readonly string[]): string {
+  if (lines) return lines.join('\n') + '\n';
   let text = '';
   for (const event of events) text += JSON.stringify(event) + '\n';
   return text;
@@ -238,10 +239,10 @@ export class LedgerSpool {
     return this.#scanned;
   }
 
-  /** Appends events to the active segment (after earlier appends). Rejects when the disk write failed. */
-  append(events: readonly LedgerEvent[]): Promise<void> {
+  /** Appends events (`lines`: their JSON texts, when made already) to the active segment, after earlier appends. Rejects when the disk write failed. */
+  append(events: readonly LedgerEvent[], lines?: readonly string[]): Promise<void> {
     if (events.length === 0) return Promise.resolve();
-    const text = eventLines(events);
+    const text = eventLines(events, lines);
     this.#appending += events.length;
     const run = this.#chain.then(async () => {
       try {

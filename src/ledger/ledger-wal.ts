@@ -2,15 +2,15 @@
 // <spoolDir>/_wal/ before any sink has it, so a kill -9 loses (almost) nothing.
 //
 // Cost on the request path: none beyond an array push. record() only queues the event; the
-// append happens after the current event-loop turn (setImmediate; or after delayMs), as one
-// asynchronous write of everything recorded meanwhile, on the libuv thread pool. While that write
-// runs, new events collect and go out together in the next one (group commit), so there is one
-// write in flight at a time and writes grow with load instead of multiplying. The main thread
-// pays, outside any request, the JSON.stringify of each event (~2.5 µs for a 1.1 KB event where
-// this was measured), the garbage it makes, and the dispatch of each write.
+// append happens delayMs later (or after the current event-loop turn when delayMs is 0), as one
+// asynchronous write of everything recorded meanwhile. While that write runs, new events collect
+// and go out together in the next one (group commit), so there is one write in flight at a time
+// and writes grow with load instead of multiplying. The main thread pays, outside any request,
+// the JSON.stringify of each event (~3.5 µs for a 1.1 KB event where this was measured; the
+// sinks reuse that text, see ledger-entry.ts) and the dispatch of each write.
 //
-// What a kill -9 can lose: the events recorded since the last write started, i.e. the current
-// event-loop turn (plus delayMs) and one write to the page cache: well under a millisecond of
+// What a kill -9 can lose: the events recorded since the last write started, i.e. the last
+// delayMs (or the current event-loop turn) and one write to the page cache: about delayMs of
 // traffic normally, more only if the disk stalls. A written event survives a process kill: it is
 // in the kernel's page cache. There is no fsync per write, so a power loss or kernel crash can
 // lose what the kernel had not yet written back (seconds).
@@ -26,17 +26,10 @@ import { copyFileSync, linkSync, mkdirSync, readdirSync, renameSync, statSync, u
 import { mkdir, open, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../logging/logger.ts';
-import type { LedgerEvent } from './ledger-event.ts';
+import { lineOf, type LedgerEntry } from './ledger-entry.ts';
 import { SEGMENT_SUFFIX, segmentName } from './ledger-spool.ts';
 
-/** One recorded event on its way to the sinks, shared by every sink's queue. */
-export interface LedgerEntry {
-  readonly event: LedgerEvent;
-  /** Sinks that have neither stored nor spooled it yet. */
-  unsettled: number;
-  /** The write-ahead segment holding it; cleared once it is settled everywhere. */
-  seg: WalSegment | undefined;
-}
+export type { LedgerEntry } from './ledger-entry.ts';
 
 export class WalSegment {
   readonly path: string;
@@ -189,14 +182,13 @@ export class LedgerWal {
       for (const entry of batch) {
         const seg = entry.seg;
         if (!seg) continue; // already stored everywhere: no need to log it ahead
-        let line: string;
-        try {
-          line = JSON.stringify(entry.event) + '\n';
-        } catch (error) {
+        const json = lineOf(entry);
+        if (json === null) {
           this.unprotected++;
-          this.#logger.error('ledger event cannot be serialized for the write-ahead log', { event_id: entry.event.event_id, error: (error as Error)?.message });
+          this.#logger.error('ledger event cannot be serialized for the write-ahead log', { event_id: entry.event.event_id });
           continue;
         }
+        const line = json + '\n';
         const pending = texts.get(seg);
         if (pending) {
           pending.text += line;

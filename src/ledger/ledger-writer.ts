@@ -32,21 +32,21 @@
 //   queued to the sinks; whatever a sink cannot take within closeTimeoutMs goes to its spool. Then
 //   it closes the sinks. No event is lost.
 // - kill -9: every recorded event is appended to a write-ahead log (src/ledger/ledger-wal.ts)
-//   right after the event-loop turn that recorded it (writeAheadDelayMs, default 0): one
-//   asynchronous write of everything recorded meanwhile, one write in flight at a time. A kill -9
-//   loses only the events recorded since the last write-ahead append started: the current
-//   event-loop turn plus one page-cache write, normally well under a millisecond of traffic; the
-//   guarantee stated in the docs is "at most flushIntervalMs (100 ms)", which holds unless the
-//   disk stalls longer than that. At the next start, segments of the write-ahead log that a
-//   killed process left are replayed into every sink.
+//   at most writeAheadDelayMs (default 10) after it was recorded: one asynchronous write of
+//   everything recorded meanwhile, one write in flight at a time. A kill -9 loses only the events
+//   recorded since the last write-ahead append started: about writeAheadDelayMs of traffic plus
+//   one page-cache write; the guarantee stated in the docs is "at most flushIntervalMs
+//   (100 ms)", which holds unless the disk stalls longer than that. At the next start, segments
+//   of the write-ahead log that a killed process left are replayed into every sink.
 //   Without the write-ahead log (writeAheadLog: false), a kill -9 loses every event not yet
 //   stored or spooled: about the last flushIntervalMs plus the batch in flight when the sinks
 //   keep up, but up to writeTimeoutMs of traffic (or maxQueued events per sink) when a sink is
 //   slow or down. So the write-ahead log is on by default.
-//   Its cost: nothing in record(); after it, JSON.stringify of each event, the garbage that
-//   makes and one thread-pool write per event-loop turn. Measured on the development sandbox
-//   (1.1 KB events, ~9 000 events/s): ~10 µs of main-thread CPU per event (stringify alone
-//   ~2.5 µs), against ~3 µs for the writer without it and ~27 µs with the SQLite sink. On disk,
+//   Its cost: nothing in record(); after it, one write per writeAheadDelayMs of the events' JSON
+//   texts. Each event is serialized once (src/ledger/ledger-entry.ts), by the write-ahead log
+//   normally, and the sinks and the spool reuse the text. Measured on the development sandbox
+//   (1.1 KB events, ~6 000 events/s, CPU profile of the governed path): ~3 µs of main-thread CPU
+//   per event for the writes, ~3.5 µs for the one JSON.stringify. On disk,
 //   each event is written once more; segments are deleted once their events are stored, so the
 //   log stays small.
 // - No fsync per write: a power loss or kernel crash can lose what the kernel had not written
@@ -63,7 +63,8 @@ import type { LedgerEvent } from './ledger-event.ts';
 import type { LedgerSink } from './ledger-sink.ts';
 import { SinkLane, type LedgerDropReason, type LedgerLaneMetrics, type SinkLaneStats } from './ledger-sink-lane.ts';
 import { acquireSpoolLock } from './ledger-spool.ts';
-import { adoptWriteAheadSegments, LedgerWal, type LedgerEntry } from './ledger-wal.ts';
+import { ledgerEntry, type LedgerEntry } from './ledger-entry.ts';
+import { adoptWriteAheadSegments, LedgerWal } from './ledger-wal.ts';
 
 export type { LedgerDropReason, LedgerSpoolReason, SinkLaneStats } from './ledger-sink-lane.ts';
 
@@ -99,9 +100,9 @@ export interface LedgerWriterOptions {
   /** Spool segment size before a new file starts. Default 8 MiB. */
   readonly maxSpoolSegmentBytes?: number;
   /**
-   * The write-ahead log gathers events this long per append. 0 (the default): it appends right
-   * after the event-loop turn that recorded them. A few ms means fewer, larger appends (less
-   * per-write overhead under heavy load), and a kill -9 then loses up to that many ms of events.
+   * The write-ahead log gathers events this long per append. Default 10. 0: it appends right
+   * after the event-loop turn that recorded them (one write per turn under load, several µs of
+   * main-thread CPU each). A kill -9 loses up to about this many ms of events.
    */
   readonly writeAheadDelayMs?: number;
   /** The current write-ahead segment is rotated when this old. Default 1000. */
@@ -192,7 +193,7 @@ export function createLedgerWriter(options: LedgerWriterOptions): LedgerWriter {
   const writeTimeoutMs = positive('writeTimeoutMs', options.writeTimeoutMs ?? 10_000, false);
   const closeTimeoutMs = positive('closeTimeoutMs', options.closeTimeoutMs ?? 10_000, false);
   const maxSegmentBytes = positive('maxSpoolSegmentBytes', options.maxSpoolSegmentBytes ?? 8 * 1024 * 1024);
-  const writeAheadDelayMs = options.writeAheadDelayMs ?? 0;
+  const writeAheadDelayMs = options.writeAheadDelayMs ?? 10;
   if (!(writeAheadDelayMs >= 0) || !Number.isFinite(writeAheadDelayMs)) throw new RangeError(`ledger writer: writeAheadDelayMs must be a number ≥ 0, got ${writeAheadDelayMs}`);
   const rotateMs = positive('writeAheadRotateMs', options.writeAheadRotateMs ?? 1000, false);
   const names = new Set<string>();
@@ -317,7 +318,7 @@ export function createLedgerWriter(options: LedgerWriterOptions): LedgerWriter {
       }
       recorded++;
       if (lanes.length === 0) return;
-      const entry: LedgerEntry = { event, unsettled: lanes.length, seg: undefined };
+      const entry = ledgerEntry(event, lanes.length);
       wal?.add(entry);
       for (const lane of lanes) lane.push(entry);
       arm();

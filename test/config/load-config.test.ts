@@ -199,3 +199,10 @@ test('LiteLLM: headers and extra_headers merge, timeouts may come from the envir
 test('a missing variable on a numeric field is reported once', () => {
   assert.deepEqual(problems('server: { port: os.environ/NO_SUCH_PORT }'), ['server.port: environment variable NO_SUCH_PORT is not set. Export it before starting Tollgate, or remove the reference.']);
 });
+
+test('ledger: write_ahead_interval_ms defaults to 10 ms, takes 0 (every event-loop turn), and refuses what is out of range', () => {
+  assert.equal(parseConfig(SIM, 'n.yaml', { env: {} }).ledger.writeAheadIntervalMs, 10);
+  assert.equal(parseConfig(`${SIM}ledger: { write_ahead_interval_ms: 0 }\n`, 'n.yaml', { env: {} }).ledger.writeAheadIntervalMs, 0);
+  assert.match(problemsOf(`${SIM}ledger: { write_ahead_interval_ms: 5000 }\n`), /ledger\.write_ahead_interval_ms/);
+  assert.match(problemsOf(`${SIM}ledger: { write_ahead_interval: 5 }\n`), /write_ahead_interval_ms/);
+});

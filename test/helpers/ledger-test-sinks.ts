@@ -88,6 +88,8 @@ export class MemorySink implements LedgerSink {
   readonly stored = new Map<string, LedgerEvent>();
   /** Accepted writes per event_id: 1 everywhere means no event was sent twice. */
   readonly deliveries = new Map<string, number>();
+  /** The JSON text the writer passed with each stored event (undefined when it passed none). */
+  readonly lines = new Map<string, string | undefined>();
   /** Accepted batches: size and when. */
   readonly batches: { size: number; at: number }[] = [];
   /** write() calls, accepted or not. */
@@ -109,19 +111,20 @@ export class MemorySink implements LedgerSink {
     this.delayMs = options.delayMs ?? 0;
   }
 
-  write(events: readonly LedgerEvent[]): Promise<void> {
+  write(events: readonly LedgerEvent[], lines?: readonly string[]): Promise<void> {
     this.attempts++;
     if (this.throwing) throw new Error(`${this.name}: thrown synchronously`);
-    return this.#write(events);
+    return this.#write(events, lines);
   }
 
-  async #write(events: readonly LedgerEvent[]): Promise<void> {
+  async #write(events: readonly LedgerEvent[], lines: readonly string[] | undefined): Promise<void> {
     if (this.hanging) return new Promise(() => {});
     if (this.delayMs > 0) await sleep(this.delayMs);
     if (this.failing) throw new Error(`${this.name}: unavailable`);
     const bad = events.find((event) => this.refuse.has(event.event_id));
     if (bad) throw new TestInvalidLedgerEvent(`ledger event ${bad.event_id}: refused`, this.refuseWithId ? bad.event_id : undefined);
-    for (const event of events) {
+    for (const [i, event] of events.entries()) {
+      this.lines.set(event.event_id, lines?.[i]);
       this.stored.set(event.event_id, event);
       this.deliveries.set(event.event_id, (this.deliveries.get(event.event_id) ?? 0) + 1);
     }

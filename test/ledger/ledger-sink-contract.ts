@@ -112,6 +112,16 @@ export function ledgerSinkContract(name: string, open: () => Promise<OpenedLedge
       }
     });
 
+    it('write(events, lines) stores the JSON texts it is given as they are (the writer serialized them once already)', async (sink) => {
+      const events = [ledgerEvent({ timestamp: ledgerTime(0) }), ledgerEvent({ timestamp: ledgerTime(1), tenant_id: 'globex' })];
+      // Texts of the same events with one marker field more: what comes back shows they were stored, not re-made.
+      const lines = events.map((event) => JSON.stringify({ ...event, serialized_by: 'writer' }));
+      await sink.write(events, lines);
+      for (const event of events) assert.deepStrictEqual(await sink.request(event.request_id), { ...event, serialized_by: 'writer' });
+      const [globex] = await sink.spend({ groupBy: [], filters: { tenant: 'globex' } });
+      assert.equal(globex.requests, 1, 'the columns are the events\' own');
+    });
+
     it('idempotent on event_id: a batch written twice, and an event repeated within a batch, keep one row each', async (sink) => {
       const a = ledgerEvent({ timestamp: ledgerTime(0) });
       const b = ledgerEvent({ timestamp: ledgerTime(1) });

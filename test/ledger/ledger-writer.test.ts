@@ -295,6 +295,49 @@ test('write-ahead segments are deleted once their events are stored', async () =
   assert.equal(writer.stats().writeAhead?.segments, 1, 'only the (empty) current segment');
 });
 
+test('each event is serialized once: the write-ahead log and every sink share its JSON text', async () => {
+  const a = new MemorySink({ name: 'a' });
+  const b = new MemorySink({ name: 'b' });
+  const { writer } = setup({ sinks: [a, b], flushIntervalMs: 10, writeAheadDelayMs: 0 });
+  const reads = new Map<string, number>();
+  const events = Array.from({ length: 20 }, (_, i) => {
+    const event = ledgerEvent(i);
+    const version = event.prompt_version;
+    // JSON.stringify reads every enumerable property once per serialization.
+    Object.defineProperty(event, 'prompt_version', {
+      enumerable: true,
+      get: () => {
+        reads.set(event.event_id, (reads.get(event.event_id) ?? 0) + 1);
+        return version;
+      },
+    });
+    return event;
+  });
+  for (const event of events) writer.record(event);
+  await waitFor(() => writer.stats().writeAhead!.writes > 0, 'the write-ahead append');
+  await writer.flush();
+  for (const event of events) {
+    const text = JSON.stringify({ ...event });
+    assert.equal(a.lines.get(event.event_id), text, 'sink a got the JSON text');
+    assert.equal(b.lines.get(event.event_id), text, 'sink b got the same text');
+  }
+  const total = [...reads.values()].reduce((sum, n) => sum + n, 0);
+  // One serialization each (the write-ahead log's), plus the one per event in the loop above.
+  assert.equal(total, events.length * 2);
+});
+
+test('an event that cannot be serialized reaches the sinks without a JSON text (the sink reports it as usual)', async () => {
+  const sink = new MemorySink();
+  const { writer } = setup({ sinks: [sink], flushIntervalMs: 10 });
+  const cyclic = ledgerEvent(1);
+  (cyclic as unknown as { metadata: Record<string, unknown> }).metadata = { self: cyclic };
+  writer.record(ledgerEvent(0));
+  writer.record(cyclic);
+  await writer.flush();
+  assert.equal(sink.stored.size, 2);
+  assert.equal(sink.lines.get('evt-0'), undefined, 'a batch with an unserializable event goes without texts');
+});
+
 test('an event the sink refuses as invalid is set aside in rejected/, and the rest of its batch is stored', async () => {
   const sink = new MemorySink();
   sink.refuse.add('evt-5');

@@ -61,9 +61,9 @@ export class JsonlFileSink implements LedgerSink {
     this.#maxOpen = Math.max(1, options.maxOpenFiles ?? 4);
   }
 
-  async write(events: readonly LedgerEvent[]): Promise<void> {
+  async write(events: readonly LedgerEvent[], lines?: readonly string[]): Promise<void> {
     // Checked (and serialised) before anything is queued: a bad event rejects the whole batch.
-    const rows = batchRows(events);
+    const rows = batchRows(events, lines);
     if (rows.length === 0) return;
     if (this.#closed) throw new Error('the JSONL ledger sink is closed');
     const byDay = new Map<string, string[]>();

@@ -122,8 +122,11 @@ export const COLUMNS: readonly (keyof LedgerRow)[] = [
   'latency_ms', 'schema_version', 'event_json',
 ];
 
-/** The columns of one event; throws InvalidLedgerEvent when a field cannot be stored. */
-export function ledgerRow(event: LedgerEvent): LedgerRow {
+/**
+ * The columns of one event; throws InvalidLedgerEvent when a field cannot be stored. `line` is
+ * JSON.stringify(event) when the caller made it already (event_json).
+ */
+export function ledgerRow(event: LedgerEvent, line?: string): LedgerRow {
   const id = typeof event?.event_id === 'string' ? event.event_id : undefined;
   const bad = (what: string): never => {
     throw new InvalidLedgerEvent(`ledger event ${JSON.stringify(id ?? null)}: ${what}`, id);
@@ -176,19 +179,20 @@ export function ledgerRow(event: LedgerEvent): LedgerRow {
     price_missing: cost.price_missing === true,
     latency_ms: typeof latency === 'number' && Number.isFinite(latency) ? Math.max(0, Math.round(latency)) : 0,
     schema_version: typeof event.schema_version === 'number' ? event.schema_version : 0,
-    event_json: JSON.stringify(event),
+    event_json: line ?? JSON.stringify(event),
   };
 }
 
 /**
  * The rows of a batch, first occurrence of each event_id only (a batch may repeat an event).
- * `seen` carries the ids across the chunks of one batch.
+ * `lines`: the events' JSON texts, when made already. `seen` carries the ids across the chunks of
+ * one batch.
  */
-export function batchRows(events: readonly LedgerEvent[], seen = new Set<string>()): LedgerRow[] {
+export function batchRows(events: readonly LedgerEvent[], lines?: readonly (string | undefined)[], seen = new Set<string>()): LedgerRow[] {
   if (!Array.isArray(events)) throw new TypeError('write() takes an array of ledger events');
   const rows: LedgerRow[] = [];
-  for (const event of events) {
-    const row = ledgerRow(event);
+  for (let i = 0; i < events.length; i++) {
+    const row = ledgerRow(events[i], lines?.[i]);
     if (seen.has(row.event_id)) continue;
     seen.add(row.event_id);
     rows.push(row);

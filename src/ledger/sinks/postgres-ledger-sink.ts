@@ -176,17 +176,17 @@ export class PostgresLedgerSink implements LedgerSink, LedgerReader {
     return readMigrationVersion(this.#db, this.#schema, MIGRATIONS_TABLE);
   }
 
-  async write(events: readonly LedgerEvent[]): Promise<void> {
+  async write(events: readonly LedgerEvent[], lines?: readonly string[]): Promise<void> {
     if (!Array.isArray(events)) throw new TypeError('write() takes an array of ledger events');
     if (events.length === 0) return;
     await this.#ready();
     try {
-      await this.#writeBatch(events);
+      await this.#writeBatch(events, lines);
     } catch (error) {
       // A partition dropped under us (retention): forget what we knew, create, retry once.
       if ((error as { cause?: { code?: string } }).cause?.code !== '23514') throw error;
       this.#partitions.clear();
-      await this.#writeBatch(events);
+      await this.#writeBatch(events, lines);
     }
   }
 
@@ -240,14 +240,15 @@ export class PostgresLedgerSink implements LedgerSink, LedgerReader {
    * the server, one statement in flight at a time. An invalid event or a failed chunk rolls the
    * whole batch back, once the statement in flight has settled.
    */
-  async #writeBatch(events: readonly LedgerEvent[]): Promise<void> {
+  async #writeBatch(events: readonly LedgerEvent[], lines: readonly string[] | undefined): Promise<void> {
     await this.#ensurePartitions(events);
     await this.#db.transaction(async (client) => {
       const seen = new Set<string>();
       let inFlight: Promise<unknown> | undefined;
       try {
         for (let start = 0; start < events.length; start += this.#chunkSize) {
-          const rows = batchRows(events.slice(start, start + this.#chunkSize), seen);
+          const end = start + this.#chunkSize;
+          const rows = batchRows(events.slice(start, end), lines?.slice(start, end), seen);
           const values = rows.length ? chunkParams(rows) : undefined;
           if (inFlight) await inFlight;
           inFlight = values ? client.query({ ...this.#insert, values }) : undefined;

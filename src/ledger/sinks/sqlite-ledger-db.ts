@@ -154,10 +154,13 @@ export class SqliteLedgerDb {
     });
   }
 
-  /** Stores a batch in one transaction; an event that cannot be stored refuses it whole, before anything is written. */
-  write(events: readonly LedgerEvent[]): void {
+  /**
+   * Stores a batch in one transaction; an event that cannot be stored refuses it whole, before
+   * anything is written. `lines`: the events' JSON texts (event_json), when made already.
+   */
+  write(events: readonly LedgerEvent[], lines?: readonly (string | undefined)[]): void {
     this.#run(() => {
-      const rows = batchRows(events);
+      const rows = batchRows(events, lines);
       if (rows.length === 0) return;
       this.#ready();
       const insert = this.#statements.get(INSERT);

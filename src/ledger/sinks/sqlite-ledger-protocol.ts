@@ -5,8 +5,10 @@
 // id, in the order it received them. A batch may come in several messages: parts, then the write
 // that ends it (the sink posts a big batch in slices, a turn of the event loop apart, so that
 // no single structured clone holds the loop for long); drop discards the parts of a batch the
-// sink gave up posting. Events travel as objects (structured clone), or as JSON texts when an
-// event cannot be cloned (a function somewhere in it: JSON leaves it out, as event_json would).
+// sink gave up posting. Events travel as JSON texts (JSON.stringify of each, which the worker
+// stores as event_json): the ones the ledger writer made for its write-ahead log, or made here
+// when an event cannot be cloned (a function somewhere in it: JSON leaves it out, as event_json
+// would); otherwise as objects (structured clone).
 // Readers' answers that can be long (events, spend rows) travel as JSON texts: receiving
 // strings is a copy, and the sink parses them a slice at a time.
 //
@@ -25,7 +27,7 @@ export interface WorkerSettings {
   readonly busyTimeoutMs?: number;
 }
 
-/** A slice of a batch: cloned events, or (when an event cannot be cloned) their JSON texts. */
+/** A slice of a batch: the events' JSON texts, or (without them) the events as structured clones. */
 export interface BatchSlice {
   readonly events?: readonly LedgerEvent[];
   readonly json?: readonly string[];

@@ -6,10 +6,12 @@
 // Writes, migrations and queries all go through that one worker, in order: with
 // sqlite::memory: it holds the only copy of the ledger, and readers see every write.
 //
-// What stays on the event loop: posting a batch (a structured clone, 2–4 µs per event; a
-// JSON text of the batch costs about twice that), in slices of POST_SLICE_EVENTS events, one
+// What stays on the event loop: posting a batch, in slices of POST_SLICE_EVENTS events, one
 // slice a turn of the loop for the whole sink, so no step holds the loop for more than a few
-// tenths of a millisecond whatever the batch size and however many writes are waiting; and
+// tenths of a millisecond whatever the batch size and however many writes are waiting. The
+// events travel as the JSON texts the writer made once for its write-ahead log (copying a string
+// is a memcpy; a structured clone of the object cost 2–4 µs per event on each side, and the
+// worker then serialized it again for event_json); without them, as structured clones. And
 // parsing readers' answers (JSON texts), PARSE_SLICE_MS at a time. The worker validates the events
 // and refuses a batch with the same errors as before: InvalidLedgerEvent (with its eventId),
 // TypeError, RangeError, StoreUnavailable (see sqlite-ledger-protocol.ts).
@@ -92,8 +94,9 @@ export class SqliteLedgerSink implements LedgerSink, LedgerReader {
     return (await this.#call({ op: 'schemaVersion' })) as number;
   }
 
-  async write(events: readonly LedgerEvent[]): Promise<void> {
+  async write(events: readonly LedgerEvent[], lines?: readonly string[]): Promise<void> {
     if (!Array.isArray(events)) throw new TypeError('write() takes an array of ledger events');
+    if (lines !== undefined && lines.length !== events.length) throw new TypeError('write(): lines must hold one JSON text per event');
     if (events.length === 0) return;
     const { worker, id, answer } = this.#begin();
     // One batch posted at a time, one slice a turn, however many writes are waiting.
@@ -101,7 +104,7 @@ export class SqliteLedgerSink implements LedgerSink, LedgerReader {
     this.#postsQueued++;
     this.#posting = this.#posting.then(async () => {
       try {
-        await this.#postSlices(worker, id, events, waitTurn);
+        await this.#postSlices(worker, id, events, lines, waitTurn);
       } catch (error) {
         this.#settle(id)?.reject(error);
       } finally {
@@ -221,13 +224,15 @@ export class SqliteLedgerSink implements LedgerSink, LedgerReader {
   }
 
   /** Posts a batch a slice at a time, a turn of the event loop apart; the last slice is the write. */
-  async #postSlices(worker: Worker, id: number, events: readonly LedgerEvent[], waitTurn: boolean): Promise<void> {
+  async #postSlices(worker: Worker, id: number, events: readonly LedgerEvent[], lines: readonly string[] | undefined, waitTurn: boolean): Promise<void> {
     for (let start = 0; start < events.length; start += POST_SLICE_EVENTS) {
       if (start > 0 || waitTurn) await nextTurn();
       if (!this.#waiting.has(id) || this.#worker !== worker) return; // the worker died: the write was rejected
       const end = start + POST_SLICE_EVENTS;
       try {
-        postSlice(worker, end >= events.length ? 'write' : 'part', id, events.slice(start, end));
+        const op = end >= events.length ? 'write' : 'part';
+        if (lines) worker.postMessage({ id, op, json: lines.slice(start, end) } satisfies WorkerRequest);
+        else postSlice(worker, op, id, events.slice(start, end));
       } catch (error) {
         if (start > 0) worker.postMessage({ id, op: 'drop' } satisfies WorkerRequest);
         this.#settle(id)?.reject(error);

@@ -16,8 +16,14 @@ if (!port) throw new Error('sqlite-ledger-worker.ts runs as a worker thread of t
 const settings = workerData as WorkerSettings;
 
 let db: SqliteLedgerDb | undefined;
+/** A batch: its events and, for those that came as JSON texts, the texts (event_json as sent). */
+interface Batch {
+  readonly events: LedgerEvent[];
+  readonly lines: (string | undefined)[];
+}
+
 /** The parts of batches still coming in, by request id (or what went wrong reading one). */
-const parts = new Map<number, LedgerEvent[] | Error>();
+const parts = new Map<number, Batch | Error>();
 
 function open(): SqliteLedgerDb {
   db ??= new SqliteLedgerDb(settings);
@@ -30,8 +36,20 @@ try {
   // The first call tries again and reports the error.
 }
 
-function sliceEvents(slice: BatchSlice): readonly LedgerEvent[] {
-  return slice.json ? slice.json.map((text) => JSON.parse(text) as LedgerEvent) : (slice.events ?? []);
+/** Adds a slice to a batch: JSON texts are parsed for the columns and kept as event_json. */
+function addSlice(batch: Batch, slice: BatchSlice): Batch {
+  if (slice.json) {
+    for (const text of slice.json) {
+      batch.events.push(JSON.parse(text) as LedgerEvent);
+      batch.lines.push(text);
+    }
+  } else {
+    for (const event of slice.events ?? []) {
+      batch.events.push(event);
+      batch.lines.push(undefined);
+    }
+  }
+  return batch;
 }
 
 function handle(request: WorkerRequest): unknown {
@@ -40,8 +58,8 @@ function handle(request: WorkerRequest): unknown {
       const earlier = parts.get(request.id);
       parts.delete(request.id);
       if (earlier instanceof Error) throw earlier;
-      const events = earlier ? earlier.concat(sliceEvents(request)) : sliceEvents(request);
-      open().write(events);
+      const batch = addSlice(earlier ?? { events: [], lines: [] }, request);
+      open().write(batch.events, batch.lines);
       return undefined;
     }
     case 'migrate':
@@ -72,11 +90,10 @@ port.on('message', (request: WorkerRequest) => {
     return;
   }
   if (request.op === 'part') {
-    const list = parts.get(request.id) ?? [];
-    if (list instanceof Error) return;
+    const batch = parts.get(request.id) ?? { events: [], lines: [] };
+    if (batch instanceof Error) return;
     try {
-      for (const event of sliceEvents(request)) list.push(event);
-      parts.set(request.id, list);
+      parts.set(request.id, addSlice(batch, request));
     } catch (error) {
       parts.set(request.id, error instanceof Error ? error : new Error(String(error))); // the write that ends the batch reports it
     }
