@@ -1,5 +1,12 @@
 // Structured JSON logs. Lines are buffered and written in batches off the request path,
 // because stdout writes to pipes and files are synchronous on Linux.
+//
+// Secrets and PII never reach the output: every string among a line's fields (upstream error
+// texts, tenant and feature names, tags, stack traces) goes through the same redaction as logged
+// prompts (src/redaction/redact.ts) before the line is serialized. Messages are the code's own
+// constant texts. Numbers, booleans and null pass as they are.
+
+import { redact, redactValue } from '../redaction/redact.ts';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
@@ -55,7 +62,7 @@ export function createLogger(options: LoggerOptions): Logger {
       dropped++;
       return;
     }
-    lines.push(JSON.stringify({ time: new Date().toISOString(), level, msg, ...fields }));
+    lines.push(JSON.stringify({ time: new Date().toISOString(), level, msg, ...(fields ? redactFields(fields) : undefined) }));
     if (!timer) {
       timer = setTimeout(flush, options.flushMs ?? 50);
       timer.unref();
@@ -70,4 +77,14 @@ export function createLogger(options: LoggerOptions): Logger {
     enabled: (level) => RANK[level] >= min,
     flush,
   };
+}
+
+/** The fields with every string in them redacted (a new object; the caller's is not changed). */
+function redactFields(fields: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const key in fields) {
+    const value = fields[key];
+    out[key] = typeof value === 'string' ? redact(value) : value !== null && typeof value === 'object' ? redactValue(value) : value;
+  }
+  return out;
 }

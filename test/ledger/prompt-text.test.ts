@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { binaryNote, prepareCompletion, preparePrompt, TRUNCATED, TRUNCATED_SUFFIX } from '../../src/ledger/prompt-log/prompt-text.ts';
-import { redactValue } from '../../src/ledger/prompt-log/redact.ts';
+import { redactValue } from '../../src/redaction/redact.ts';
 
 const KEY = 'sk-proj-Zx9Yw8Vu7Ts6Rq5Po4Nm3Lk2Ji1Hg0Fe';
 

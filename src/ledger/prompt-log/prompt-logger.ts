@@ -14,7 +14,7 @@ import { setImmediate as turn } from 'node:timers/promises';
 import type { Logger } from '../../logging/logger.ts';
 import { prepareCompletion, preparePrompt } from './prompt-text.ts';
 import { selectorColumn, type PromptLogRow, type PromptLogSelector, type PromptLogStore } from './prompt-log-store.ts';
-import type { RedactionCounts, RedactionKind } from './redact.ts';
+import type { RedactionCounts, RedactionKind } from '../../redaction/redact.ts';
 
 export interface PromptLogSettings {
   /** Team ids whose calls are logged. */

@@ -10,7 +10,7 @@
 // Only text that cannot reach the output is skipped: a string is redacted up to twice the room
 // left plus 8 KiB (cut at a whitespace, so no token is split), never a whole 32 MB body.
 
-import { redact, redactValue, uniqueKey, type RedactionCounts } from './redact.ts';
+import { redact, redactValue, uniqueKey, type RedactionCounts } from '../../redaction/redact.ts';
 
 export const TRUNCATED = '[TRUNCATED]';
 /** Ends a cut string. */

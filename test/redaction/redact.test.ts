@@ -4,7 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { ibanChecksumValid, luhnValid, PLACEHOLDERS, redact, redactValue, ssnValid, type RedactionCounts } from '../../src/ledger/prompt-log/redact.ts';
+import { ibanChecksumValid, luhnValid, PLACEHOLDERS, redact, redactValue, ssnValid, type RedactionCounts } from '../../src/redaction/redact.ts';
 
 /** The Luhn check digit appended to `body`. */
 function withCheckDigit(body: string): string {

@@ -1,5 +1,5 @@
-// Secret and PII redaction for logged prompts and completions: pure, no I/O. Every match is
-// replaced by a typed placeholder before anything is stored:
+// Secret and PII redaction for logged prompts and completions, and for every log line: pure, no
+// I/O. Every match is replaced by a typed placeholder before anything is stored or written:
 //
 //   [SECRET]  provider API keys (OpenAI/Anthropic/Tollgate sk-…, Stripe sk_live_…, AWS AKIA/ASIA…,
 //             GitHub ghp_…/github_pat_…, Slack xox…/xapp-… and webhook URLs, Google AIza…),
