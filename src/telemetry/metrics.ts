@@ -1,14 +1,16 @@
-// An in-process Prometheus registry: counters and gauges, rendered in the text exposition
-// format 0.0.4 for GET /metrics. No dependency, because the gateway needs only these two kinds
-// and every update sits on the request path.
+// The gateway's Prometheus registry, on prom-client: it owns the exposition format, the
+// histograms and the process metrics, so GET /metrics speaks what every scraper expects.
+// In front of it sits the small API the rest of the code already uses: counter(name, help)
+// and gauge(name, help) with inc/set/get and plain label objects (label names are learnt,
+// so no call site had to change), plus histogram() and stateGauge(). How series are kept
+// and handed to prom-client is in metric-families.ts.
 //
-// A series is keyed by its rendered label set (`{a="x",b="y"}`, names sorted, values escaped),
-// so one string serves as the map key and as the text render() prints: an update costs one
-// string build and one map lookup, with no JSON.stringify.
-//
-// Label values often come from requests (model names, key ids). The number of series per
-// metric is capped so that a high-cardinality label cannot grow memory without bound; series
-// beyond the cap are dropped and counted in tollgate_metrics_series_dropped_total{metric}.
+// Cardinality. Label values often come from requests (model names, key ids). The number of
+// series per metric is capped so that a high-cardinality label cannot grow memory without
+// bound; series beyond the cap are dropped and counted in tollgate_metrics_series_dropped_total.
+
+import { collectDefaultMetrics, Gauge as PromGauge, Registry } from 'prom-client';
+import { checkLabelName, CounterFamily, GaugeFamily, HistogramFamily, type Family, type Host, type Kind } from './metric-families.ts';
 
 export type Labels = Readonly<Record<string, string>>;
 
@@ -17,6 +19,12 @@ export interface Counter {
   inc(labels?: Labels, by?: number): void;
   /** The series' value, 0 when it has never been set. */
   get(labels?: Labels): number;
+  /** One series, looked up once: for code that updates the same label set on every request. */
+  bind(labels?: Labels): BoundCounter;
+}
+
+export interface BoundCounter {
+  inc(by?: number): void;
 }
 
 export interface Gauge {
@@ -24,178 +32,172 @@ export interface Gauge {
   get(labels?: Labels): number;
 }
 
+export interface Histogram {
+  /** Records `value` (finite; seconds for a duration) in the series of `labels`. */
+  observe(labels: Labels | undefined, value: number): void;
+  bind(labels?: Labels): BoundHistogram;
+}
+
+export interface BoundHistogram {
+  observe(value: number): void;
+}
+
+/** Sets a state gauge's series at scrape time; series not set in this scrape disappear. */
+export type GaugeReader = (set: (labels: Labels, value: number) => void) => void | Promise<void>;
+
 export interface MetricsOptions {
   /** Series kept per metric; new series beyond it are dropped and counted. Default 10 000. */
   readonly maxSeriesPerMetric?: number;
+  /**
+   * prom-client's process and Node.js metrics (CPU, memory, heap, event-loop lag, GC, file
+   * descriptors), under their standard names. Off by default: they cannot be switched off
+   * once started, so only the process's one registry should turn them on.
+   */
+  readonly defaultMetrics?: boolean;
+  /** A state gauge whose reader has not answered within this is left out of the scrape. Default 2 000 ms. */
+  readonly collectTimeoutMs?: number;
+  /** Told when a state gauge's reader fails or times out. */
+  readonly onCollectError?: (metric: string, error: unknown) => void;
 }
 
 const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
-const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
-const NEEDS_ESCAPE = /[\\"\n]/;
-const ESCAPED_CHARS = /[\\"\n]/g;
 const DROPPED_NAME = 'tollgate_metrics_series_dropped_total';
 const DROPPED_HELP = 'Series not recorded because their metric already had the maximum number of series.';
-/** Validated label names are remembered up to this many (label names come from code, not requests). */
-const MAX_KNOWN_LABEL_NAMES = 1000;
-
-type Kind = 'counter' | 'gauge';
-
-/** One value per label set; the value lives in a box so an update is a single map lookup. */
-interface Series {
-  value: number;
-}
-
-function escapeLabelValue(value: string): string {
-  const text = typeof value === 'string' ? value : String(value);
-  if (!NEEDS_ESCAPE.test(text)) return text;
-  return text.replace(ESCAPED_CHARS, (ch) => (ch === '\n' ? '\\n' : `\\${ch}`));
-}
-
-function escapeHelp(help: string): string {
-  return help.replace(/[\\\n]/g, (ch) => (ch === '\n' ? '\\n' : '\\\\'));
-}
-
-/** Integers print in full (no exponent), as Prometheus and people reading /metrics expect. */
-function formatValue(value: number): string {
-  if (Number.isNaN(value)) return 'NaN';
-  if (value === Infinity) return '+Inf';
-  if (value === -Infinity) return '-Inf';
-  if (Number.isInteger(value)) return Math.abs(value) < 1e21 ? String(value) : BigInt(value).toString();
-  return String(value);
-}
-
-class LabelNames {
-  private readonly known = new Set<string>();
-
-  check(name: string): void {
-    if (this.known.has(name)) return;
-    if (!LABEL_NAME.test(name)) throw new Error(`invalid metric label name ${JSON.stringify(name)}: must match ${LABEL_NAME}`);
-    if (this.known.size < MAX_KNOWN_LABEL_NAMES) this.known.add(name);
-  }
-
-  /** The series key, which is also its label text in the exposition format. */
-  key(labels: Labels | undefined): string {
-    if (labels === undefined) return '';
-    const names = Object.keys(labels);
-    if (names.length === 0) return '';
-    if (names.length > 1) names.sort();
-    let key = '{';
-    for (let i = 0; i < names.length; i++) {
-      const name = names[i];
-      this.check(name);
-      if (i > 0) key += ',';
-      key += `${name}="${escapeLabelValue(labels[name])}"`;
-    }
-    return key + '}';
-  }
-}
-
-class Metric {
-  readonly name: string;
-  readonly help: string;
-  readonly kind: Kind;
-  readonly series = new Map<string, Series>();
-  private readonly labelNames: LabelNames;
-  private readonly maxSeries: number;
-  private readonly onDropped: (metric: string) => void;
-
-  constructor(name: string, help: string, kind: Kind, labelNames: LabelNames, maxSeries: number, onDropped: (metric: string) => void) {
-    this.name = name;
-    this.help = help;
-    this.kind = kind;
-    this.labelNames = labelNames;
-    this.maxSeries = maxSeries;
-    this.onDropped = onDropped;
-  }
-
-  /** The series for `labels`, created if there is room; undefined when dropped at the cap. */
-  protected seriesFor(labels: Labels | undefined): Series | undefined {
-    const key = this.labelNames.key(labels);
-    let found = this.series.get(key);
-    if (found === undefined) {
-      if (this.series.size >= this.maxSeries) {
-        this.onDropped(this.name);
-        return undefined;
-      }
-      found = { value: 0 };
-      this.series.set(key, found);
-    }
-    return found;
-  }
-
-  get(labels?: Labels): number {
-    return this.series.get(this.labelNames.key(labels))?.value ?? 0;
-  }
-
-  render(): string {
-    let text = `# HELP ${this.name} ${escapeHelp(this.help)}\n# TYPE ${this.name} ${this.kind}\n`;
-    for (const [key, s] of this.series) text += `${this.name}${key} ${formatValue(s.value)}\n`;
-    return text;
-  }
-}
-
-class CounterMetric extends Metric implements Counter {
-  inc(labels?: Labels, by = 1): void {
-    if (!(by >= 0) || by === Infinity) throw new RangeError(`counter ${this.name} can only increase by a finite amount ≥ 0, got ${by}`);
-    const s = this.seriesFor(labels);
-    if (s) s.value += by;
-  }
-}
-
-class GaugeMetric extends Metric implements Gauge {
-  set(labels: Labels | undefined, value: number): void {
-    const s = this.seriesFor(labels);
-    if (s) s.value = value;
-  }
-}
+const COLLECT_FAILED_NAME = 'tollgate_metrics_collect_failures_total';
+const COLLECT_FAILED_HELP = 'Scrapes in which a state gauge could not be read (error or timeout); its series were left out.';
 
 export class Metrics {
-  private readonly metrics = new Map<string, Metric>();
-  private readonly labelNames = new LabelNames();
-  private readonly maxSeries: number;
-  private dropped: CounterMetric | undefined;
+  readonly #registry = new Registry();
+  readonly #families = new Map<string, { readonly kind: Kind; readonly help: string; readonly family?: Family }>();
+  readonly #host: Host;
+  readonly #collectTimeoutMs: number;
+  readonly #onCollectError: ((metric: string, error: unknown) => void) | undefined;
+  readonly #dropped: CounterFamily;
+  readonly #collectFailures: CounterFamily;
 
   constructor(options: MetricsOptions = {}) {
-    this.maxSeries = options.maxSeriesPerMetric ?? 10_000;
-    if (!Number.isInteger(this.maxSeries) || this.maxSeries < 1) throw new RangeError(`maxSeriesPerMetric must be a positive integer, got ${this.maxSeries}`);
+    const maxSeries = options.maxSeriesPerMetric ?? 10_000;
+    if (!Number.isInteger(maxSeries) || maxSeries < 1) throw new RangeError(`maxSeriesPerMetric must be a positive integer, got ${maxSeries}`);
+    this.#collectTimeoutMs = options.collectTimeoutMs ?? 2_000;
+    this.#onCollectError = options.onCollectError;
+    this.#host = {
+      registry: this.#registry,
+      maxSeries,
+      dropped: (metric) => this.#dropped.inc({ metric }),
+    };
+    // One series per metric at most: they are not capped (a cap would hide which metric dropped).
+    const uncapped: Host = { ...this.#host, maxSeries: Infinity };
+    this.#dropped = this.#register(DROPPED_NAME, DROPPED_HELP, 'counter', undefined, () => new CounterFamily(DROPPED_NAME, DROPPED_HELP, uncapped, ['metric'])) as CounterFamily;
+    this.#collectFailures = this.#register(COLLECT_FAILED_NAME, COLLECT_FAILED_HELP, 'counter', undefined, () => new CounterFamily(COLLECT_FAILED_NAME, COLLECT_FAILED_HELP, uncapped, ['metric'])) as CounterFamily;
+    // Read at scrape time (and by a GC observer and the event-loop delay sampler): nothing here runs per request.
+    if (options.defaultMetrics) collectDefaultMetrics({ register: this.#registry });
   }
 
-  /** The counter named `name`; asking again returns the same one (with the same help, else it throws). */
-  counter(name: string, help: string): Counter {
-    return this.register(name, help, 'counter') as CounterMetric;
+  /**
+   * The counter named `name`; asking again returns the same one (with the same help, else it
+   * throws). `labelNames` is optional: without it the names are learnt from the updates.
+   */
+  counter(name: string, help: string, labelNames?: readonly string[]): Counter {
+    return this.#register(name, help, 'counter', labelNames, () => new CounterFamily(name, help, this.#host, labelNames)) as CounterFamily;
   }
 
-  gauge(name: string, help: string): Gauge {
-    return this.register(name, help, 'gauge') as GaugeMetric;
+  gauge(name: string, help: string, labelNames?: readonly string[]): Gauge {
+    return this.#register(name, help, 'gauge', labelNames, () => new GaugeFamily(name, help, this.#host, labelNames)) as GaugeFamily;
   }
 
-  /** Prometheus text exposition format 0.0.4 of everything registered. */
-  render(): string {
-    let text = '';
-    for (const metric of this.metrics.values()) text += metric.render();
-    return text;
+  /** A histogram with the given upper bounds (+Inf is implied) and label names (declared up front). */
+  histogram(name: string, help: string, buckets: readonly number[], labelNames: readonly string[] = []): Histogram {
+    const family = this.#register(name, help, 'histogram', undefined, () => new HistogramFamily(name, help, this.#host, buckets, labelNames)) as HistogramFamily;
+    if (family.buckets.length !== buckets.length || family.buckets.some((b, i) => b !== buckets[i])) throw new Error(`histogram ${name} is already registered with other buckets`);
+    family.declare(labelNames);
+    return family;
   }
 
-  private register(name: string, help: string, kind: Kind): Metric {
-    const existing = this.metrics.get(name);
-    if (existing) {
-      if (existing.kind !== kind) throw new Error(`metric ${name} is already registered as a ${existing.kind}`);
-      if (existing.help !== help) throw new Error(`metric ${name} is already registered with different help text`);
-      return existing;
-    }
+  /**
+   * A gauge whose series are read from state that lives elsewhere (breaker states, budgets),
+   * when /metrics is scraped: nothing is updated per request. `read` may be async; a read that
+   * fails or takes longer than collectTimeoutMs leaves the gauge out of that scrape and counts
+   * in tollgate_metrics_collect_failures_total. Registering a name twice throws.
+   */
+  stateGauge(name: string, help: string, labelNames: readonly string[], read: GaugeReader): void {
+    this.#checkName(name);
+    if (this.#families.has(name)) throw new Error(`metric ${name} is already registered`);
+    for (const n of labelNames) checkLabelName(n);
+    const known = new Set(labelNames);
+    const collect = (prom: PromGauge): void | Promise<void> => {
+      // Series are gathered, then applied at once: a slow read never shows half a scrape, and a
+      // read still running when a second scrape starts cannot mix its values into it.
+      const gathered: { labels: Labels; value: number }[] = [];
+      let open = true;
+      const set = (labels: Labels, value: number): void => {
+        if (!open) return;
+        for (const n of Object.keys(labels)) if (!known.has(n)) throw new Error(`state gauge ${name} has no label ${JSON.stringify(n)}`);
+        if (typeof value !== 'number') throw new TypeError(`state gauge ${name}: value must be a number, got ${typeof value}`);
+        if (gathered.length >= this.#host.maxSeries) this.#host.dropped(name);
+        else gathered.push({ labels: { ...labels }, value });
+      };
+      const apply = (): void => {
+        open = false;
+        prom.reset();
+        for (const s of gathered) prom.set(s.labels, s.value);
+      };
+      const failed = (error: unknown): void => {
+        open = false;
+        prom.reset();
+        this.#collectFailures.inc({ metric: name });
+        try {
+          this.#onCollectError?.(name, error);
+        } catch {
+          // a failing logger must not fail the scrape
+        }
+      };
+      let pending: void | Promise<void>;
+      try {
+        pending = read(set);
+      } catch (error) {
+        return failed(error);
+      }
+      if (!(pending instanceof Promise)) return apply();
+      return withDeadline(pending, this.#collectTimeoutMs, name).then(apply, failed);
+    };
+    new PromGauge({ name, help, labelNames: [...labelNames], registers: [this.#registry], collect() { return collect(this); } });
+    this.#families.set(name, { kind: 'state', help });
+  }
+
+  /** The text exposition of everything registered (prom-client reads state gauges as it goes). */
+  render(): Promise<string> {
+    return this.#registry.metrics();
+  }
+
+  /** The content type of render()'s text (Prometheus text format 0.0.4). */
+  get contentType(): string {
+    return this.#registry.contentType;
+  }
+
+  #checkName(name: string): void {
     if (!METRIC_NAME.test(name)) throw new Error(`invalid metric name ${JSON.stringify(name)}: must match ${METRIC_NAME}`);
-    const onDropped = (metric: string) => this.countDropped(metric);
-    const metric = kind === 'counter'
-      ? new CounterMetric(name, help, kind, this.labelNames, this.maxSeries, onDropped)
-      : new GaugeMetric(name, help, kind, this.labelNames, this.maxSeries, onDropped);
-    this.metrics.set(name, metric);
-    return metric;
   }
 
-  /** Registered on the first drop, so a registry that never hits the cap does not show it. */
-  private countDropped(metric: string): void {
-    if (metric === DROPPED_NAME) return; // only if there are more metrics than the cap: nothing left to count with
-    this.dropped ??= this.register(DROPPED_NAME, DROPPED_HELP, 'counter') as CounterMetric;
-    this.dropped.inc({ metric });
+  #register(name: string, help: string, kind: Kind, labelNames: readonly string[] | undefined, create: () => Family): Family {
+    const existing = this.#families.get(name);
+    if (existing) {
+      if (existing.kind !== kind) throw new Error(`metric ${name} is already registered as a ${existing.kind === 'state' ? 'state gauge' : existing.kind}`);
+      if (existing.help !== help) throw new Error(`metric ${name} is already registered with different help text`);
+      if (labelNames) existing.family!.declare(labelNames);
+      return existing.family!;
+    }
+    this.#checkName(name);
+    const family = create();
+    this.#families.set(name, { kind, help, family });
+    return family;
   }
+}
+
+function withDeadline(work: Promise<void>, ms: number, metric: string): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`state gauge ${metric} was not read within ${ms} ms`)), ms);
+    timer.unref();
+  });
+  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
 }

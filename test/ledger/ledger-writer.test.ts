@@ -414,7 +414,7 @@ test('the loud log when events are dropped, and metrics the writer exposes', asy
   assert.equal(loud.length, 1);
   assert.equal(loud[0].level, 'error');
   assert.deepEqual(loud[0].fields?.dropped, { spool_failed: 10 });
-  const text = metrics.render();
+  const text = await metrics.render();
   for (const name of ['tollgate_ledger_queue_depth', 'tollgate_ledger_spooled_events', 'tollgate_ledger_written_total', 'tollgate_ledger_write_failures_total', 'tollgate_ledger_dropped_total', 'tollgate_ledger_spooled_total', 'tollgate_ledger_rejected_total']) {
     assert.match(text, new RegExp(`^# TYPE ${name} `, 'm'), name);
   }

@@ -272,14 +272,14 @@ test('no network: the package build fetches nothing and pricing works with fetch
   assert.equal(fetched, 0);
 });
 
-test('tollgate_ledger_price_missing_total{deployment}: registered by the helper, incremented by the caller', () => {
+test('tollgate_ledger_price_missing_total{deployment}: registered by the helper, incremented by the caller', async () => {
   const metrics = new Metrics();
   const counter = priceMissingCounter(metrics);
   assert.equal(priceMissingCounter(metrics), counter, 'registering twice returns the same counter');
   const dep = deployment('nowhere', { provider: 'ollama', model: 'llama3' });
   if (table.cost(dep, plainUsage(10, 10)).priceMissing) counter.inc({ deployment: dep.id });
   assert.equal(counter.get({ deployment: 'nowhere' }), 1);
-  assert.match(metrics.render(), new RegExp(`${PRICE_MISSING_METRIC}\\{deployment="nowhere"\\} 1`));
+  assert.match(await metrics.render(), new RegExp(`${PRICE_MISSING_METRIC}\\{deployment="nowhere"\\} 1`));
 });
 
 test('config: the price fields load (native and LiteLLM names), and the unpriced warning knows the package', () => {

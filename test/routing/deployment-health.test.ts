@@ -21,8 +21,8 @@ function fail(health: DeploymentHealth, id: string, cls: FailureClass, retryAfte
   health.recordFailure(id, { class: cls, code: `${cls}_code`, message: `${cls} happened`, ...(retryAfterSeconds !== undefined ? { retryAfterSeconds } : {}) });
 }
 
-function metricLine(metrics: Metrics, name: string, id: string): string | undefined {
-  return metrics.render().split('\n').find((line) => line.startsWith(`${name}{deployment="${id}"} `));
+async function metricLine(metrics: Metrics, name: string, id: string): Promise<string | undefined> {
+  return (await metrics.render()).split('\n').find((line) => line.startsWith(`${name}{deployment="${id}"} `));
 }
 
 test('an unknown deployment is available, closed, idle and healthy', () => {
@@ -63,12 +63,12 @@ test('failures of one deployment do not touch another', () => {
   assert.equal(health.availability('b'), 'available');
 });
 
-test('a 429 with Retry-After cools it at least that long, and counts as throttled', () => {
+test('a 429 with Retry-After cools it at least that long, and counts as throttled', async () => {
   const { health, metrics } = setup();
   fail(health, 'd', 'rate_limit', 30);
   assert.equal(health.cooldownUntil('d'), T0 + 30_000);
   assert.equal(health.report(deployment('d')).vendor_throttled, 1);
-  assert.equal(metricLine(metrics, 'tollgate_upstream_throttled_total', 'd'), 'tollgate_upstream_throttled_total{deployment="d"} 1');
+  assert.equal(await metricLine(metrics, 'tollgate_upstream_throttled_total', 'd'), 'tollgate_upstream_throttled_total{deployment="d"} 1');
 });
 
 test('Retry-After on anything but a 429 is ignored', () => {
@@ -113,30 +113,30 @@ test('probe success closes it; probe failure cools it again for cooldownMs', asy
 test('cooldown metrics: counted when it opens, cooling gauge 1 until a success closes it', async () => {
   const { health, metrics, clock } = setup();
   fail(health, 'd', 'timeout');
-  assert.equal(metricLine(metrics, 'tollgate_deployment_cooldowns_total', 'd'), undefined);
+  assert.equal(await metricLine(metrics, 'tollgate_deployment_cooldowns_total', 'd'), undefined);
   fail(health, 'd', 'timeout');
-  assert.equal(metricLine(metrics, 'tollgate_deployment_cooldowns_total', 'd'), 'tollgate_deployment_cooldowns_total{deployment="d"} 1');
-  assert.equal(metricLine(metrics, 'tollgate_deployment_cooling', 'd'), 'tollgate_deployment_cooling{deployment="d"} 1');
+  assert.equal(await metricLine(metrics, 'tollgate_deployment_cooldowns_total', 'd'), 'tollgate_deployment_cooldowns_total{deployment="d"} 1');
+  assert.equal(await metricLine(metrics, 'tollgate_deployment_cooling', 'd'), 'tollgate_deployment_cooling{deployment="d"} 1');
   // Lengthening by Retry-After is another cooldown start; a shorter Retry-After is not.
   fail(health, 'd', 'rate_limit', 10);
   fail(health, 'd', 'rate_limit', 1);
-  assert.equal(metricLine(metrics, 'tollgate_deployment_cooldowns_total', 'd'), 'tollgate_deployment_cooldowns_total{deployment="d"} 2');
+  assert.equal(await metricLine(metrics, 'tollgate_deployment_cooldowns_total', 'd'), 'tollgate_deployment_cooldowns_total{deployment="d"} 2');
   clock.now += 10_000;
-  assert.equal(metricLine(metrics, 'tollgate_deployment_cooling', 'd'), 'tollgate_deployment_cooling{deployment="d"} 1');
+  assert.equal(await metricLine(metrics, 'tollgate_deployment_cooling', 'd'), 'tollgate_deployment_cooling{deployment="d"} 1');
   assert.equal(await health.claimProbe(deployment('d')), true);
   health.recordSuccess('d', {});
-  assert.equal(metricLine(metrics, 'tollgate_deployment_cooling', 'd'), 'tollgate_deployment_cooling{deployment="d"} 0');
-  assert.equal(metricLine(metrics, 'tollgate_upstream_throttled_total', 'd'), 'tollgate_upstream_throttled_total{deployment="d"} 2');
+  assert.equal(await metricLine(metrics, 'tollgate_deployment_cooling', 'd'), 'tollgate_deployment_cooling{deployment="d"} 0');
+  assert.equal(await metricLine(metrics, 'tollgate_upstream_throttled_total', 'd'), 'tollgate_upstream_throttled_total{deployment="d"} 2');
 });
 
-test('disabled breaker: failures never cool it, but 429s are still counted', () => {
+test('disabled breaker: failures never cool it, but 429s are still counted', async () => {
   const clock = { now: T0 };
   const metrics = new Metrics();
   const health = new DeploymentHealth({ metrics, breaker: { enabled: false, allowedFails: 0, windowMs: 1000, cooldownMs: 500 }, now: () => clock.now });
   for (let i = 0; i < 5; i++) fail(health, 'd', 'rate_limit', 60);
   assert.equal(health.availability('d'), 'available');
   assert.equal(health.report(deployment('d')).vendor_throttled, 5);
-  assert.equal(metricLine(metrics, 'tollgate_deployment_cooldowns_total', 'd'), undefined);
+  assert.equal(await metricLine(metrics, 'tollgate_deployment_cooldowns_total', 'd'), undefined);
 });
 
 test('latency and ttft are exponentially weighted averages (alpha 0.3)', () => {
@@ -241,21 +241,21 @@ test('report(): half_open after the cooldown, without a cooldown_until', () => {
   assert.equal(report.cooldown_reason, undefined);
 });
 
-test('apply(): another replica\'s cooldown opens it here, and its close closes it', () => {
+test('apply(): another replica\'s cooldown opens it here, and its close closes it', async () => {
   const { health, metrics, clock } = setup();
   health.apply({ deployment: 'd', state: 'open', until: T0 + 5_000, reason: 'rate_limited' });
   assert.equal(health.cooldownUntil('d'), T0 + 5_000);
   assert.equal(health.report(deployment('d')).cooldown_reason, 'rate_limited');
-  assert.equal(metricLine(metrics, 'tollgate_deployment_cooling', 'd'), 'tollgate_deployment_cooling{deployment="d"} 1');
+  assert.equal(await metricLine(metrics, 'tollgate_deployment_cooling', 'd'), 'tollgate_deployment_cooling{deployment="d"} 1');
   // An expired or shorter cooldown changes nothing.
   health.apply({ deployment: 'd', state: 'open', until: T0 - 1 });
   health.apply({ deployment: 'd', state: 'open', until: T0 + 1_000 });
   assert.equal(health.cooldownUntil('d'), T0 + 5_000);
-  assert.equal(metricLine(metrics, 'tollgate_deployment_cooldowns_total', 'd'), 'tollgate_deployment_cooldowns_total{deployment="d"} 1');
+  assert.equal(await metricLine(metrics, 'tollgate_deployment_cooldowns_total', 'd'), 'tollgate_deployment_cooldowns_total{deployment="d"} 1');
   clock.now += 100;
   health.apply({ deployment: 'd', state: 'closed' });
   assert.equal(health.availability('d'), 'available');
-  assert.equal(metricLine(metrics, 'tollgate_deployment_cooling', 'd'), 'tollgate_deployment_cooling{deployment="d"} 0');
+  assert.equal(await metricLine(metrics, 'tollgate_deployment_cooling', 'd'), 'tollgate_deployment_cooling{deployment="d"} 0');
 });
 
 // BUG (src/routing/circuit-breaker.ts success(), via DeploymentHealth.recordSuccess): any
