@@ -3,6 +3,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { GatewayError } from '../errors/gateway-error.ts';
 import type { KeyDirectory, ResolvedKey, TenantPolicy } from '../identity/key-directory.ts';
 import type { Principal, RequestContext } from './request-context.ts';
+import { startStage } from './timeline-marks.ts';
 
 function digest(value: string): Buffer {
   return hash('sha256', value, 'buffer');
@@ -102,7 +103,7 @@ export function createAuthenticator(options: AuthOptions): Authenticate {
     return resolveTenant(ctx);
   }
 
-  return function authenticate(ctx, headers, scope = 'model') {
+  function check(ctx: RequestContext, headers: IncomingHttpHeaders, scope: AuthScope): void | Promise<void> {
     const key = presentedKey(headers);
     if (key === undefined) {
       if (open) return scope === 'model' ? resolveTenant(ctx) : undefined;
@@ -119,6 +120,26 @@ export function createAuthenticator(options: AuthOptions): Authenticate {
     const resolved = directory.lookupKey(key);
     if (resolved instanceof Promise) return resolved.then((r) => admitKey(ctx, r, scope));
     return admitKey(ctx, resolved, scope);
+  }
+
+  // The stage's mark on the timeline (the gateway.auth span) ends when the check does, refused or
+  // not; only a lookup that has to wait for the store costs a closure.
+  return function authenticate(ctx, headers, scope = 'model') {
+    const mark = startStage(ctx.timeline, 'auth');
+    let pending: void | Promise<void>;
+    try {
+      pending = check(ctx, headers, scope);
+    } catch (err) {
+      mark.end = performance.now();
+      throw err;
+    }
+    if (!pending) {
+      mark.end = performance.now();
+      return;
+    }
+    return pending.finally(() => {
+      mark.end = performance.now();
+    });
   };
 }
 

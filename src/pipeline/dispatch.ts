@@ -2,6 +2,7 @@ import { GatewayError } from '../errors/gateway-error.ts';
 import type { Deployment, ProviderAdapter, Transport, UpstreamRequest, UpstreamResponse } from '../providers/types.ts';
 import { redactCredentials } from '../providers/shared/redact-credentials.ts';
 import { readAll } from '../streams/read-all.ts';
+import type { AttemptMark } from '../telemetry/finished-call.ts';
 import { traceparentHeader, type RequestContext } from './request-context.ts';
 
 /** Thrown when the client went away: nothing more is written for that request. */
@@ -71,10 +72,13 @@ function timeoutError(dep: Deployment): GatewayError {
  * timeout; a stream gets its time-to-first-token timeout until the first event, then the
  * transport's idle timeout between chunks. Neither outlives the request's deadline. Provider
  * error statuses are mapped by the provider's own adapter into a GatewayError with its class.
+ *
+ * `attempt` is this attempt's mark on the request's timeline: its span id goes upstream as the
+ * traceparent's parent, and the upstream's status is noted on it (the caller ends it).
  */
 export async function callUpstream(
   deps: UpstreamDeps, ctx: RequestContext, dep: Deployment, adapter: ProviderAdapter,
-  request: UpstreamRequest, stream: boolean, time: AttemptTime,
+  request: UpstreamRequest, stream: boolean, time: AttemptTime, attempt: AttemptMark,
 ): Promise<UpstreamCall> {
   const controller = new AbortController();
   const remaining = () => Math.max(1, time.deadline - performance.now());
@@ -89,7 +93,7 @@ export async function callUpstream(
     stopTimer();
     unwatch();
   };
-  request.headers.traceparent = traceparentHeader(ctx.trace);
+  request.headers.traceparent = traceparentHeader(ctx.trace, attempt.spanId);
   request.headers['x-request-id'] = ctx.requestId;
   const sentAt = performance.now();
   let response: UpstreamResponse;
@@ -105,6 +109,7 @@ export async function callUpstream(
     throw upstreamFailure(err, dep, controller.signal);
   }
   const headersAt = performance.now();
+  attempt.httpStatus = response.status;
   if (response.status >= 400) {
     let text = '';
     try {

@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { ResolvedKey, TenantPolicy } from '../identity/key-directory.ts';
 import type { LedgerDraft } from '../ledger/ledger-draft.ts';
+import { newTimeline, type RequestTimeline } from '../telemetry/finished-call.ts';
 import { randomHex, timeOrderedUuid } from './random-ids.ts';
 
 export interface TraceContext {
@@ -45,6 +46,8 @@ export interface RequestContext {
   /** performance.now() when the request arrived. */
   readonly receivedAt: number;
   readonly trace: TraceContext;
+  /** When the stages and each upstream attempt ran (auth, policy, route, dispatch fill it), for the traces. */
+  readonly timeline: RequestTimeline;
   /** X-Tenant-Id, or the tenant the key is bound to (auth). */
   tenantId?: string;
   /** The tenant's policy when the tenant is known (auth). */
@@ -93,8 +96,9 @@ export function traceFrom(headerValue: string | undefined): TraceContext {
   return { traceId: randomHex(16), spanId: newSpanId(), flags: '01' };
 }
 
-export function traceparentHeader(trace: TraceContext): string {
-  return `00-${trace.traceId}-${trace.spanId}-${trace.flags}`;
+/** The traceparent to send upstream: this trace, with `spanId` (an attempt's span; default the gateway's own) as the parent. */
+export function traceparentHeader(trace: TraceContext, spanId: string = trace.spanId): string {
+  return `00-${trace.traceId}-${spanId}-${trace.flags}`;
 }
 
 const ANONYMOUS: Principal = Object.freeze({ kind: 'anonymous' });
@@ -105,6 +109,7 @@ export function createRequestContext(headers: IncomingHttpHeaders, receivedAt: n
     requestId: given !== undefined && REQUEST_ID.test(given) ? given : timeOrderedUuid(),
     receivedAt,
     trace: traceFrom(header(headers, 'traceparent')),
+    timeline: newTimeline(),
     principal: ANONYMOUS,
     client,
   };

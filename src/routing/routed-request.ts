@@ -11,6 +11,7 @@ import { authorizeModel, mayUseModel } from '../pipeline/model-access.ts';
 import type { Admission } from '../pipeline/policy.ts';
 import { header, type RequestContext } from '../pipeline/request-context.ts';
 import { resolveAlias } from '../pipeline/route.ts';
+import { endAttempt, startAttempt, startStage } from '../pipeline/timeline-marks.ts';
 import { providerFor } from '../providers/registry.ts';
 import type { Deployment, FailureClass } from '../providers/types.ts';
 import type { Counter } from '../telemetry/metrics.ts';
@@ -132,7 +133,13 @@ export class RoutedRequest {
     const here: AliasTry = { alias, avoid: new Set(this.#blocked), failed: new Set(), retried: 0, retriedByClass: new Map() };
     for (;;) {
       if (performance.now() >= this.#time.deadline) throw this.#lastError ?? this.#deadlineError();
-      const dep = await this.#choose(here);
+      const route = startStage(this.#ctx.timeline, 'route');
+      let dep: Deployment | undefined;
+      try {
+        dep = await this.#choose(here);
+      } finally {
+        route.end = performance.now();
+      }
       if (!dep) return 'exhausted';
       let step: Step;
       try {
@@ -208,11 +215,14 @@ export class RoutedRequest {
     const ctx = this.#ctx;
     ctx.served = { alias: alias.name, deployment: dep.id, provider: dep.provider };
     const startedAt = performance.now();
+    const mark = startAttempt(ctx.timeline, alias.name, dep, startedAt);
     const end = health.begin(dep.id);
     const record = { alias: alias.name, deployment: dep.id, provider: dep.provider };
     let delivered: Delivered;
+    let sentAt = startedAt;
     try {
-      const call = await callUpstream(this.#shared, ctx, dep, target.adapter, request, this.#plan.stream, this.#time);
+      const call = await callUpstream(this.#shared, ctx, dep, target.adapter, request, this.#plan.stream, this.#time, mark);
+      sentAt = call.sentAt;
       this.#accepted = true;
       this.#ledgerServing(target, call);
       this.#attempts.push({ ...record, outcome: 'ok', ms: 0 });
@@ -224,6 +234,7 @@ export class RoutedRequest {
       }
     } catch (err) {
       end();
+      endAttempt(mark, performance.now(), err instanceof GatewayError ? err.code : err instanceof ClientGone ? 'client_gone' : 'internal_error');
       if (ctx.ledger) ctx.ledger.deployment = dep;
       if (err instanceof ClientGone) {
         // The provider had accepted the call: its input is billed even though nobody got the answer.
@@ -244,7 +255,10 @@ export class RoutedRequest {
       return { kind: 'failed', error };
     }
     end();
-    this.#served(dep, performance.now() - startedAt, delivered);
+    const endedAt = performance.now();
+    endAttempt(mark, endedAt, delivered.error?.code);
+    if (delivered.ttftMs !== undefined) mark.firstTokenAt = sentAt + delivered.ttftMs;
+    this.#served(dep, endedAt - startedAt, delivered);
     this.#ledgerServed(target, delivered);
     return { kind: 'served' };
   }
@@ -272,6 +286,7 @@ export class RoutedRequest {
   async #admit(target: Target): Promise<boolean> {
     if (this.#admitted === target.dep) return true;
     this.#release();
+    const policy = startStage(this.#ctx.timeline, 'policy');
     try {
       this.#admission = await this.#shared.policy(this.#ctx, target.alias.name, target.dep, () => this.#plan.demand(target), this.#maxCost, this.#plan.stream);
     } catch (err) {
@@ -281,6 +296,8 @@ export class RoutedRequest {
         return false;
       }
       throw err;
+    } finally {
+      policy.end = performance.now();
     }
     this.#admitted = target.dep;
     return true;

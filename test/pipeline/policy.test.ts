@@ -17,6 +17,7 @@ import type { Logger, LogLevel } from '../../src/logging/logger.ts';
 import { createPolicy, type Admission, type PolicyOptions, type TokenDemand } from '../../src/pipeline/policy.ts';
 import { ClientWatchSlot, type RequestContext } from '../../src/pipeline/request-context.ts';
 import type { Deployment, Usage } from '../../src/providers/types.ts';
+import { newTimeline } from '../../src/telemetry/finished-call.ts';
 
 const T0 = Date.UTC(2026, 11, 15, 12); // noon UTC, the start of a minute
 
@@ -46,7 +47,7 @@ interface ContextOptions {
 /** A request context as auth leaves it; only what the policy stage reads is filled in. */
 function context(options: ContextOptions = {}): RequestContext {
   const ctx: RequestContext = {
-    requestId: 'req-1', receivedAt: 0, trace: { traceId: '0'.repeat(31) + '1', spanId: '0'.repeat(15) + '1', flags: '01' },
+    requestId: 'req-1', receivedAt: 0, trace: { traceId: '0'.repeat(31) + '1', spanId: '0'.repeat(15) + '1', flags: '01' }, timeline: newTimeline(),
     principal: { kind: 'anonymous' }, client: new ClientWatchSlot(),
   };
   if (options.key) {
