@@ -10,10 +10,14 @@
 //
 // The webhook URL is a secret (Slack's carries its token in the path), so only its origin is
 // ever logged.
+//
+// With the alert engine (src/alerts/) wired, route() hands each claimed alert to it: the engine
+// owns the thresholds and the one webhook path (its queue, retries, Slack and generic bodies).
+// Without it, the older `limits.alerts.webhook_url` is posted through the same sender.
 
-import { createRequire } from 'node:module';
-import { setTimeout as sleep } from 'node:timers/promises';
-import type { Agent as UndiciAgent, Dispatcher } from 'undici';
+import type { BudgetCrossing } from '../alerts/alert-rules.ts';
+import { WebhookSender, type DeliveryOutcome } from '../alerts/webhook-sender.ts';
+import { WebhookTarget } from '../alerts/webhook-target.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { Counter, Metrics } from '../telemetry/metrics.ts';
 
@@ -49,6 +53,14 @@ export interface BudgetAlertOptions {
   readonly now?: () => number;
 }
 
+/** Where route() sends alerts instead: the alert engine's budget rule (AlertEngine.budgetRoute()). */
+export interface BudgetAlertRoute {
+  /** Replace the configured thresholds. */
+  readonly thresholds: readonly number[];
+  /** Called once per budget, threshold and period across replicas (after the claim); must not throw. */
+  notify(crossing: BudgetCrossing): void;
+}
+
 /** The threshold used when the config names none. */
 export const DEFAULT_BUDGET_ALERT_THRESHOLDS: readonly number[] = [0.8];
 
@@ -66,30 +78,13 @@ interface Tracked {
   readonly expiresAt: number;
 }
 
-type FailureReason = 'timeout' | 'http_status' | 'network' | 'backlog';
-
-class WebhookStatusError extends Error {
-  readonly status: number;
-  constructor(status: number) {
-    super(`HTTP ${status}`);
-    this.name = 'WebhookStatusError';
-    this.status = status;
-  }
-}
-
-class WebhookTimeout extends Error {
-  constructor(ms: number) {
-    super(`no answer within ${ms} ms`);
-    this.name = 'WebhookTimeout';
-  }
-}
-
 export class BudgetAlerts {
-  private readonly thresholds: readonly number[];
+  private thresholds: readonly number[];
   private readonly logger: Logger;
   private readonly claim: (id: string, expiresAt: number) => Promise<boolean>;
   private readonly now: () => number;
-  private readonly webhook: Webhook | undefined;
+  private readonly webhook: { readonly target: WebhookTarget; readonly sender: WebhookSender } | undefined;
+  private routed: BudgetAlertRoute | undefined;
   private readonly alerts: Counter;
   private readonly failures: Counter;
   private readonly tracked = new Map<string, Tracked>();
@@ -97,19 +92,30 @@ export class BudgetAlerts {
   private readonly inFlight = new Set<Promise<void>>();
 
   constructor(options: BudgetAlertOptions) {
-    for (const t of options.thresholds) {
-      if (!(t > 0 && t <= 1)) throw new RangeError(`budget alert thresholds must be fractions in (0, 1], got ${t}`);
-    }
-    this.thresholds = [...new Set(options.thresholds)].sort((a, b) => a - b);
+    this.thresholds = checkedThresholds(options.thresholds);
     this.logger = options.logger;
     this.claim = options.claim;
     this.now = options.now ?? Date.now;
     const timeoutMs = options.webhookTimeoutMs ?? 5_000;
-    this.webhook = options.webhookUrl === undefined
-      ? undefined
-      : new Webhook(options.webhookUrl, timeoutMs, options.post ?? undiciPost(timeoutMs));
+    // One retry after a short backoff, for network errors, 429 and 5xx; never after a timeout.
+    this.webhook = options.webhookUrl === undefined ? undefined : {
+      target: new WebhookTarget(options.webhookUrl),
+      sender: new WebhookSender({ timeoutMs, retries: 1, backoffMs: RETRY_BACKOFF_MS, concurrency: MAX_IN_FLIGHT, maxQueued: MAX_IN_FLIGHT, ...(options.post ? { post: options.post } : {}) }),
+    };
     this.alerts = options.metrics.counter('tollgate_budget_alerts_total', 'Budget alerts fired, by scope, unit and threshold crossed.');
     this.failures = options.metrics.counter('tollgate_budget_alert_failures_total', 'Budget alert webhooks not delivered (timeout, http_status, network) or not started (backlog).');
+  }
+
+  /**
+   * From now on, alerts go to `route` (the alert engine) at its thresholds, and this class's own
+   * webhook and log line are not used (the engine logs and posts them). Call it at startup.
+   */
+  route(route: BudgetAlertRoute): void {
+    this.thresholds = checkedThresholds(route.thresholds);
+    this.routed = route;
+    // Levels remembered so far index the old thresholds.
+    this.tracked.clear();
+    this.nextExpiry = Infinity;
   }
 
   /** Called on the request path after a budget is read; must be synchronous, cheap, never throw, never await I/O. */
@@ -167,10 +173,14 @@ export class BudgetAlerts {
   private async deliver(o: BudgetObservation, threshold: number): Promise<void> {
     try {
       if (!(await this.claimOnce(o, threshold))) return;
-      const alert = describe(o, threshold, this.now());
-      this.logger.warn('budget alert', { ...alert.fields, ...(this.webhook ? { webhook: this.webhook.origin } : {}) });
       this.alerts.inc({ scope: o.scope, unit: o.unit, threshold: String(threshold) });
-      if (this.webhook) await this.send(this.webhook, alert, o.budgetId);
+      if (this.routed) {
+        this.routed.notify(crossing(o, threshold));
+        return;
+      }
+      const alert = describe(o, threshold, this.now());
+      this.logger.warn('budget alert', { ...alert.fields, ...(this.webhook ? { webhook: this.webhook.target.origin } : {}) });
+      if (this.webhook) await this.send(alert, o.budgetId);
     } catch (err) {
       this.logger.error('budget alert failed', { budget: o.budgetId, error: (err as Error)?.message });
     }
@@ -192,27 +202,36 @@ export class BudgetAlerts {
     }
   }
 
-  /** One retry after a short backoff for network errors, 429 and 5xx; never after a timeout. */
-  private async send(webhook: Webhook, alert: Alert, budgetId: string): Promise<void> {
-    const body = JSON.stringify(webhook.slack ? { text: alert.text } : alert.payload);
-    let failure: unknown;
-    for (let attempt = 1; attempt <= 2; attempt++) {
-      try {
-        await webhook.post(body);
-        this.logger.debug('budget alert webhook delivered', { budget: budgetId, webhook: webhook.origin, attempt });
-        return;
-      } catch (err) {
-        failure = err;
-        const retryable = !(err instanceof WebhookTimeout)
-          && !(err instanceof WebhookStatusError && err.status < 500 && err.status !== 429);
-        if (!retryable || attempt === 2) break;
-        await sleep(RETRY_BACKOFF_MS);
-      }
+  /** Through the shared webhook sender (one retry for network errors, 429 and 5xx; none after a timeout). */
+  private async send(alert: Alert, budgetId: string): Promise<void> {
+    const { target, sender } = this.webhook!;
+    const body = JSON.stringify(target.format === 'slack' ? { text: alert.text } : alert.payload);
+    const result: DeliveryOutcome = await sender.send(target, body);
+    if (result.outcome === 'sent') {
+      this.logger.debug('budget alert webhook delivered', { budget: budgetId, webhook: target.origin, attempt: result.attempts });
+      return;
     }
-    const reason: FailureReason = failure instanceof WebhookTimeout ? 'timeout' : failure instanceof WebhookStatusError ? 'http_status' : 'network';
+    const reason = result.reason === 'queue_full' || result.reason === 'closed' ? 'backlog' : result.reason ?? 'network';
     this.failures.inc({ reason });
-    this.logger.warn('budget alert webhook failed', { budget: budgetId, webhook: webhook.origin, reason, error: webhook.redact(failure) });
+    this.logger.warn('budget alert webhook failed', { budget: budgetId, webhook: target.origin, reason, ...(result.error ? { error: result.error } : {}) });
   }
+}
+
+function checkedThresholds(thresholds: readonly number[]): readonly number[] {
+  for (const t of thresholds) {
+    if (!(t > 0 && t <= 1)) throw new RangeError(`budget alert thresholds must be fractions in (0, 1], got ${t}`);
+  }
+  return [...new Set(thresholds)].sort((a, b) => a - b);
+}
+
+/** What the alert engine gets: amounts in dollars (usd) or tokens. */
+function crossing(o: BudgetObservation, threshold: number): BudgetCrossing {
+  const usd = o.unit === 'usd';
+  return {
+    budgetId: o.budgetId, scope: o.scope, scopeId: o.scopeId, unit: o.unit,
+    spent: usd ? o.spent / 1e6 : o.spent, limit: usd ? o.limit / 1e6 : o.limit,
+    threshold, periodId: o.periodId, periodEndsAt: o.periodEndsAt,
+  };
 }
 
 interface Alert {
@@ -239,95 +258,4 @@ function describe(o: BudgetObservation, threshold: number, now: number): Alert {
   const who = o.scope === 'global' ? 'The global budget' : `The budget of ${o.scope} ${o.scopeId}`;
   const text = `Tollgate budget alert: ${who} has used ${amount(spent)} of ${amount(limit)} (${percent}%, alert at ${Math.round(threshold * 1000) / 10}%) in period ${o.periodId}, which ends ${endsAt}.`;
   return { fields, payload: { type: 'budget_alert', ...fields, at: new Date(now).toISOString() }, text };
-}
-
-/** The configured webhook: posting with a deadline, and what of its URL may be shown. */
-class Webhook {
-  readonly url: string;
-  readonly origin: string;
-  readonly slack: boolean;
-  private readonly secrets: string[];
-  private readonly timeoutMs: number;
-  private readonly postFn: (url: string, body: string) => Promise<void>;
-
-  constructor(url: string, timeoutMs: number, post: (url: string, body: string) => Promise<void>) {
-    let parsed: URL;
-    try {
-      parsed = new URL(url);
-    } catch {
-      throw new Error('the budget alert webhook URL is not a valid URL');
-    }
-    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new Error(`the budget alert webhook URL must be http(s), got ${parsed.protocol}`);
-    this.url = url;
-    this.origin = parsed.origin;
-    this.slack = parsed.hostname === 'hooks.slack.com';
-    const pathAndQuery = parsed.pathname + parsed.search;
-    this.secrets = [url, parsed.href, pathAndQuery === '/' ? '' : pathAndQuery, parsed.username, parsed.password, decode(parsed.username), decode(parsed.password)]
-      .filter((s) => s.length > 0)
-      .sort((a, b) => b.length - a.length);
-    this.timeoutMs = timeoutMs;
-    this.postFn = post;
-  }
-
-  /** Rejects with WebhookTimeout when the deadline passes first (whatever `post` does). */
-  async post(body: string): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new WebhookTimeout(this.timeoutMs)), this.timeoutMs);
-    });
-    try {
-      await Promise.race([this.postFn(this.url, body), deadline]);
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  /** An error's message with every part of the URL that may carry a secret replaced by the origin. */
-  redact(err: unknown): string {
-    let text = err instanceof Error ? `${(err as NodeJS.ErrnoException).code ?? err.name}: ${err.message}` : String(err);
-    for (const secret of this.secrets) text = text.split(secret).join('[webhook]');
-    return text;
-  }
-}
-
-// Only undici's Agent and its request API are loaded, and only once a webhook is sent: undici's
-// index pulls in much more (see providers/shared/http-transport.ts, which pins the same paths).
-const require = createRequire(import.meta.url);
-
-function undiciPost(timeoutMs: number): (url: string, body: string) => Promise<void> {
-  let client: { agent: UndiciAgent; request: UndiciRequest } | undefined;
-  return async (url, body) => {
-    if (!client) {
-      const Agent = require('undici/lib/dispatcher/agent.js') as typeof UndiciAgent;
-      const request = require('undici/lib/api/api-request.js') as UndiciRequest;
-      const agent = new Agent({ connect: { timeout: timeoutMs }, headersTimeout: timeoutMs, bodyTimeout: timeoutMs, keepAliveTimeout: 10_000 });
-      client = { agent, request };
-    }
-    const target = new URL(url);
-    const headers: Record<string, string> = { 'content-type': 'application/json' };
-    if (target.username || target.password) {
-      headers.authorization = `Basic ${Buffer.from(`${decode(target.username)}:${decode(target.password)}`).toString('base64')}`;
-    }
-    const res = await client.request.call(client.agent, {
-      origin: target.origin,
-      path: target.pathname + target.search,
-      method: 'POST',
-      headers,
-      body,
-      signal: AbortSignal.timeout(timeoutMs),
-    });
-    await res.body.dump();
-    if (res.statusCode < 200 || res.statusCode >= 300) throw new WebhookStatusError(res.statusCode);
-  };
-}
-
-type UndiciRequest = (this: Dispatcher, options: Dispatcher.RequestOptions) => Promise<Dispatcher.ResponseData>;
-
-/** URL userinfo as typed (percent-decoding), or as is when it is not valid percent-encoding. */
-function decode(text: string): string {
-  try {
-    return decodeURIComponent(text);
-  } catch {
-    return text;
-  }
 }

@@ -51,6 +51,17 @@ interface State {
   check?: HealthCheckResult;
 }
 
+/** A deployment entered cooldown (its breaker opened): what DeploymentHealth.onCooldown listeners get. */
+export interface CooldownEntered {
+  readonly deployment: string;
+  /** Epoch ms the cooldown ends. */
+  readonly until: number;
+  /** The error code that tripped it. */
+  readonly reason: string;
+  /** false: another replica's cooldown, applied here (that replica's listeners saw it as local). */
+  readonly local: boolean;
+}
+
 export interface DeploymentHealthOptions {
   readonly metrics: Metrics;
   readonly breaker: BreakerSettings;
@@ -93,6 +104,7 @@ export class DeploymentHealth {
   readonly #throttles;
   readonly #cooldowns;
   readonly #cooling;
+  readonly #cooldownListeners = new Set<(event: CooldownEntered) => void>();
 
   constructor(options: DeploymentHealthOptions) {
     this.#settings = options.breaker;
@@ -242,11 +254,25 @@ export class DeploymentHealth {
     if (until !== undefined) this.#opened(id, until, failure.code, true);
   }
 
+  /** Calls `listener` each time a deployment enters cooldown (e.g. the alert engine). Returns the unsubscribe. */
+  onCooldown(listener: (event: CooldownEntered) => void): () => void {
+    this.#cooldownListeners.add(listener);
+    return () => this.#cooldownListeners.delete(listener);
+  }
+
   #opened(id: string, until: number, reason: string, publish: boolean): void {
     this.#cooldowns.inc({ deployment: id });
     this.#cooling.set({ deployment: id }, 1);
     this.#logger?.warn('deployment entered cooldown', { deployment: id, until: new Date(until).toISOString(), reason, ...(publish ? {} : { from: 'another replica' }) });
     if (publish) this.#sync.publish({ deployment: id, state: 'open', until, reason });
+    for (const listener of this.#cooldownListeners) {
+      try {
+        listener({ deployment: id, until, reason, local: publish });
+      } catch (err) {
+        // Runs on the request path (a failed attempt): a listener's bug must not fail the request.
+        this.#logger?.error('cooldown listener failed', { deployment: id, error: (err as Error)?.message });
+      }
+    }
   }
 
   #closed(id: string, _state: State, why: string, publish = true): void {
