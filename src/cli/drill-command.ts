@@ -16,7 +16,8 @@ import { ConfigError } from '../config/config-error.ts';
 import { DRILL_HEADER } from '../routing/drill-block.ts';
 import { flag, flagHelp, JSON_FLAG, parseCommand, UsageError, type ParsedCommand } from './admin-flags.ts';
 import { parseRoute, printResult, type DrillResult } from './drill-report.ts';
-import { authHeaders, DrillAbort, drillAgent, endpoint, errorOf, NO_SECONDARY, send, withTarget, type HttpAnswer, type Target } from './drill-target.ts';
+import { DrillAbort, drillAgent, NO_SECONDARY, send, withTarget, type Target } from './drill-target.ts';
+import { authHeaders, endpoint, errorOf, type HttpAnswer } from './gateway-http.ts';
 import type { CliIO } from './run-cli.ts';
 
 const DRILL_FLAGS = [

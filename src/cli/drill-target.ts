@@ -9,6 +9,7 @@ import type { AliasConfig, GatewayConfig } from '../config/gateway-config.ts';
 import { loadConfigFile } from '../config/load-config.ts';
 import { createLogger } from '../logging/logger.ts';
 import { startGateway, type RunningGateway } from '../server.ts';
+import { authHeaders, endpoint, errorOf, readAnswer, type HttpAnswer } from './gateway-http.ts';
 
 /** How long the drill waits for the gateway's answer. */
 const REQUEST_TIMEOUT_MS = 120_000;
@@ -225,24 +226,9 @@ async function runningTarget(url: string, adminKey: string | undefined, alias: s
 
 // ── HTTP ────────────────────────────────────────────────────────────────────
 
-export interface HttpAnswer {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  text: string;
-  json: any;
-}
-
 /** The connection pool for the drill's requests, with its timeouts. */
 export function drillAgent(): Agent {
   return new Agent({ headersTimeout: REQUEST_TIMEOUT_MS, bodyTimeout: REQUEST_TIMEOUT_MS, connect: { timeout: 10_000 } });
-}
-
-export function endpoint(base: string, path: string): string {
-  return `${base.replace(/\/+$/, '')}${path}`;
-}
-
-export function authHeaders(adminKey: string | undefined): Record<string, string> {
-  return adminKey ? { authorization: `Bearer ${adminKey}` } : {};
 }
 
 export async function send(agent: Agent, url: string, method: 'GET' | 'POST', headers: Record<string, string>, body?: string): Promise<HttpAnswer> {
@@ -255,18 +241,5 @@ export async function send(agent: Agent, url: string, method: 'GET' | 'POST', he
     if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') throw new DrillAbort(`the gateway at ${origin} did not answer ${method} ${new URL(url).pathname} within ${REQUEST_TIMEOUT_MS / 1000} s.`);
     throw new DrillAbort(`cannot reach the gateway at ${origin} (${code ?? (err as Error).message}). Check --url / TOLLGATE_URL and that the gateway is running.`);
   }
-  const text = await res.body.text();
-  let json: any;
-  try {
-    json = text ? JSON.parse(text) : undefined;
-  } catch {
-    json = undefined;
-  }
-  return { status: res.statusCode, headers: res.headers, text, json };
-}
-
-export function errorOf(answer: HttpAnswer): { code: string; message: string } {
-  const error = answer.json?.error;
-  if (error && typeof error.message === 'string') return { code: typeof error.code === 'string' ? error.code : `http_${answer.status}`, message: error.message };
-  return { code: `http_${answer.status}`, message: answer.text.slice(0, 300) || '(empty body)' };
+  return readAnswer(res);
 }

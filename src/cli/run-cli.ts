@@ -17,6 +17,7 @@ const USAGE = `Usage:
   tollgate spend report [--group-by day,tenant,feature] [--from D] [--to D] [--format table|csv|json] ...
   tollgate spend reconcile --provider openai|anthropic --file EXPORT.csv   vendor export vs the ledger
   tollgate drill --alias NAME --config FILE|--url URL   fallback drill: block the primary, a secondary must serve
+  tollgate smoke --url URL --key KEY [--strict]         post-deploy check: health, models, a call, a stream, its ledger row
   tollgate --version | --help
   tollgate <command> --help                             the options of one command
 
@@ -26,8 +27,9 @@ cost ledger's), or through a running gateway's admin API with --url URL (--admin
 
 Environment:
   TOLLGATE_MASTER_KEY   the admin/master key (overrides general_settings.master_key)
-  TOLLGATE_URL          gateway URL for the admin commands, spend and drill (instead of --url)
-  TOLLGATE_ADMIN_KEY    admin key for the admin commands, spend and drill (else TOLLGATE_MASTER_KEY)`;
+  TOLLGATE_URL          gateway URL for the admin commands, spend, drill and smoke (instead of --url)
+  TOLLGATE_ADMIN_KEY    admin key for the admin commands, spend and drill (else TOLLGATE_MASTER_KEY)
+  TOLLGATE_SMOKE_KEY, TOLLGATE_SMOKE_ADMIN_KEY   smoke's --key and --admin-key`;
 
 export interface CliIO {
   out(text: string): void;
@@ -134,6 +136,7 @@ export async function runCli(argv: string[], io: CliIO = defaultIO): Promise<num
   if (first === 'migrate') return (await import('./migrate-command.ts')).runMigrate(args, io);
   if (first === 'drill') return (await import('./drill-command.ts')).runDrill(args, io);
   if (first === 'spend') return (await import('./spend-command.ts')).runSpendCommand(args, io);
+  if (first === 'smoke') return (await import('./smoke-command.ts')).runSmoke(args, io);
   let parsed;
   try {
     parsed = parseArgs({
