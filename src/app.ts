@@ -6,16 +6,17 @@ import type { AppDeps } from './http/app-deps.ts';
 import { sendError, type ErrorFormat } from './http/respond.ts';
 import { chatCompletionsRoute } from './http/routes/chat-completions.ts';
 import { embeddingsRoute } from './http/routes/embeddings.ts';
+import { databaseCheck, deploymentsCheck, ledgerCheck, limitsCheck } from './health/dependency-checks.ts';
+import { createReadiness } from './health/readiness-checks.ts';
 import { liveness, readiness } from './http/routes/health.ts';
 import { metricsRoute } from './http/routes/metrics.ts';
 import { providerHealthRoute } from './http/routes/provider-health.ts';
 import { messagesRoute } from './http/routes/messages.ts';
 import { modelRoute, modelsRoute } from './http/routes/models.ts';
 import type { Logger } from './logging/logger.ts';
-import { buildLedgerEvent } from './ledger/build-ledger-event.ts';
 import type { LedgerDraft } from './ledger/ledger-draft.ts';
 import type { LedgerRuntime } from './ledger/ledger-runtime.ts';
-import { streamedText } from './ledger/prompt-log/completion-text.ts';
+import { writeAccessLine } from './logging/access-log.ts';
 import { createAdminRouter } from './admin/admin-routes.ts';
 import type { IdentityRuntime } from './identity/identity-runtime.ts';
 import type { LimitsRuntime } from './limits/limits-runtime.ts';
@@ -24,10 +25,12 @@ import { createTokenEstimator } from './limits/token-estimate.ts';
 import { breakerSettings, DeploymentHealth } from './routing/deployment-health.ts';
 import { startHealthChecks } from './routing/health-checker.ts';
 import { createReliableCall } from './routing/reliable-call.ts';
+import type { CallObserver } from './telemetry/finished-call.ts';
 import type { Metrics } from './telemetry/metrics.ts';
 import { attributeHeaders } from './pipeline/attribution.ts';
 import { actorId, createAuthenticator, isAdmin, type AuthScope } from './pipeline/auth.ts';
 import { ClientGone, type TransportFor } from './pipeline/dispatch.ts';
+import { createCallFinisher } from './pipeline/finish-call.ts';
 import { ClientWatchSlot, createRequestContext, type RequestContext } from './pipeline/request-context.ts';
 import type { Random } from './pipeline/route.ts';
 import { createHttpTransport } from './providers/shared/http-transport.ts';
@@ -44,9 +47,6 @@ interface Route {
   readonly ledger?: LedgerDraft['endpoint'];
 }
 
-/** Calls refused before we know whose they are (no key, or a key nobody issued) are not the ledger's. */
-const UNATTRIBUTED = new Set(['missing_api_key', 'invalid_api_key']);
-
 export interface AppOptions {
   config: GatewayConfig;
   logger: Logger;
@@ -58,6 +58,8 @@ export interface AppOptions {
   health?: DeploymentHealth;
   /** The cost ledger (recorder, reports, prompt log); without one, calls are not recorded. */
   ledger?: LedgerRuntime;
+  /** Telemetry that gets every finished model call (metrics, traces, Langfuse, alerts). */
+  observers?: readonly CallObserver[];
   /** Replaces the upstream transport (tests); by default undici pools, or the provider's own. */
   transportFor?: TransportFor;
   random?: Random;
@@ -97,6 +99,12 @@ export function createApp(options: AppOptions): App {
   const { config, logger } = options;
   const ledger = options.ledger?.recorder;
   const prompts = options.ledger?.prompts;
+  const observers = options.observers ?? [];
+  const finishCall = createCallFinisher({
+    pricing: options.limits.prices, ledger, prompts, observers, logger, accessLog: config.server.accessLog,
+  });
+  /** Model calls get a draft (and so a ledger event) when anything will read it. */
+  const recordsCalls = ledger !== undefined || observers.length > 0 || config.server.accessLog;
   const teamOf = (ctx: RequestContext) => (ctx.principal.kind === 'virtual' ? ctx.principal.resolved.key.team_id : null);
   const transports = options.transportFor ? { transportFor: options.transportFor, close: async () => {} } : defaultTransports(config);
   const random = options.random ?? Math.random;
@@ -141,10 +149,16 @@ export function createApp(options: AppOptions): App {
   const admin: Route = { methods: { GET: adminHandler, POST: adminHandler, PATCH: adminHandler, DELETE: adminHandler, PUT: adminHandler }, auth: 'admin', errors: 'openai' };
   let draining = false;
   const live = new Set<ServerResponse>();
-  const degradations = (): Record<string, string> => {
-    const limits = options.limits.degraded();
-    return limits ? { limits } : {};
-  };
+  /** Model calls whose ledger event is not recorded yet (their response may have closed already). */
+  const unfinished = new Set<ServerResponse>();
+  const readinessReport = createReadiness({
+    checks: [
+      databaseCheck(config, identity.store),
+      limitsCheck(config, () => options.limits.degraded()),
+      ledgerCheck(options.ledger?.stats),
+      deploymentsCheck(config, health),
+    ],
+  });
 
   const adminOnly = (handler: Handler): Handler => (ctx, req, res) => {
     requireAdmin(ctx);
@@ -165,53 +179,13 @@ export function createApp(options: AppOptions): App {
     ['/models', { methods: models, auth: 'model', errors: 'openai' }],
     ['/v1/messages', { methods: { POST: messagesRoute(deps) }, auth: 'model', errors: 'anthropic', ledger: 'messages' }],
     ['/health/live', { methods: { GET: liveness }, auth: false, errors: 'openai' }],
-    ['/health/ready', { methods: { GET: readiness(() => draining, degradations) }, auth: false, errors: 'openai' }],
-    ['/metrics', { methods: { GET: metricsRoute(options.metrics) }, auth: false, errors: 'openai' }],
+    ['/health/ready', { methods: { GET: readiness(() => draining, readinessReport) }, auth: false, errors: 'openai' }],
     // Deployment ids, models and provider errors: for operators only.
     ['/health/providers', { methods: { GET: adminOnly(providerHealthRoute(config, health)) }, auth: 'admin', errors: 'openai' }],
   ]);
-
-  function accessLog(ctx: RequestContext, req: IncomingMessage, res: ServerResponse, path: string): void {
-    const fields: Record<string, unknown> = {
-      request_id: ctx.requestId,
-      method: req.method,
-      path,
-      status: res.statusCode,
-      duration_ms: Math.round((performance.now() - ctx.receivedAt) * 1000) / 1000,
-      trace_id: ctx.trace.traceId,
-    };
-    if (ctx.served) Object.assign(fields, { model: ctx.served.alias, deployment: ctx.served.deployment, provider: ctx.served.provider });
-    if (ctx.route && ctx.route.attempts > 1) fields.attempts = ctx.route.attempts;
-    if (ctx.route?.fallbackFrom) fields.fallback_from = ctx.route.fallbackFrom;
-    const principal = ctx.principal;
-    if (principal.kind === 'virtual') Object.assign(fields, { key_id: principal.resolved.key.key_id, team_id: principal.resolved.key.team_id });
-    else if (principal.kind === 'master') fields.key_id = 'master';
-    if (ctx.tenantId) fields.tenant_id = ctx.tenantId;
-    if (ctx.featureId) fields.feature_id = ctx.featureId;
-    if (ctx.userHash) fields.user_id_hash = ctx.userHash;
-    if (ctx.tags) fields.tags = ctx.tags;
-    if (!res.writableFinished) fields.client_aborted = true;
-    logger.info('request', fields);
-  }
-
-  /** One ledger event per model call, built after the response has ended (never on its path). */
-  function recordCall(ctx: RequestContext, draft: LedgerDraft, res: ServerResponse): void {
-    if (draft.errorCode !== undefined && UNATTRIBUTED.has(draft.errorCode) && !ctx.refusedKey) return;
-    try {
-      const endedAt = performance.now();
-      const receivedAtEpochMs = Date.now() - (endedAt - ctx.receivedAt);
-      const event = buildLedgerEvent(ctx, draft, { httpStatus: res.statusCode, clientGone: !res.writableFinished, endedAt, receivedAtEpochMs }, ledger!.pricing);
-      ledger!.record(event);
-      const capture = draft.capture;
-      if (capture && prompts && draft.deployment) {
-        prompts.record({
-          requestId: event.request_id, timestamp: event.timestamp, teamId: event.team_id, tenantId: event.tenant_id, keyId: event.key_id,
-          userHash: event.user_id_hash, alias: event.model_alias, prompt: capture.prompt, completion: capture.completion ?? streamedText(capture.events),
-        });
-      }
-    } catch (error) {
-      logger.error('ledger event could not be built', { request_id: ctx.requestId, error: String((error as Error)?.stack ?? error) });
-    }
+  // /metrics on the API port, unless metrics.port gives it its own listener (server.ts).
+  if (config.metrics.enabled && config.metrics.port === undefined) {
+    routes.set('/metrics', { methods: { GET: metricsRoute(options.metrics, config.metrics.token ? { token: config.metrics.token } : {}) }, auth: false, errors: 'openai' });
   }
 
   async function run(route: Route, handler: Handler, ctx: RequestContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -255,7 +229,8 @@ export function createApp(options: AppOptions): App {
       res.once('close', () => {
         live.delete(res);
         if (!res.writableFinished) client.clientGone();
-        if (config.server.accessLog) accessLog(ctx, req, res, path);
+        // A model call's line is written with its ledger event (finish-call.ts).
+        if (config.server.accessLog && !ctx.ledger) writeAccessLine(logger, ctx, req, res, path);
         ledgerStep?.();
       });
       if (draining) res.shouldKeepAlive = false;
@@ -266,13 +241,16 @@ export function createApp(options: AppOptions): App {
         sendError(res, ctx, new GatewayError('route_not_found', `No endpoint ${req.method} ${path}. See docs/api.md for the endpoints Tollgate serves.`), format);
         return;
       }
-      if (route.ledger && req.method === 'POST' && ledger) {
+      if (route.ledger && req.method === 'POST' && recordsCalls) {
         const draft: LedgerDraft = ctx.ledger = { endpoint: route.ledger, stream: false };
         // The event is built once both the response has closed and the handler has finished
         // (a stream's usage is settled just after its last byte is written).
         let steps = 2;
+        unfinished.add(res);
         ledgerStep = () => {
-          if (--steps === 0) recordCall(ctx, draft, res);
+          if (--steps > 0) return;
+          unfinished.delete(res);
+          finishCall(ctx, draft, req, res, path);
         };
       }
       const handler = route.methods[req.method ?? ''];
@@ -283,7 +261,12 @@ export function createApp(options: AppOptions): App {
       }
       void run(route, handler, ctx, req, res).finally(ledgerStep);
     },
-    inFlight: () => live.size,
+    // A call counts until its ledger event is recorded, so shutdown never closes the ledger under it.
+    inFlight() {
+      let count = live.size;
+      for (const res of unfinished) if (!live.has(res)) count++;
+      return count;
+    },
     drain() {
       draining = true;
       // Responses still being served close their connection when done (with Connection: close

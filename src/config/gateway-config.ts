@@ -2,7 +2,11 @@ import type { DeclaredIdentity } from '../identity/declared.ts';
 import type { Limits } from '../identity/records.ts';
 import type { PromptLogSettings } from '../ledger/prompt-log/prompt-logger.ts';
 import type { Deployment } from '../providers/types.ts';
+import type { AlertsInput } from './alerts-schema.ts';
+import type { LangfuseConfig } from './langfuse-schema.ts';
+import type { MetricsSettings } from './metrics-schema.ts';
 import type { RetryClass, RoutingStrategy } from './routing-schema.ts';
+import type { TracingInput } from './tracing-schema.ts';
 
 /** One fallback: an alias, and whether every caller of the alias that falls back may use it. */
 export interface FallbackTarget {
@@ -104,6 +108,14 @@ export interface GatewayConfig {
     /** Teams and tenants whose prompts and completions are kept (redacted) for retentionDays. */
     readonly promptLogging: PromptLogSettings;
   };
+  /** GET /metrics: who may scrape it, where, and the opt-in per-tenant series. */
+  readonly metrics: MetricsSettings;
+  /** OpenTelemetry traces over OTLP/HTTP (src/telemetry/tracing/); the section as validated. */
+  readonly tracing: TracingInput;
+  /** The Langfuse exporter (src/telemetry/langfuse/); the section as validated. */
+  readonly langfuse: LangfuseConfig;
+  /** Alert rules and their webhooks (src/alerts/); the section as validated. */
+  readonly alerts: AlertsInput;
   /** Non-fatal findings (LiteLLM keys not supported yet, settings not enforced yet). */
   readonly warnings: readonly string[];
 }

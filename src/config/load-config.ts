@@ -10,6 +10,7 @@ import { buildRouting, PENDING_ROUTING } from './routing-config.ts';
 import { formatIssues } from './format-issues.ts';
 import type { AliasConfig, GatewayConfig } from './gateway-config.ts';
 import { importLiteLLMConfig, isLiteLLMConfig } from './litellm-import.ts';
+import { metricsSettings } from './metrics-schema.ts';
 import { configSchema, type DeploymentConfig, type ParsedConfig } from './schema.ts';
 import { isSecretRef, resolveSecretRefs } from './secret-refs.ts';
 
@@ -175,6 +176,10 @@ function build(
         maxChars: parsed.ledger.prompt_logging.max_chars,
       }),
     }),
+    metrics: metricsSettings(parsed.metrics),
+    tracing: parsed.tracing,
+    langfuse: parsed.langfuse,
+    alerts: parsed.alerts,
     warnings: Object.freeze(warnings),
   });
 }

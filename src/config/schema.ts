@@ -2,7 +2,11 @@ import { z } from 'zod';
 import { ALIAS_NAME, ALIAS_NAME_RULE } from '../identity/ids.ts';
 import { PROVIDER_NAMES } from '../providers/registry.ts';
 import { fromEnv, identitySections, positiveInt } from './identity-schema.ts';
+import { alertsSchema } from './alerts-schema.ts';
+import { langfuseSchema } from './langfuse-schema.ts';
 import { ledgerSchema } from './ledger-schema.ts';
+import { metricsSchema } from './metrics-schema.ts';
+import { tracingSchema } from './tracing-schema.ts';
 import { limitsSchema } from './limits-schema.ts';
 import { aliasRoutingSchema, routerSchema } from './routing-schema.ts';
 
@@ -109,6 +113,10 @@ export const configSchema = z.strictObject({
   ...identitySections,
   limits: limitsSchema,
   ledger: ledgerSchema,
+  metrics: metricsSchema,
+  tracing: tracingSchema,
+  langfuse: langfuseSchema,
+  alerts: alertsSchema,
 });
 
 export type ConfigInput = z.input<typeof configSchema>;
@@ -116,4 +124,4 @@ export type ParsedConfig = z.output<typeof configSchema>;
 export type DeploymentConfig = z.output<typeof deploymentSchema>;
 
 /** Fields whose values are secrets: never echoed in problems or logs. */
-export const SECRET_FIELDS: ReadonlySet<string> = new Set(['api_key', 'master_key', 'headers', 'key', 'url', 'user_id_salt', 'webhook_url']);
+export const SECRET_FIELDS: ReadonlySet<string> = new Set(['api_key', 'master_key', 'headers', 'key', 'url', 'user_id_salt', 'webhook_url', 'token', 'secret_key', 'public_key']);

@@ -9,7 +9,7 @@ import type { Metrics } from '../telemetry/metrics.ts';
 import type { LedgerPricing } from './build-ledger-event.ts';
 import type { LedgerEvent } from './ledger-event.ts';
 import type { LedgerReader, LedgerSink } from './ledger-sink.ts';
-import { createLedgerWriter } from './ledger-writer.ts';
+import { createLedgerWriter, type LedgerWriterStats } from './ledger-writer.ts';
 import { isLedgerReader, openLedgerSink } from './open-ledger-sink.ts';
 import { priceMissingCounter, type PriceTable } from './pricing/price-table.ts';
 import { openPromptLogStore } from './prompt-log/open-prompt-log-store.ts';
@@ -22,6 +22,8 @@ export interface LedgerRuntime {
   readonly reader?: LedgerReader;
   /** Prompt and completion logging (opted-in teams and tenants); needs a SQL sink. */
   readonly prompts?: PromptLogger;
+  /** The writer's queues, spools and sink states (readiness, metrics); undefined when the ledger is disabled. */
+  readonly stats?: () => LedgerWriterStats;
   /** Writes everything queued (or spools it), then closes sinks and the prompt log. */
   close(): Promise<void>;
 }
@@ -58,6 +60,7 @@ export async function openLedgerRuntime(config: GatewayConfig, logger: Logger, m
     },
     ...(reader ? { reader } : {}),
     ...(prompts ? { prompts } : {}),
+    stats: () => writer.stats(),
     async close() {
       await writer.close();
       await prompts?.close();

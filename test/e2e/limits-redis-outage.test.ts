@@ -69,9 +69,11 @@ async function chat(gw: TestGateway, key: string): Promise<Answer> {
 
 const show = (a: Answer) => `${a.status} ${JSON.stringify(a.body)}`;
 
+/** /health/ready's status code, overall status, and its limits check. */
 async function ready(gw: TestGateway): Promise<{ status: number; body: any }> {
   const res = await fetch(`${gw.url}/health/ready`);
-  return { status: res.status, body: await res.json() };
+  const body = await res.json() as { status: string; checks: { limits: { status: string; detail?: string } } };
+  return { status: res.status, body: { status: body.status, limits: body.checks.limits } };
 }
 
 /** The value of an unlabelled gauge or counter in GET /metrics. */
@@ -144,7 +146,7 @@ test('fail open: Redis down → each instance enforces limits locally, readiness
     assert.equal(first.headers.get('x-ratelimit-limit-requests'), String(RPM));
     assert.equal(first.headers.get('x-ratelimit-remaining-requests'), String(RPM - 1));
     assert.equal(await windowCount(redis, prefix, 'rpm:key:limited'), 1, 'the request is counted in Redis');
-    assert.deepEqual(await ready(gw), { status: 200, body: { status: 'ready' } });
+    assert.deepEqual(await ready(gw), { status: 200, body: { status: 'ready', limits: { status: 'ok', backend: 'redis' } } });
     assert.equal(await metric(gw, 'tollgate_limits_store_degraded'), 0);
     assert.deepEqual(linesAt(gw, 'error'), []);
 
@@ -170,8 +172,8 @@ test('fail open: Redis down → each instance enforces limits locally, readiness
     const degraded = await ready(gw);
     assert.equal(degraded.status, 200, 'a replica failing open still takes traffic');
     assert.equal(degraded.body.status, 'degraded');
-    assert.deepEqual(Object.keys(degraded.body.degraded), ['limits']);
-    assert.match(degraded.body.degraded.limits, /redis limits store is unavailable; limits are enforced per instance/);
+    assert.equal(degraded.body.limits.status, 'degraded');
+    assert.match(degraded.body.limits.detail, /redis limits store is unavailable; limits are enforced per instance/);
     assert.equal(await metric(gw, 'tollgate_limits_store_degraded'), 1);
     assert.ok((await metric(gw, 'tollgate_limits_store_failures_total'))! >= RPM + 1, 'every call to the down store is counted as a failure');
 
@@ -199,7 +201,7 @@ test('fail open: Redis down → each instance enforces limits locally, readiness
     assert.equal(next.headers.get('x-ratelimit-remaining-requests'), String(RPM - 2));
     assert.equal(await windowCount(redis, prefix, 'rpm:key:limited'), 2, 'the requests after recovery are counted in Redis');
 
-    assert.deepEqual(await ready(gw), { status: 200, body: { status: 'ready' } });
+    assert.deepEqual(await ready(gw), { status: 200, body: { status: 'ready', limits: { status: 'ok', backend: 'redis' } } });
     assert.equal(await metric(gw, 'tollgate_limits_store_degraded'), 0);
     const recoveries = linesNamed(gw, RECOVERED);
     assert.equal(recoveries.length, 1, `one recovery line: ${JSON.stringify(recoveries)}`);
@@ -216,7 +218,7 @@ test('fail closed: Redis down → 503 limits_unavailable with Retry-After; Redis
     assert.equal(first.status, 200, show(first));
     assert.equal(first.headers.get('x-ratelimit-limit-requests'), '1000');
     assert.equal(await windowCount(redis, prefix, 'rpm:global:global'), 1);
-    assert.deepEqual(await ready(gw), { status: 200, body: { status: 'ready' } });
+    assert.deepEqual(await ready(gw), { status: 200, body: { status: 'ready', limits: { status: 'ok', backend: 'redis' } } });
 
     await redis.stop();
     for (const key of [MASTER_KEY, LIMITED_SECRET, MASTER_KEY]) {
@@ -229,7 +231,8 @@ test('fail closed: Redis down → 503 limits_unavailable with Retry-After; Redis
     const degraded = await ready(gw);
     assert.equal(degraded.status, 200);
     assert.equal(degraded.body.status, 'degraded');
-    assert.match(degraded.body.degraded.limits, /redis limits store is unavailable; requests with limits are refused/);
+    assert.equal(degraded.body.limits.status, 'degraded');
+    assert.match(degraded.body.limits.detail, /redis limits store is unavailable; requests with limits are refused/);
     assert.equal(await metric(gw, 'tollgate_limits_store_degraded'), 1);
     const errors = linesAt(gw, 'error');
     assert.equal(errors.length, 1, `one error line for the whole outage: ${JSON.stringify(errors)}`);
@@ -250,7 +253,7 @@ test('fail closed: Redis down → 503 limits_unavailable with Retry-After; Redis
     assert.equal(recovered.answer.headers.get('x-ratelimit-remaining-requests'), '999', 'counted in the restarted (empty) Redis');
     assert.equal((await chat(gw, LIMITED_SECRET)).status, 200);
     assert.equal(await windowCount(redis, prefix, 'rpm:global:global'), 2);
-    assert.deepEqual(await ready(gw), { status: 200, body: { status: 'ready' } });
+    assert.deepEqual(await ready(gw), { status: 200, body: { status: 'ready', limits: { status: 'ok', backend: 'redis' } } });
     assert.equal(await metric(gw, 'tollgate_limits_store_degraded'), 0);
     assert.equal(linesNamed(gw, RECOVERED).length, 1);
     assert.equal(linesAt(gw, 'error').length, 1, 'still only the one error line');

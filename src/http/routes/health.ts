@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RequestContext } from '../../pipeline/request-context.ts';
+import type { ReadinessReport } from '../../health/readiness-checks.ts';
 import { baseHeaders, sendJson } from '../respond.ts';
 
 /** GET /health/live: the process is up. */
@@ -8,19 +9,22 @@ export async function liveness(ctx: RequestContext, _req: IncomingMessage, res: 
 }
 
 /**
- * GET /health/ready: 503 while draining for shutdown, so load balancers stop sending. A
- * degraded dependency (the shared limits store failing open) keeps it 200 (the replica still
- * serves) with status "degraded" and the reason under `degraded`.
+ * GET /health/ready: 503 while draining for shutdown, so load balancers stop sending. Otherwise
+ * 200 with each dependency's state (src/health/readiness-checks.ts): "ready", or "degraded"
+ * when one is down or failing over (the replica still serves; the checks say how).
  */
-export function readiness(isDraining: () => boolean, degradations: () => Record<string, string>) {
+export function readiness(isDraining: () => boolean, report: () => Promise<ReadinessReport>) {
   return async function ready(ctx: RequestContext, _req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (isDraining()) {
       sendJson(res, 503, '{"status":"draining"}', baseHeaders(ctx));
       return;
     }
-    const degraded = degradations();
-    const body = Object.keys(degraded).length === 0 ? '{"status":"ready"}' : JSON.stringify({ status: 'degraded', degraded });
-    sendJson(res, 200, body, baseHeaders(ctx));
+    const current = await report();
+    // Asked again while the checks ran: shutdown started meanwhile.
+    if (isDraining()) {
+      sendJson(res, 503, '{"status":"draining"}', baseHeaders(ctx));
+      return;
+    }
+    sendJson(res, 200, JSON.stringify(current), baseHeaders(ctx));
   };
 }
-
