@@ -120,6 +120,7 @@ async function main(): Promise<void> {
   };
   results.table = buildTable(results);
   results.notes = buildNotes(results);
+  results.notes.push(await traceExportsNote(upstreamPort));
   writeResults(settings.outFile, results);
 
   console.log('');
@@ -130,6 +131,17 @@ async function main(): Promise<void> {
   console.log('');
   for (const note of results.notes) console.log(`- ${note}`);
   console.log(`\nresults: ${path.relative(process.cwd(), settings.outFile) || settings.outFile}`);
+}
+
+/** The governed gateways send their traces to the fake upstream's collector: how many exports arrived. */
+async function traceExportsNote(upstreamPort: number): Promise<string> {
+  try {
+    const res = await fetch(`http://127.0.0.1:${upstreamPort}/v1/traces/count`);
+    const { exports } = (await res.json()) as { exports: number };
+    return `tracing: the governed paths exported ${exports} OTLP trace batches to the fake collector during the run`;
+  } catch (err) {
+    return `tracing: the fake collector's count could not be read (${(err as Error).message})`;
+  }
 }
 
 main()

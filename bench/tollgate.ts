@@ -119,13 +119,17 @@ const BENCH_REDIS_PREFIX = `tollgate-bench-${process.pid}:`;
  * cache), checks its state, its team's and tenant's model ACLs, and the tenant binding. Limits
  * that never trip in the bench are on every scope (key concurrency, team rpm, tpm and a dollar
  * budget, tenant rpm and a daily token cap), so each request estimates its tokens, takes one
- * acquire and one settle. With `redis`, the counters live in Redis (one round trip each).
+ * acquire and one settle. With `redis`, the counters live in Redis (one round trip each). The
+ * observability issue's configuration: metrics (default on), OpenTelemetry traces of every call
+ * to the fake upstream's OTLP collector, and the ledger.
  */
 export async function startTollgateGoverned(repoRoot: string, upstreamPort: number, delayMs: number, redis = false): Promise<GatewayHandle> {
   const port = await freePort();
   const extra = (dir: string) => [
     `database: { url: "sqlite:${dir}/bench.db" }`,
     ledgerYaml(dir),
+    // Metrics are on by default; traces go to the fake upstream's OTLP collector.
+    `tracing: { enabled: true, endpoint: "http://127.0.0.1:${upstreamPort}/v1/traces" }`,
     ...(redis ? [`redis: { url: "${BENCH_REDIS_URL}", key_prefix: "${BENCH_REDIS_PREFIX}" }`] : []),
   ];
   const child = await startTollgate(repoRoot, port, (dir) => bareConfigYaml(port, upstreamPort, delayMs, extra(dir)));

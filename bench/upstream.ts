@@ -5,6 +5,8 @@
  *   POST /delay-<ms>/…/chat/completions   → the same, after <ms> milliseconds
  *   body with "stream": true              → <chunks> SSE chunk events <paceMs> apart, then a usage
  *                                            chunk if stream_options.include_usage, then [DONE]
+ *   POST /v1/traces                       → 200 {} (an OTLP/HTTP trace collector that accepts all)
+ *   GET /v1/traces/count                  → { exports: N }, the trace exports received so far
  *   GET /health                           → 200
  *
  * Bodies are serialised once at start-up. Usage: node bench/upstream.ts '{"chunks":20,"paceMs":5}'
@@ -128,6 +130,9 @@ function respond(req: http.IncomingMessage, res: http.ServerResponse, body: stri
   res.end(completionBody);
 }
 
+/** OTLP trace exports received (GET /v1/traces/count), so the bench can show tracing really ran. */
+let traceExports = 0;
+
 const server = http.createServer((req, res) => {
   const url = req.url ?? '';
   if (req.method === 'POST' && url.endsWith('/chat/completions')) {
@@ -137,6 +142,22 @@ const server = http.createServer((req, res) => {
       body += chunk;
     });
     req.on('end', () => respond(req, res, body));
+    return;
+  }
+  if (req.method === 'POST' && url === '/v1/traces') {
+    // The governed path's OTLP/HTTP trace exporter points here: a collector that accepts all.
+    traceExports++;
+    req.resume();
+    req.on('end', () => {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': '2' });
+      res.end('{}');
+    });
+    return;
+  }
+  if (req.method === 'GET' && url === '/v1/traces/count') {
+    const body = JSON.stringify({ exports: traceExports });
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(body.length) });
+    res.end(body);
     return;
   }
   if (req.method === 'GET' && url === '/health') {
