@@ -124,6 +124,9 @@ async function serve(values: { config?: string; port?: string; host?: string }, 
   });
   logger.info('stopped');
   logger.flush();
+  // Everything is flushed and closed. A telemetry client may still hold a retry timer for a
+  // receiver that is down; it has nothing left to send, so it must not keep the process up.
+  setTimeout(() => process.exit(0), 0).unref();
   return 0;
 }
 

@@ -20,6 +20,12 @@ import { openLangfuseExporter } from './langfuse/open-langfuse-exporter.ts';
 import type { Metrics } from './metrics.ts';
 import { openTracingObserver } from './tracing/open-tracing-observer.ts';
 
+/**
+ * How long shutdown gives each exporter to send what it holds (they close in parallel, after the
+ * ledger): a collector or Langfuse that is down must not hold a deploy up for long.
+ */
+const CLOSE_TIMEOUT_MS = 3_000;
+
 export interface TelemetryDeps {
   readonly config: GatewayConfig;
   readonly logger: Logger;
@@ -54,6 +60,7 @@ export async function openTelemetry(deps: TelemetryDeps): Promise<Telemetry> {
 
   const tracing = await openTracingObserver(config.tracing, {
     logger,
+    closeTimeoutMs: CLOSE_TIMEOUT_MS,
     maxTextChars: config.ledger.promptLogging.maxChars,
     hooks: {
       onExported: (spans) => exported.inc({ exporter: 'otlp' }, spans),
@@ -65,6 +72,7 @@ export async function openTelemetry(deps: TelemetryDeps): Promise<Telemetry> {
 
   const langfuse = openLangfuseExporter(config.langfuse, {
     logger,
+    closeTimeoutMs: CLOSE_TIMEOUT_MS,
     onCount: (outcome, reason, events) => {
       if (outcome === 'sent') exported.inc({ exporter: 'langfuse' }, events);
       else if (outcome === 'dropped') dropped.inc({ exporter: 'langfuse', reason }, events);

@@ -11,25 +11,23 @@
 // waiting. One export is in flight at a time and each is bounded by export_timeout_ms whatever
 // the collector does (refuse, hang, trickle): its spans are then dropped and counted, and the
 // next batch goes. The SDK exporter retries 429/502/503/504 and connection errors itself, within
-// the same timeout. An export abandoned at its timeout may still hold a socket until the SDK's
-// own idle timeout closes it; at most STRAGGLERS of those are kept (further exports fail as
-// busy), so a collector that never answers cannot pile up connections and memory. close() ends
-// them all (exporter-agent.ts), so nothing of the exporter outlives it.
+// the same timeout (otlp-http-exporter.ts: one POST per batch, no retries inside it). At most
+// 1 + STRAGGLERS connections go to the collector, so one that never answers cannot pile up
+// sockets and memory. close() destroys the exporter's pool, so nothing of it outlives close().
 //
-// The spans are built here, with the gateway's trace and span ids, as ReadableSpan objects:
-// OTLPTraceExporter reads nothing else (span.spanContext(), parentSpanContext, times, attributes,
-// status, resource, scope), so no tracer (and no SDK id generator) is involved.
+// The spans are built here, with the gateway's trace and span ids, as ReadableSpan objects (so an
+// SDK SpanExporter can be given instead, as tests do), and encoded to OTLP/JSON by hand
+// (otlp-json.ts): no tracer, no SDK id generator, no SDK serializer.
 
 import { setImmediate as turn } from 'node:timers/promises';
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
 import type { Logger } from '../../logging/logger.ts';
 import type { CallObserver, FinishedCall } from '../finished-call.ts';
 import { callSpans, spanCount, type SpanSource } from './call-spans.ts';
-import { EXPORTER_CLOSED, exporterAgent, type ExporterAgent } from './exporter-agent.ts';
+import { EXPORTER_CLOSED, OtlpHttpExporter } from './otlp-http-exporter.ts';
 import { keepTrace } from './trace-sampling.ts';
 import { DROP_REASONS, EXPORT_FAILURES, type DropReason, type ExportFailure, type TracingHooks, type TracingStats } from './tracing-stats.ts';
 
@@ -44,7 +42,7 @@ export const TRACING_DEFAULTS = Object.freeze({
   maxTextChars: 16_000,
 });
 
-/** Exports abandoned at their timeout that may still be open; beyond them an export fails as busy. */
+/** Exports abandoned at their timeout that may still be open; beyond them an export waits for a connection. */
 const STRAGGLERS = 4;
 /** Repeated warnings (queue full, failures while the collector stays down) at most this often. */
 const WARN_EVERY_MS = 60_000;
@@ -76,15 +74,15 @@ export interface OtlpTraceObserverOptions {
   readonly maxTextChars?: number;
   readonly hooks?: TracingHooks;
   readonly logger?: Logger;
-  /** Where batches go instead of an OTLPTraceExporter for `endpoint` (tests, other transports). */
+  /** Where batches go instead of the OTLP/HTTP exporter for `endpoint` (tests, other transports). */
   readonly exporter?: SpanExporter;
 }
 
 export class OtlpTraceObserver implements CallObserver {
   readonly name = 'otlp';
   readonly #exporter: SpanExporter;
-  /** The agent of the exporter made here (none for an injected one). */
-  readonly #agent: ExporterAgent | undefined;
+  /** The exporter made here (none when one was given). */
+  readonly #own: OtlpHttpExporter | undefined;
   readonly #source: SpanSource;
   readonly #ratio: number;
   readonly #maxQueue: number;
@@ -133,15 +131,13 @@ export class OtlpTraceObserver implements CallObserver {
     this.#logger = options.logger;
     const url = new URL(options.endpoint);
     this.#origin = url.origin;
-    const agent = options.exporter ? undefined : exporterAgent(url.protocol, 1 + STRAGGLERS);
-    this.#agent = agent;
-    this.#exporter = options.exporter ?? new OTLPTraceExporter({
+    this.#own = options.exporter ? undefined : new OtlpHttpExporter({
       url: options.endpoint,
       headers: { ...options.headers },
-      timeoutMillis: this.#exportTimeoutMs,
-      concurrencyLimit: 1 + STRAGGLERS,
-      httpAgentOptions: () => agent!.agent,
+      timeoutMs: this.#exportTimeoutMs,
+      connections: 1 + STRAGGLERS,
     });
+    this.#exporter = options.exporter ?? this.#own!;
     const resource = defaultResource().merge(resourceFromAttributes({
       ...options.resourceAttributes,
       [ATTR_SERVICE_NAME]: options.serviceName ?? d.serviceName,
@@ -203,7 +199,7 @@ export class OtlpTraceObserver implements CallObserver {
     // and its connection cut, so every span is accounted for when close() resolves.
     this.#cutOff = true;
     this.#giveUp?.();
-    this.#agent?.close();
+    void this.#own?.shutdown();
     try {
       await this.#inFlight;
     } catch {
