@@ -47,8 +47,6 @@ interface Route {
   readonly ledger?: LedgerDraft['endpoint'];
 }
 
-/** How long after its response a call's bookkeeping runs (see finishLater in createApp). */
-const FINISH_DELAY_MS = 1;
 /** close() waits at most this long for calls cut at shutdown to settle and be recorded. */
 const CLOSE_FINISH_WAIT_MS = 1_000;
 
@@ -156,20 +154,6 @@ export function createApp(options: AppOptions): App {
   const live = new Set<ServerResponse>();
   /** Model calls whose ledger event is not recorded yet (their response may have closed already). */
   const unfinished = new Set<ServerResponse>();
-  // Finished calls are recorded (ledger event, access line, metrics, traces) in batches a
-  // millisecond later, not in the turn their response closed: a client that sends its next
-  // request as soon as it has the answer then finds the event loop free for it, instead of
-  // waiting behind the bookkeeping of the call before. Under load the work is the same; it just
-  // runs where the loop would otherwise wait. Shutdown waits for it (inFlight counts them).
-  let toFinish: (() => void)[] = [];
-  const finishBatch = () => {
-    const batch = toFinish;
-    toFinish = [];
-    for (const finish of batch) finish();
-  };
-  const finishLater = (finish: () => void) => {
-    if (toFinish.push(finish) === 1) setTimeout(finishBatch, FINISH_DELAY_MS);
-  };
   const readinessReport = createReadiness({
     checks: [
       databaseCheck(config, identity.store),
@@ -268,10 +252,8 @@ export function createApp(options: AppOptions): App {
         unfinished.add(res);
         ledgerStep = () => {
           if (--steps > 0) return;
-          finishLater(() => {
-            unfinished.delete(res);
-            finishCall(ctx, draft, req, res, path);
-          });
+          unfinished.delete(res);
+          finishCall(ctx, draft, req, res, path);
         };
       }
       const handler = route.methods[req.method ?? ''];
@@ -301,13 +283,9 @@ export function createApp(options: AppOptions): App {
       checks.stop();
       await transports.close();
       // Calls cut at the end of the grace period settle right after their connection closed:
-      // record them now (the ledger closes next), waiting briefly for handlers still unwinding.
+      // wait briefly for their handlers to unwind, so they are recorded before the ledger closes.
       const until = performance.now() + CLOSE_FINISH_WAIT_MS;
-      for (;;) {
-        finishBatch();
-        if (unfinished.size === 0 || performance.now() >= until) break;
-        await new Promise((resolve) => setTimeout(resolve, 5));
-      }
+      while (unfinished.size > 0 && performance.now() < until) await new Promise((resolve) => setTimeout(resolve, 5));
     },
   };
 }

@@ -5,7 +5,8 @@
 // sampled flag), the call's span count (1 + its stage and attempt marks) against the bounded
 // queue, and a timer. Calls beyond the queue are dropped and counted. The spans themselves are
 // built when a batch is taken (call-spans.ts), off the call's path, yielding to the event loop
-// after each call whose prompt is logged (redacting a long prompt takes a while).
+// every BUILD_SLICE_CALLS calls and after each call whose prompt is logged (redacting a long
+// prompt takes a while), so no request waits behind a whole batch being built.
 //
 // A batch goes out every scheduled_delay_ms, or as soon as max_export_batch_size spans are
 // waiting. One export is in flight at a time and each is bounded by export_timeout_ms whatever
@@ -44,6 +45,8 @@ export const TRACING_DEFAULTS = Object.freeze({
 
 /** Exports abandoned at their timeout that may still be open; beyond them an export waits for a connection. */
 const STRAGGLERS = 4;
+/** Calls turned into spans between two turns of the event loop while a batch is built. */
+const BUILD_SLICE_CALLS = 16;
 /** Repeated warnings (queue full, failures while the collector stays down) at most this often. */
 const WARN_EVERY_MS = 60_000;
 
@@ -294,6 +297,7 @@ export class OtlpTraceObserver implements CallObserver {
   async #takeBatch(): Promise<ReadableSpan[]> {
     const max = this.#batchSize;
     const batch = this.#carry.splice(0, max);
+    let built = 0;
     while (batch.length < max && this.#calls.length > 0 && !this.#cutOff) {
       const call = this.#calls.shift()!;
       const counted = spanCount(call);
@@ -309,7 +313,9 @@ export class OtlpTraceObserver implements CallObserver {
       this.#queued += spans.length - counted;
       const room = max - batch.length;
       for (let i = 0; i < spans.length; i++) (i < room ? batch : this.#carry).push(spans[i]!);
-      if (call.text) await turn();
+      // Building spans is the exporter's main cost on the event loop: give requests a turn every
+      // few calls (and after each call with prompt text, whose redaction takes a while).
+      if (call.text || ++built % BUILD_SLICE_CALLS === 0) await turn();
     }
     this.#queued -= batch.length;
     return batch;
