@@ -4,8 +4,7 @@
  * them), runs closed-loop load at fixed concurrencies, and prints per step the requests per
  * second, p50/p99 latency and the gateway's CPU per request (all threads, and the main thread,
  * from /proc; Linux only; the half-second warm-up of each step counts too). Run it twice,
- * changing one thing, and compare the later rounds (the
- * first ones warm the JIT).
+ * changing one thing, and compare the later rounds (the first ones warm the JIT).
  *
  *   npm run build && node bench/ab.ts
  *   AB_KIND=governed AB_CONC=1,16 AB_ROUNDS=3 AB_MS=4000 AB_LABEL=after node bench/ab.ts
