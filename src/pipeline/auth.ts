@@ -57,7 +57,15 @@ export function createAuthenticator(options: AuthOptions): Authenticate {
   const now = options.now ?? Date.now;
   const masterDigest = masterKey === undefined ? undefined : digest(masterKey);
   const masters = new Set<string>();
+  // Virtual keys already resolved skip the master-key comparison (a SHA-256 of the presented key,
+  // the largest cost of authenticating a cached key): whether an exact key was seen before says
+  // nothing about the master key. Only keys the directory knows are remembered, so garbage keys
+  // cannot fill the set.
+  const virtualKeys = new Set<string>();
   const open = masterDigest === undefined;
+  const rememberVirtual = (key: string) => {
+    if (virtualKeys.size < MAX_REMEMBERED && !virtualKeys.has(key)) virtualKeys.add(key);
+  };
 
   function admitTenant(ctx: RequestContext, policy: TenantPolicy | null): void {
     if (policy) ctx.tenant = policy;
@@ -111,14 +119,20 @@ export function createAuthenticator(options: AuthOptions): Authenticate {
         ? 'The Authorization header must be "Bearer <key>".'
         : 'Missing API key. Send "Authorization: Bearer <key>" (or "x-api-key: <key>").');
     }
-    if (masters.has(key) || (masterDigest && timingSafeEqual(digest(key), masterDigest))) {
+    if (!virtualKeys.has(key) && (masters.has(key) || (masterDigest && timingSafeEqual(digest(key), masterDigest)))) {
       if (masters.size < MAX_REMEMBERED) masters.add(key);
       ctx.principal = MASTER;
       return scope === 'model' ? resolveTenant(ctx) : undefined;
     }
     if (!KEY_CANDIDATE.test(key)) return unknownKey(ctx, scope);
     const resolved = directory.lookupKey(key);
-    if (resolved instanceof Promise) return resolved.then((r) => admitKey(ctx, r, scope));
+    if (resolved instanceof Promise) {
+      return resolved.then((r) => {
+        if (r) rememberVirtual(key);
+        return admitKey(ctx, r, scope);
+      });
+    }
+    if (resolved) rememberVirtual(key);
     return admitKey(ctx, resolved, scope);
   }
 
