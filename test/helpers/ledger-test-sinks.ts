@@ -8,48 +8,21 @@ import { join } from 'node:path';
 import type { LedgerEvent } from '../../src/ledger/ledger-event.ts';
 import type { LedgerSink } from '../../src/ledger/ledger-sink.ts';
 import type { Logger, LogLevel } from '../../src/logging/logger.ts';
+import { ledgerEvent as completeLedgerEvent } from './ledger-events.ts';
 
-/** A valid v1 ledger event whose event_id is `evt-<n>`. */
+/** A valid v1 ledger event whose event_id is `evt-<n>` (request `req-<n>`, n ms after 09:00). */
 export function ledgerEvent(n: number, overrides: Partial<LedgerEvent> = {}): LedgerEvent {
-  return {
-    schema_version: 1,
+  return completeLedgerEvent({
     event_id: `evt-${n}`,
     timestamp: new Date(Date.UTC(2026, 11, 2, 9, 0, 0) + n).toISOString(),
     request_id: `req-${n}`,
-    trace_id: '0af7651916cd43dd8448eb211c80319c',
-    endpoint: 'chat.completions',
-    stream: false,
     key_id: 'key_874f7fb497cab9190c82',
-    key_alias: 'ci',
-    team_id: 'payments',
-    tenant_id: 'acme',
-    feature_id: 'support-bot',
     user_id_hash: '4c1d',
     tags: ['review:42'],
     metadata: { workflow: 'refunds' },
-    prompt_version: 'v7',
-    model_alias: 'support-quality',
-    model_resolved: 'gpt-4o',
-    provider: 'openai',
-    deployment_id: 'openai-eu',
-    region: 'eu-west',
-    cache_hit: false,
-    usage: { input: 1200, output: 310, cached_input: 1024, cache_write: 0, reasoning: 0, total: 1510, estimated: false },
-    cost_usd: { input: 0.00176, output: 0.0031, total: 0.00486, saved: 0, price_table_version: 'test@1', price_missing: false },
-    latency_ms: { gateway: 0.41, provider: 812.2, ttft: null, total: 812.61 },
-    outcome: {
-      status: 'success',
-      error_code: null,
-      http_status: 200,
-      vendor_request_id: 'req_9b2',
-      attempts: 1,
-      fallback_chain: ['support-quality/openai-eu:ok'],
-      fallback_used: false,
-      rate_limit_tier: null,
-      guardrail_verdict: null,
-    },
+    cost_usd: { price_table_version: 'test@1' },
     ...overrides,
-  };
+  });
 }
 
 export function sleep(ms: number): Promise<void> {

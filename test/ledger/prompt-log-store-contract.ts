@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { DELETE_CHUNK, type PromptLogRow, type PromptLogSelector, type PromptLogStore } from '../../src/ledger/prompt-log/prompt-log-store.ts';
+import { storeContractRunner } from '../helpers/store-contract-runner.ts';
 
 export interface OpenedPromptLogStore {
   store: PromptLogStore;
@@ -36,16 +37,7 @@ export function promptRow(id: string, fields: Partial<PromptLogRow> = {}): Promp
 const HOSTILE = ["o'brien", 'say "hi"', "'; DROP TABLE prompt_log; --", '$1', '?', ':name', 'back\\slash', '%_%', 'ünïcödé 团队 🚀', 'tab\tnew\nline'];
 
 export function promptLogStoreContract(name: string, open: () => Promise<OpenedPromptLogStore>): void {
-  async function withStore(work: (store: PromptLogStore, opened: OpenedPromptLogStore) => Promise<void>, migrate = true): Promise<void> {
-    const opened = await open();
-    try {
-      if (migrate) await opened.store.migrate();
-      await work(opened.store, opened);
-    } finally {
-      await opened.cleanup();
-    }
-  }
-  const it = (title: string, work: (store: PromptLogStore, opened: OpenedPromptLogStore) => Promise<void>) => test(title, () => withStore(work));
+  const { withStore, it } = storeContractRunner(open);
 
   describe(`PromptLogStore contract: ${name}`, () => {
     test('migrate: version 0 on an empty database; each version applied once', () =>

@@ -6,6 +6,7 @@ import { describe, test } from 'node:test';
 import type { AuditEntry, Change, ObjectKind, ObjectTypes, VirtualKey } from '../../src/identity/records.ts';
 import { StoreConflict, StoreUnavailable, type ConflictReason, type IdentityStore } from '../../src/stores/identity-store.ts';
 import { HOSTILE_IDS, HOUR_MS, T0, audit, auditBefore, byteOrder, hashOf, isoFromNow, key, limitPolicy, team, tenant } from './identity-fixtures.ts';
+import { storeContractRunner } from '../helpers/store-contract-runner.ts';
 
 /** For assert.rejects: a StoreConflict with this reason. */
 function conflict(reason: ConflictReason): (error: unknown) => boolean {
@@ -39,16 +40,7 @@ export interface OpenedStore {
 }
 
 export function identityStoreContract(name: string, open: () => Promise<OpenedStore>): void {
-  async function withStore(work: (store: IdentityStore, opened: OpenedStore) => Promise<void>, migrate = true): Promise<void> {
-    const opened = await open();
-    try {
-      if (migrate) await opened.store.migrate();
-      await work(opened.store, opened);
-    } finally {
-      await opened.cleanup();
-    }
-  }
-  const it = (title: string, work: (store: IdentityStore, opened: OpenedStore) => Promise<void>) => test(title, () => withStore(work));
+  const { withStore, it } = storeContractRunner(open);
 
   describe(`IdentityStore contract: ${name}`, () => {
     test('migrate: an empty database is at version 0; migrate applies each version once', () =>

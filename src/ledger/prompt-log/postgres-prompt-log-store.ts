@@ -3,8 +3,7 @@
 // whose message names the server but never its credentials. Large deletes run in chunks of
 // DELETE_CHUNK rows, each its own statement.
 
-import type { StoreUnavailable } from '../../stores/identity-store.ts';
-import { PgPool } from '../../stores/postgres/pg-pool.ts';
+import { PgPool, type PgConnectionOptions } from '../../stores/postgres/pg-pool.ts';
 import { quoteSchema } from '../../stores/postgres/pg-schema.ts';
 import { readPostgresPromptLogVersion, runPostgresPromptLogMigrations } from './prompt-log-migrations.ts';
 import {
@@ -22,21 +21,10 @@ import {
   type PromptLogStore,
 } from './prompt-log-store.ts';
 
-export interface PostgresPromptLogStoreOptions {
-  /** postgres://user:password@host:port/database?sslmode=... */
-  connectionString: string;
+/** The pool options (pg-pool.ts); defaults here: poolSize 4, queryTimeoutMillis 30000, applicationName "tollgate-prompt-log". */
+export interface PostgresPromptLogStoreOptions extends PgConnectionOptions {
   /** Where the table lives; created by migrate() when missing. Default "public". */
   schema?: string;
-  /** Most connections open at once. Default 4. */
-  poolSize?: number;
-  /** Give up connecting after this long. Default 2000 ms. */
-  connectionTimeoutMillis?: number;
-  /** Give up on a query after this long, client side and as statement_timeout. Default 30000 ms. */
-  queryTimeoutMillis?: number;
-  /** Shown in pg_stat_activity. Default "tollgate-prompt-log". */
-  applicationName?: string;
-  /** Told when an idle pooled connection fails (the pool replaces it on next use). */
-  onPoolError?: (error: StoreUnavailable) => void;
 }
 
 const COLUMNS = PROMPT_LOG_COLUMNS.join(', ');

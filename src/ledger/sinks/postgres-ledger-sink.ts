@@ -24,9 +24,9 @@ import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import type { LedgerEvent } from '../ledger-event.ts';
 import type { LedgerReader, LedgerSink, RequestQuery, SpendQuery, SpendRow } from '../ledger-sink.ts';
-import type { MigrationReport, StoreUnavailable } from '../../stores/identity-store.ts';
+import type { MigrationReport } from '../../stores/identity-store.ts';
 import { requireLimit, type Migration } from '../../stores/identity-rows.ts';
-import { describeServer, PgPool } from '../../stores/postgres/pg-pool.ts';
+import { describeServer, PgPool, type PgConnectionOptions } from '../../stores/postgres/pg-pool.ts';
 import { quoteSchema, readMigrationVersion, runMigrations } from '../../stores/postgres/pg-schema.ts';
 import {
   batchRows,
@@ -116,23 +116,12 @@ const DIALECT: SqlDialect = {
   eventColumn: 'event_json',
 };
 
-export interface PostgresLedgerSinkOptions {
-  /** postgres://user:password@host:port/database?sslmode=... */
-  connectionString: string;
+/** The pool options (pg-pool.ts); defaults here: poolSize 4, queryTimeoutMillis 30000, applicationName "tollgate-ledger". */
+export interface PostgresLedgerSinkOptions extends PgConnectionOptions {
   /** Where the tables live; created on first use when missing. Default "public". */
   schema?: string;
-  /** Most connections open at once. Default 4. */
-  poolSize?: number;
   /** Rows per INSERT statement. Default 500. */
   chunkSize?: number;
-  /** Give up connecting after this long. Default 2000 ms. */
-  connectionTimeoutMillis?: number;
-  /** Give up on a statement after this long. Default 30000 ms. */
-  queryTimeoutMillis?: number;
-  /** Shown in pg_stat_activity. Default "tollgate-ledger". */
-  applicationName?: string;
-  /** Told when an idle pooled connection fails (the pool replaces it on next use). */
-  onPoolError?: (error: StoreUnavailable) => void;
 }
 
 export class PostgresLedgerSink implements LedgerSink, LedgerReader {

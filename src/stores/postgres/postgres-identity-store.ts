@@ -5,7 +5,7 @@
 
 import type pg from 'pg';
 import type { AuditEntry, AuditQuery, Change, ObjectKind, ObjectTypes, VirtualKey } from '../../identity/records.ts';
-import { StoreConflict, type IdentityStore, type KeyMatch, type KeyPlacement, type ListQuery, type MigrationReport, type StoreUnavailable } from '../identity-store.ts';
+import { StoreConflict, type IdentityStore, type KeyMatch, type KeyPlacement, type ListQuery, type MigrationReport } from '../identity-store.ts';
 import {
   AUDIT_COLUMNS,
   auditEntryFromRow,
@@ -25,25 +25,14 @@ import {
   toNumber,
   type ObjectRow,
 } from '../identity-rows.ts';
-import { PgPool } from './pg-pool.ts';
+import { PgPool, type PgConnectionOptions } from './pg-pool.ts';
 import { quoteSchema } from './pg-schema.ts';
 import { readPostgresSchemaVersion, runPostgresMigrations } from './postgres-migrations.ts';
 
-export interface PostgresIdentityStoreOptions {
-  /** postgres://user:password@host:port/database?sslmode=... */
-  connectionString: string;
+/** The pool options (pg-pool.ts); defaults here: poolSize 10, queryTimeoutMillis 10000, applicationName "tollgate". */
+export interface PostgresIdentityStoreOptions extends PgConnectionOptions {
   /** Where the tables live; created by migrate() when missing. Default "public". */
   schema?: string;
-  /** Most connections open at once. Default 10. */
-  poolSize?: number;
-  /** Give up connecting after this long. Default 2000 ms. */
-  connectionTimeoutMillis?: number;
-  /** Give up on a query after this long, client side and as statement_timeout. Default 10000 ms. */
-  queryTimeoutMillis?: number;
-  /** Shown in pg_stat_activity. Default "tollgate". */
-  applicationName?: string;
-  /** Told when an idle pooled connection fails (the pool replaces it on next use). */
-  onPoolError?: (error: StoreUnavailable) => void;
 }
 
 const NOW_MS = '(extract(epoch FROM clock_timestamp()) * 1000)::bigint';
