@@ -26,6 +26,8 @@ import type { LedgerEvent } from './ledger-event.ts';
 import type { LedgerSink } from './ledger-sink.ts';
 import { eventLines, LedgerSpool, segmentName } from './ledger-spool.ts';
 import { linesOf, type LedgerEntry } from './ledger-entry.ts';
+import { EntryQueue } from './ledger-entry-queue.ts';
+import { Abandoned, boundedSinkWrite } from './bounded-sink-write.ts';
 
 export type LedgerSpoolReason = 'sink_failed' | 'sink_down' | 'overflow' | 'shutdown';
 export type LedgerDropReason = 'spool_failed' | 'spool_backlog' | 'invalid_event' | 'after_close' | 'internal';
@@ -70,8 +72,6 @@ export interface SinkLaneStats {
   readonly overflowing: boolean;
 }
 
-/** Thrown into a sink write that close() gave up waiting for: the batch is spooled instead. */
-class Abandoned extends Error {}
 
 function isEventRejection(error: unknown): boolean {
   return (error as Error | undefined)?.name === 'InvalidLedgerEvent';
@@ -85,34 +85,6 @@ interface FlushWaiter {
   readonly done: number;
   readonly overflowDone: number;
   readonly resolve: () => void;
-}
-
-/** A FIFO of entries with O(1) push and batch take. */
-class EntryQueue {
-  #items: LedgerEntry[] = [];
-  #head = 0;
-
-  get length(): number {
-    return this.#items.length - this.#head;
-  }
-
-  push(entry: LedgerEntry): void {
-    this.#items.push(entry);
-  }
-
-  take(max: number): LedgerEntry[] {
-    const end = Math.min(this.#items.length, this.#head + max);
-    const out = this.#items.slice(this.#head, end);
-    this.#head = end;
-    if (this.#head === this.#items.length) {
-      this.#items = [];
-      this.#head = 0;
-    } else if (this.#head >= 4096 && this.#head * 2 >= this.#items.length) {
-      this.#items = this.#items.slice(this.#head);
-      this.#head = 0;
-    }
-    return out;
-  }
 }
 
 export class SinkLane {
@@ -383,31 +355,7 @@ export class SinkLane {
 
   /** One sink.write, bounded by writeTimeoutMs (and abandoned by a slow close). */
   #call(events: LedgerEvent[], lines: string[] | undefined): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      let finished = false;
-      const finish = (error?: Error | { error: unknown }) => {
-        if (finished) return;
-        finished = true;
-        clearTimeout(timer);
-        this.#aborts.delete(abort);
-        if (error === undefined) resolve();
-        else reject(error instanceof Error ? error : error.error);
-      };
-      const abort = (error: Error) => finish(error);
-      const timer = setTimeout(() => finish(new Error(`ledger sink ${this.name} did not answer within ${this.#o.writeTimeoutMs} ms`)), this.#o.writeTimeoutMs);
-      timer.unref();
-      this.#aborts.add(abort);
-      let result: Promise<void>;
-      try {
-        result = Promise.resolve(this.sink.write(events, lines));
-      } catch (error) {
-        result = Promise.reject(error);
-      }
-      result.then(
-        () => finish(),
-        (error: unknown) => finish({ error }),
-      );
-    });
+    return boundedSinkWrite(this.sink, events, lines, this.#o.writeTimeoutMs, this.#aborts);
   }
 
   #wrote(count: number): void {
