@@ -323,6 +323,8 @@ export interface ProviderAdapter {
   mapError(status: number, bodyText: string, headers: UpstreamResponse['headers']): UpstreamFailure;
   /** The response header carrying the provider's own id of a call (lower-case), for the ledger. */
   readonly requestIdHeader?: string;
+  /** gen_ai.provider.name in traces, where the OpenTelemetry GenAI conventions name this provider (else its name). */
+  readonly genAiProviderName?: string;
   /** Providers that are not reached over HTTP (the simulator) bring their own transport. */
   createTransport?(): Transport;
 }

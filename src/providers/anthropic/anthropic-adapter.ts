@@ -51,6 +51,7 @@ function isNoOpDefault(name: string, value: unknown): boolean {
 
 export const anthropicAdapter: ProviderAdapter = {
   name: 'anthropic',
+  genAiProviderName: 'anthropic',
   defaultApiBase: DEFAULT_API_BASE,
   validate(dep: Deployment): string[] {
     const problems: string[] = [];

@@ -5,6 +5,7 @@ import { parseApiBase } from '../shared/api-base.ts';
 // and the key goes in the api-key header. `model` is the Azure deployment name.
 export const azureAdapter = openAICompatibleAdapter({
   name: 'azure',
+  genAiProviderName: 'azure.ai.openai',
   modelInBody: false,
   endpointPath(dep, endpoint) {
     const base = parseApiBase(dep.apiBase ?? '');

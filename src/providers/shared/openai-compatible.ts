@@ -12,6 +12,8 @@ import { usageFromOpenAI } from './usage.ts';
 /** What differs between OpenAI-compatible providers; everything else is shared. */
 export interface OpenAICompatibleQuirks {
   name: string;
+  /** gen_ai.provider.name in traces, where the OpenTelemetry GenAI conventions name the provider. */
+  genAiProviderName?: string;
   defaultApiBase?: string;
   /** Local servers (vLLM, Ollama) usually run without a key. */
   requiresApiKey?: boolean;
@@ -133,6 +135,7 @@ export function openAICompatibleAdapter(quirks: OpenAICompatibleQuirks): Provide
   const adapter: ProviderAdapter = {
     name: quirks.name,
     ...(quirks.defaultApiBase ? { defaultApiBase: quirks.defaultApiBase } : {}),
+    ...(quirks.genAiProviderName ? { genAiProviderName: quirks.genAiProviderName } : {}),
     validate(dep) {
       const problems: string[] = [];
       if (!dep.apiBase && !quirks.defaultApiBase) problems.push(`provider ${quirks.name} needs api_base (the server's OpenAI-compatible URL, e.g. http://127.0.0.1:8000/v1)`);

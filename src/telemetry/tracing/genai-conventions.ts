@@ -16,6 +16,8 @@
 
 import { ATTR_ERROR_TYPE, ATTR_HTTP_REQUEST_METHOD, ATTR_HTTP_RESPONSE_STATUS_CODE } from '@opentelemetry/semantic-conventions';
 import type { LedgerEvent } from '../../ledger/ledger-event.ts';
+import { PROVIDERS } from '../../providers/registry.ts';
+import type { ProviderAdapter } from '../../providers/types.ts';
 
 export const ERROR_TYPE = ATTR_ERROR_TYPE;
 export const HTTP_REQUEST_METHOD = ATTR_HTTP_REQUEST_METHOD;
@@ -61,20 +63,10 @@ export const TOLLGATE = {
   textTruncated: 'tollgate.text_truncated',
 } as const;
 
-/**
- * gen_ai.provider.name for Tollgate's provider ids: the conventions' well-known value where there
- * is one, else Tollgate's id (custom values are allowed). Azure here is Azure OpenAI.
- */
-const PROVIDER_NAMES: Readonly<Record<string, string>> = {
-  openai: 'openai',
-  anthropic: 'anthropic',
-  azure: 'azure.ai.openai',
-  groq: 'groq',
-  mistral: 'mistral_ai',
-};
-
+/** gen_ai.provider.name for a Tollgate provider id: the adapter's well-known value, else the id (custom values are allowed). */
 export function genAiProviderName(provider: string): string {
-  return PROVIDER_NAMES[provider] ?? provider;
+  const adapter = (PROVIDERS as Readonly<Record<string, ProviderAdapter>>)[provider];
+  return adapter?.genAiProviderName ?? provider;
 }
 
 /** gen_ai.operation.name for the endpoint the client called. */
