@@ -117,6 +117,7 @@ function syntheticEvent(i: number): LedgerEvent {
       fallback_used: false,
       rate_limit_tier: status === 'rate_limited' ? 'requests_per_minute:key' : null,
       guardrail_verdict: null,
+      guardrail_detectors: [],
     },
   };
 }
@@ -328,6 +329,7 @@ function inlineSqlite(db: SqliteLedgerDb): LedgerSink & LedgerReader {
       const text = db.requestJson(requestId);
       return text === undefined ? undefined : (JSON.parse(text) as LedgerEvent);
     },
+    guardrailEvents: async (query) => db.guardrailEventsJson(query).map((text) => JSON.parse(text)),
     close: async () => db.close(),
   };
 }

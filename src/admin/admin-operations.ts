@@ -4,7 +4,7 @@
 import { promptDeleteQuery, promptLogDeleted, promptLogRecord } from './prompt-log-admin.ts';
 import { z } from 'zod';
 import { auditQuery, keyGenerate, keyListQuery, keyPatch, keyRotate, limitCreate, limitPatch, listQuery, noFields, teamCreate, teamPatch, tenantCreate, tenantPatch } from './admin-schemas.ts';
-import { ledgerEventSchema, requestPageSchema, requestsQuery, spendQuery, spendReportSchema } from './ledger-schemas.ts';
+import { guardrailEventPageSchema, guardrailEventsQuery, ledgerEventSchema, requestPageSchema, requestsQuery, spendQuery, spendReportSchema } from './ledger-schemas.ts';
 import {
   auditPage, keyDeleted, keyPage, keyRecord, keyWithSecret, limitDeleted, limitPage, limitRecord, spendReport, teamDeleted, teamPage, teamRecord, tenantDeleted, tenantPage, tenantRecord,
 } from './record-schemas.ts';
@@ -101,6 +101,10 @@ export const ADMIN_OPERATIONS = [
   },
   { id: 'listRequests', method: 'GET', path: '/admin/requests', tag: 'ledger', query: requestsQuery, status: 200, response: requestPageSchema, errors: LEDGER_ERRORS, summary: 'Ledger events (one per model request), newest first.' },
   { id: 'getRequest', method: 'GET', path: '/admin/requests/{request_id}', tag: 'ledger', status: 200, response: ledgerEventSchema, errors: LEDGER_ERRORS, summary: 'The ledger event of one request.' },
+  {
+    id: 'listGuardrailEvents', method: 'GET', path: '/admin/guardrail-events', tag: 'ledger', query: guardrailEventsQuery, status: 200, response: guardrailEventPageSchema, errors: LEDGER_ERRORS,
+    summary: 'Calls the guardrails flagged, redacted or blocked, from the cost ledger, newest first: who, the verdict and the detectors (never prompt text).',
+  },
   { id: 'getPromptLog', method: 'GET', path: '/admin/prompts/{request_id}', tag: 'prompts', status: 200, response: promptLogRecord, secret: true, errors: [503],
     summary: 'The logged prompt and completion of one request (redacted), for teams and tenants in ledger.prompt_logging.' },
   { id: 'deletePromptLogs', method: 'DELETE', path: '/admin/prompts', tag: 'prompts', query: promptDeleteQuery, status: 200, response: promptLogDeleted,

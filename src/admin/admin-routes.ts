@@ -121,6 +121,7 @@ function handlersFor(service: AdminService, limits: LimitAdmin, spend: SpendSour
     },
     listRequests: (call) => ledger.requests(call.query),
     getRequest: (call) => ledger.request(call.id),
+    listGuardrailEvents: (call) => ledger.guardrailEvents(call.query),
     getPromptLog: (call) => getPromptLog(prompts, call.id, call.actor),
     deletePromptLogs: (call) => deletePromptLogs(prompts, call.query, call.actor),
     queryAudit: (call) => service.queryAudit(call.query),

@@ -1,15 +1,18 @@
-// The cost ledger through the admin API: spend reports (GET /admin/spend) and the audit queries
-// (GET /admin/requests, /admin/requests/{request_id}), over the ledger's LedgerReader (its first
-// SQL sink). The CLI's --config mode runs the same code over a reader it opens itself.
+// The cost ledger through the admin API: spend reports (GET /admin/spend), the audit queries
+// (GET /admin/requests, /admin/requests/{request_id}) and Security's list of calls the guardrails
+// flagged, redacted or blocked (GET /admin/guardrail-events), over the ledger's LedgerReader (its
+// first SQL sink). The CLI's --config mode runs the same code over a reader it opens itself.
+// Events written before the guardrail fields (schema v1) are answered with them filled in
+// (guardrail_verdict null, guardrail_detectors []), so every item has the same shape.
 
 import { GatewayError } from '../errors/gateway-error.ts';
-import type { LedgerEvent } from '../ledger/ledger-event.ts';
-import type { LedgerReader, RequestQuery, SpendDimension, SpendQuery, SpendRow } from '../ledger/ledger-sink.ts';
+import { withGuardrailFields, type LedgerEvent } from '../ledger/ledger-event.ts';
+import type { GuardrailEventQuery, GuardrailEventRow, LedgerReader, RequestQuery, SpendDimension, SpendQuery, SpendRow } from '../ledger/ledger-sink.ts';
 import { sumUsd } from '../ledger/reconcile/usd.ts';
 import { StoreUnavailable } from '../stores/identity-store.ts';
 import { DEFAULT_PAGE, MAX_PAGE } from './admin-schemas.ts';
 import type { Page } from './admin-service.ts';
-import { boundInstant, requestsQuery, spendQuery, splitGroupBy } from './ledger-schemas.ts';
+import { boundInstant, guardrailEventsQuery, requestsQuery, spendQuery, splitGroupBy, splitVerdicts } from './ledger-schemas.ts';
 import { invalidField, parseInput } from './parse-input.ts';
 
 export const SPEND_METRICS = ['requests', 'errors', 'input_tokens', 'output_tokens', 'cached_input_tokens', 'total_tokens', 'cost_usd', 'saved_usd'] as const;
@@ -34,6 +37,7 @@ export interface LedgerAdmin {
   spend(query: Record<string, unknown>): Promise<SpendReport>;
   requests(query: Record<string, unknown>): Promise<Page<LedgerEvent>>;
   request(requestId: string): Promise<LedgerEvent>;
+  guardrailEvents(query: Record<string, unknown>): Promise<Page<GuardrailEventRow>>;
 }
 
 const SPEND_FILTERS = ['tenant', 'feature', 'model', 'key', 'team', 'provider'] as const;
@@ -92,6 +96,14 @@ export function decodeCursor(cursor: string): { timestamp: string; eventId: stri
   return { timestamp, eventId };
 }
 
+/** The reader's rows of one page (asked one more than `limit`) → the page, with `next` when another follows. */
+function pageOf<T extends { timestamp: string; event_id: string }>(rows: readonly T[], limit: number, ask: number): Page<T> {
+  const data = rows.slice(0, limit);
+  // A full page of MAX_PAGE always offers a next one (readers take at most MAX_PAGE), which may turn out empty.
+  const more = rows.length > limit || (ask === limit && rows.length === limit);
+  return more ? { data, next: encodeCursor(data[data.length - 1]!) } : { data };
+}
+
 /** Reader failures: a database that cannot be reached is a 503, anything else a bug (500). */
 async function readerCall<T>(call: () => Promise<T>): Promise<T> {
   try {
@@ -134,16 +146,36 @@ export function createLedgerAdmin(reader: LedgerReader | undefined): LedgerAdmin
         ...(query.cursor === undefined ? {} : { before: decodeCursor(query.cursor) }),
       };
       const events = await readerCall(() => ready().requests(request));
-      const data = events.slice(0, limit);
-      const more = events.length > limit || (ask === limit && events.length === limit);
-      return more ? { data, next: encodeCursor(data[data.length - 1]!) } : { data };
+      return pageOf(events.map(withGuardrailFields), limit, ask);
     },
     async request(requestId) {
       const event = await readerCall(() => ready().request(requestId));
       if (!event) {
         throw new GatewayError('resource_not_found', `The cost ledger has no request "${requestId.slice(0, 200)}". Find request ids with GET /admin/requests.`);
       }
-      return event;
+      return withGuardrailFields(event);
+    },
+    async guardrailEvents(raw) {
+      const query = parseInput(guardrailEventsQuery, raw ?? {}, 'query string');
+      const limit = query.limit ?? DEFAULT_PAGE;
+      const ask = Math.min(limit + 1, MAX_PAGE);
+      const verdicts = query.verdict === undefined ? undefined : splitVerdicts(query.verdict);
+      const filters: GuardrailEventQuery['filters'] = {
+        ...(query.tenant_id === undefined ? {} : { tenant: query.tenant_id }),
+        ...(query.team_id === undefined ? {} : { team: query.team_id }),
+        ...(query.key_id === undefined ? {} : { key: query.key_id }),
+        ...(query.alias === undefined ? {} : { model: query.alias }),
+      };
+      const request: GuardrailEventQuery = {
+        filters,
+        limit: ask,
+        ...(Array.isArray(verdicts) ? { verdicts } : {}),
+        ...(query.detector === undefined ? {} : { detector: query.detector }),
+        ...bounds(query),
+        ...(query.cursor === undefined ? {} : { before: decodeCursor(query.cursor) }),
+      };
+      const rows = await readerCall(() => ready().guardrailEvents(request));
+      return pageOf(rows, limit, ask);
     },
   };
 }

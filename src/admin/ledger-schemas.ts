@@ -1,9 +1,10 @@
-// The cost ledger's admin API shapes: the query strings of GET /admin/spend and /admin/requests
-// (strict, like every admin input) and the response schemas the OpenAPI document shows.
+// The cost ledger's admin API shapes: the query strings of GET /admin/spend, /admin/requests and
+// /admin/guardrail-events (strict, like every admin input) and the response schemas the OpenAPI
+// document shows.
 
 import { z } from 'zod';
-import type { LedgerEvent, LedgerStatus } from '../ledger/ledger-event.ts';
-import type { SpendDimension } from '../ledger/ledger-sink.ts';
+import { GUARDRAIL_VERDICTS, LEDGER_SCHEMA_VERSION, type LedgerEvent, type LedgerStatus } from '../ledger/ledger-event.ts';
+import { FLAGGED_VERDICTS, type FlaggedVerdict, type GuardrailEventRow, type SpendDimension } from '../ledger/ledger-sink.ts';
 import { DEFAULT_PAGE, MAX_PAGE } from './admin-schemas.ts';
 
 export const SPEND_DIMENSIONS = ['tenant', 'feature', 'model', 'key', 'team', 'day', 'provider', 'deployment'] as const satisfies readonly SpendDimension[];
@@ -85,6 +86,40 @@ export const requestsQuery = z.strictObject({
     .meta({ description: 'The `next` value of the previous page.' }),
 }, { error: 'must be a JSON object' });
 
+/**
+ * The verdict parameter (given once, repeated, or as a comma list; `flag,block` and
+ * `verdict=flag&verdict=block` are the same) → the verdicts, or a message naming the first
+ * value that is not one.
+ */
+export function splitVerdicts(value: string | readonly string[]): FlaggedVerdict[] | string {
+  const out: FlaggedVerdict[] = [];
+  for (const raw of (typeof value === 'string' ? [value] : value).flatMap((text) => text.split(','))) {
+    const name = raw.trim();
+    if (!(FLAGGED_VERDICTS as readonly string[]).includes(name)) {
+      return `has ${name ? `"${name.slice(0, 64)}"` : 'an empty entry'}, which is not a verdict; use ${FLAGGED_VERDICTS.join(', ')} (repeated, or comma-separated)`;
+    }
+    if (!out.includes(name as FlaggedVerdict)) out.push(name as FlaggedVerdict);
+  }
+  return out;
+}
+
+const VERDICTS = z.union([z.string(), z.array(z.string()).max(16)], { error: `must be one of ${FLAGGED_VERDICTS.join(', ')}` })
+  .refine((value) => Array.isArray(splitVerdicts(value)), { error: (issue) => String(splitVerdicts(issue.input as string | string[])) })
+  .meta({ description: `Only these verdicts: ${FLAGGED_VERDICTS.join(', ')}; repeat the parameter or give a comma-separated list. Absent: all three.` });
+
+export const guardrailEventsQuery = z.strictObject({
+  verdict: VERDICTS.optional(),
+  tenant_id: FILTER.optional().meta({ description: 'Only this tenant_id.' }),
+  team_id: FILTER.optional().meta({ description: 'Only this team_id.' }),
+  key_id: FILTER.optional().meta({ description: 'Only this key_id.' }),
+  alias: FILTER.optional().meta({ description: 'Only this model alias (as the client named it).' }),
+  detector: FILTER.optional().meta({ description: 'Only calls with a detector whose name contains this text, case-sensitive (input:pii.email, pii.email, lakera, scanner_unavailable).' }),
+  from: FROM.optional(),
+  to: TO.optional(),
+  limit: requestsQuery.shape.limit,
+  cursor: requestsQuery.shape.cursor,
+}, { error: 'must be a JSON object' });
+
 // ── responses (for the OpenAPI document) ──────────────────────────────────────
 const METRICS = {
   requests: z.int(),
@@ -136,15 +171,41 @@ export const ledgerEventSchema = z.object({
     fallback_chain: z.array(z.string()),
     fallback_used: z.boolean(),
     rate_limit_tier: nullableText,
-    guardrail_verdict: nullableText,
+    guardrail_verdict: z.enum(GUARDRAIL_VERDICTS).nullable()
+      .meta({ description: 'What the guardrails decided (pass, flag, redact, block); null when no guardrail policy applied.' }),
+    guardrail_detectors: z.array(z.string())
+      .meta({ description: 'The guardrail detectors that fired, as <input|output>:<detector> (input:pii.email, output:secret.jwt); empty when none. Names only, never the matched text.' }),
   }),
-}).meta({ description: 'One cost-ledger event (schema v1): one per model request, whatever its outcome.' });
+}).meta({ description: `One cost-ledger event (schema v${LEDGER_SCHEMA_VERSION}; v1 events read with guardrail_verdict null and guardrail_detectors []): one per model request, whatever its outcome.` });
 export const requestPageSchema = z.object({
   data: z.array(ledgerEventSchema),
   next: z.string().optional().meta({ description: 'Absent on the last page; pass as cursor for the next (older) one.' }),
 });
 
-// The schema above must name exactly the event's fields.
+export const guardrailEventSchema = z.object({
+  request_id: z.string(),
+  event_id: z.string(),
+  timestamp: z.string().meta({ description: 'When the request arrived (UTC, ISO 8601).' }),
+  tenant_id: nullableText,
+  team_id: nullableText,
+  key_id: nullableText,
+  alias: nullableText.meta({ description: 'The model alias the client named.' }),
+  endpoint: z.enum(['chat.completions', 'messages', 'embeddings']),
+  status: z.enum(LEDGER_STATUSES),
+  guardrail_verdict: z.enum(FLAGGED_VERDICTS),
+  guardrail_detectors: z.array(z.string()).meta({ description: 'The detectors that fired, as <input|output>:<detector>.' }),
+  error_code: nullableText,
+}).meta({ description: 'A call the guardrails flagged, redacted or blocked, from the cost ledger: who, what, the verdict and the detectors; never prompt or completion text.' });
+export const guardrailEventPageSchema = z.object({
+  data: z.array(guardrailEventSchema),
+  next: z.string().optional().meta({ description: 'Absent on the last page; pass as cursor for the next (older) one.' }),
+});
+
+// The schemas above must name exactly the fields of what they describe.
 type SameKeys<A, B> = [Exclude<keyof A, keyof B>, Exclude<keyof B, keyof A>] extends [never, never] ? true : never;
 const eventFieldsMatch: SameKeys<z.infer<typeof ledgerEventSchema>, LedgerEvent> = true;
+const outcomeFieldsMatch: SameKeys<z.infer<typeof ledgerEventSchema>['outcome'], LedgerEvent['outcome']> = true;
+const guardrailFieldsMatch: SameKeys<z.infer<typeof guardrailEventSchema>, GuardrailEventRow> = true;
 void eventFieldsMatch;
+void outcomeFieldsMatch;
+void guardrailFieldsMatch;

@@ -4,7 +4,7 @@
 import { z } from 'zod';
 import { keyGenerate, keyPatch, keyRotate, noFields, teamCreate, teamPatch, tenantCreate, tenantPatch } from './admin-schemas.ts';
 import { openApiDocument, type AdminOperation } from './admin-operations.ts';
-import { ledgerEventSchema, requestPageSchema, spendReportSchema } from './ledger-schemas.ts';
+import { guardrailEventPageSchema, guardrailEventSchema, ledgerEventSchema, requestPageSchema, spendReportSchema } from './ledger-schemas.ts';
 import {
   auditEntry, auditPage, errorEnvelope, keyDeleted, keyPage, keyRecord, keyWithSecret, teamDeleted, teamPage, teamRecord, tenantDeleted, tenantPage, tenantRecord,
 } from './record-schemas.ts';
@@ -16,6 +16,7 @@ const COMPONENTS: Record<string, z.ZodType> = {
   KeyRotate: keyRotate, Empty: noFields,
   AuditEntry: auditEntry, AuditPage: auditPage,
   SpendReport: spendReportSchema, LedgerEvent: ledgerEventSchema, RequestPage: requestPageSchema,
+  GuardrailEvent: guardrailEventSchema, GuardrailEventPage: guardrailEventPageSchema,
   OpenApiDocument: openApiDocument,
   Error: errorEnvelope,
 };

@@ -9,6 +9,7 @@ import { GatewayError } from '../errors/gateway-error.ts';
 import type { AuditEntry, Team, Tenant, VirtualKey } from '../identity/records.ts';
 import type { AdminService, KeyListQuery, KeyWithSecret, Page } from './admin-service.ts';
 import type { LedgerEvent } from '../ledger/ledger-event.ts';
+import type { GuardrailEventRow } from '../ledger/ledger-sink.ts';
 import type { LedgerAdmin, SpendReport } from './ledger-admin.ts';
 
 export interface RemoteAdminOptions {
@@ -154,6 +155,7 @@ export function createRemoteAdminService(options: RemoteAdminOptions): RemoteAdm
       spend: (query) => get<SpendReport>(`/spend${queryString({ ...query, format: undefined })}`),
       requests: (query) => get<Page<LedgerEvent>>(`/requests${queryString(query)}`),
       request: (id) => get<LedgerEvent>(`/requests/${seg(id)}`),
+      guardrailEvents: (query) => get<Page<GuardrailEventRow>>(`/guardrail-events${queryString(query)}`),
     },
 
     close: () => agent.close(),

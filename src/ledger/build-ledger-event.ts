@@ -1,4 +1,4 @@
-// A finished model call → its ledger event (schema v1). Pure: everything comes from the request
+// A finished model call → its ledger event (schema v2). Pure: everything comes from the request
 // context, the draft the stages filled, how the response ended, and the price table.
 
 import type { RequestContext } from '../pipeline/request-context.ts';
@@ -106,7 +106,9 @@ export function buildLedgerEvent(ctx: RequestContext, draft: LedgerDraft, end: R
       fallback_chain: attempts.map(describeAttempt),
       fallback_used: servedAlias !== undefined && draft.alias !== undefined && servedAlias !== draft.alias,
       rate_limit_tier: draft.limitTier ?? null,
-      guardrail_verdict: null,
+      guardrail_verdict: draft.guardrail?.verdict ?? null,
+      // A copy: the event is a snapshot, whatever happens to the draft's array afterwards.
+      guardrail_detectors: draft.guardrail ? [...draft.guardrail.detectors] : [],
     },
   };
 }

@@ -31,6 +31,13 @@ export interface LedgerDraft {
   cacheHit?: boolean;
   /** Set when this call's prompt and completion are logged (ledger.prompt_logging): what to keep. */
   capture?: PromptCapture;
+  /**
+   * What the guardrails decided for this call (absent: no guardrail policy applied). `detectors`
+   * names what fired, as `<input|output>:<detector>` (e.g. `input:pii.email`,
+   * `output:secret.jwt`, `input:scanner_unavailable:lakera`); never the matched text. The event
+   * records it as outcome.guardrail_verdict and outcome.guardrail_detectors.
+   */
+  guardrail?: { verdict: 'pass' | 'flag' | 'redact' | 'block'; detectors: string[] };
 }
 
 /** A logged call's prompt (the request body as parsed) and its completion (text, or the stream's event data). */

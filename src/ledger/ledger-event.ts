@@ -1,8 +1,17 @@
-// The cost ledger's event, schema v1 (docs/ledger.md): one per model request, whatever its
+// The cost ledger's event, schema v2 (docs/ledger.md): one per model request, whatever its
 // outcome. Field names are the ledger's public contract (the JSONL sink writes them as they
 // are, the SQL sinks keep them as columns); add fields, never rename or reuse one.
+//
+// Versions. v1 had outcome.guardrail_verdict reserved (always null) and no
+// outcome.guardrail_detectors; v2 fills both. A v1 event (an old spool, write-ahead log or
+// JSONL file, or a row written before the upgrade) reads as guardrail_verdict null and
+// guardrail_detectors [] (withGuardrailFields).
 
-export const LEDGER_SCHEMA_VERSION = 1;
+export const LEDGER_SCHEMA_VERSION = 2;
+
+/** What the guardrails decided: let it through, let it through but flag it, redact and go on, or refuse it. */
+export type GuardrailVerdict = 'pass' | 'flag' | 'redact' | 'block';
+export const GUARDRAIL_VERDICTS = ['pass', 'flag', 'redact', 'block'] as const satisfies readonly GuardrailVerdict[];
 
 export type LedgerStatus =
   /** The provider served it. */
@@ -95,7 +104,23 @@ export interface LedgerEvent {
     readonly fallback_used: boolean;
     /** The limit that refused it, as `type:scope` (e.g. `requests_per_minute:key`), when one did. */
     readonly rate_limit_tier: string | null;
-    /** Reserved for the guardrails. */
-    readonly guardrail_verdict: string | null;
+    /** What the guardrails decided; null when no guardrail policy applied (and in v1 events). */
+    readonly guardrail_verdict: GuardrailVerdict | null;
+    /**
+     * The guardrail detectors that fired, as `<input|output>:<detector>` (e.g. `input:pii.email`,
+     * `output:secret.jwt`, `input:scanner_unavailable:lakera`), in the order reported; empty when
+     * none did or no policy applied. Names only, never the matched text. Absent from v1 events.
+     */
+    readonly guardrail_detectors: readonly string[];
   };
+}
+
+/**
+ * The event with the v2 guardrail fields present: a v1 event (written before them) gets
+ * guardrail_verdict null and guardrail_detectors []. Anything else is returned as it is.
+ */
+export function withGuardrailFields(event: LedgerEvent): LedgerEvent {
+  const outcome = event?.outcome as Partial<LedgerEvent['outcome']> | undefined;
+  if (!outcome || typeof outcome !== 'object' || Array.isArray(outcome.guardrail_detectors)) return event;
+  return { ...event, outcome: { ...(outcome as LedgerEvent['outcome']), guardrail_verdict: outcome.guardrail_verdict ?? null, guardrail_detectors: [] } };
 }

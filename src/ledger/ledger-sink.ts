@@ -1,4 +1,4 @@
-import type { LedgerEvent } from './ledger-event.ts';
+import type { GuardrailVerdict, LedgerEvent, LedgerStatus } from './ledger-event.ts';
 
 /**
  * Where ledger events go. write() takes a batch; it is idempotent on event_id (writing an
@@ -49,9 +49,48 @@ export interface RequestQuery {
   readonly before?: { readonly timestamp: string; readonly eventId: string };
 }
 
+/** The verdicts Security reviews: every guardrail verdict but pass. */
+export type FlaggedVerdict = Exclude<GuardrailVerdict, 'pass'>;
+export const FLAGGED_VERDICTS = ['flag', 'redact', 'block'] as const satisfies readonly FlaggedVerdict[];
+
+/** Calls the guardrails flagged, redacted or blocked (guardrailEvents). */
+export interface GuardrailEventQuery {
+  readonly from?: string;
+  readonly to?: string;
+  /** Only these verdicts; absent or empty: flag, redact and block. */
+  readonly verdicts?: readonly FlaggedVerdict[];
+  /** tenant_id, team_id, key_id, model_alias: exact values. */
+  readonly filters: Partial<Record<'tenant' | 'team' | 'key' | 'model', string>>;
+  /** Only calls with a detector whose name contains this text (case-sensitive; a whole name matches too). */
+  readonly detector?: string;
+  readonly limit: number;
+  /** Continue after this (timestamp, event_id) cursor, newest first. */
+  readonly before?: { readonly timestamp: string; readonly eventId: string };
+}
+
+/** One flagged, redacted or blocked call, from the ledger's columns: who, what, the verdict, never prompt text. */
+export interface GuardrailEventRow {
+  readonly request_id: string;
+  readonly event_id: string;
+  /** When the request arrived, as a UTC ISO timestamp (milliseconds). */
+  readonly timestamp: string;
+  readonly tenant_id: string | null;
+  readonly team_id: string | null;
+  readonly key_id: string | null;
+  /** The model alias the client named (the event's model_alias). */
+  readonly alias: string | null;
+  readonly endpoint: string;
+  readonly status: LedgerStatus;
+  readonly guardrail_verdict: FlaggedVerdict;
+  readonly guardrail_detectors: string[];
+  readonly error_code: string | null;
+}
+
 /** A sink that can be queried (the SQL ones): spend reports and audit queries. */
 export interface LedgerReader {
   spend(query: SpendQuery): Promise<SpendRow[]>;
   requests(query: RequestQuery): Promise<LedgerEvent[]>;
   request(requestId: string): Promise<LedgerEvent | undefined>;
+  /** Flagged, redacted and blocked calls, newest first (by timestamp, then event_id). */
+  guardrailEvents(query: GuardrailEventQuery): Promise<GuardrailEventRow[]>;
 }

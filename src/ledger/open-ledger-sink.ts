@@ -68,7 +68,8 @@ export function jsonlDirectory(url: string): string | undefined {
 /** The sink answers spend and request queries (the SQL sinks do, JSONL does not). */
 export function isLedgerReader(sink: LedgerSink): sink is LedgerSink & LedgerReader {
   const candidate = sink as Partial<LedgerReader>;
-  return typeof candidate.spend === 'function' && typeof candidate.requests === 'function' && typeof candidate.request === 'function';
+  return typeof candidate.spend === 'function' && typeof candidate.requests === 'function' && typeof candidate.request === 'function'
+    && typeof candidate.guardrailEvents === 'function';
 }
 
 /** Creates or upgrades the sink's schema now (`tollgate migrate`); undefined for sinks without one. */

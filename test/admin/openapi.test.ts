@@ -19,7 +19,7 @@ const ROUTES = [
   'GET /admin/keys', 'POST /admin/keys', 'GET /admin/keys/{key_id}', 'PATCH /admin/keys/{key_id}', 'DELETE /admin/keys/{key_id}',
   'POST /admin/keys/{key_id}/rotate', 'POST /admin/keys/{key_id}/revoke', 'POST /admin/keys/{key_id}/block', 'POST /admin/keys/{key_id}/unblock',
   'GET /admin/keys/{key_id}/spend', 'GET /admin/teams/{team_id}/spend', 'GET /admin/tenants/{tenant_id}/spend', 'GET /admin/spend/global',
-  'GET /admin/spend', 'GET /admin/requests', 'GET /admin/requests/{request_id}', 'GET /admin/prompts/{request_id}', 'DELETE /admin/prompts',
+  'GET /admin/spend', 'GET /admin/requests', 'GET /admin/requests/{request_id}', 'GET /admin/guardrail-events', 'GET /admin/prompts/{request_id}', 'DELETE /admin/prompts',
   'GET /admin/limits', 'POST /admin/limits', 'GET /admin/limits/{scope}', 'PATCH /admin/limits/{scope}', 'DELETE /admin/limits/{scope}',
   'GET /admin/audit', 'GET /admin/openapi.json',
 ];
@@ -60,6 +60,8 @@ test('path parameters are declared, query parameters come from the zod schemas',
   assert.deepEqual(spend, ['group_by', 'from', 'to', 'tenant', 'feature', 'model', 'key', 'team', 'provider', 'format']);
   const requests = DOC.paths['/admin/requests'].get.parameters.map((p: { name: string }) => p.name);
   assert.deepEqual(requests, ['from', 'to', 'tenant', 'feature', 'model', 'key', 'team', 'user', 'status', 'limit', 'cursor']);
+  const guardrail = DOC.paths['/admin/guardrail-events'].get.parameters.map((p: { name: string }) => p.name);
+  assert.deepEqual(guardrail, ['verdict', 'tenant_id', 'team_id', 'key_id', 'alias', 'detector', 'from', 'to', 'limit', 'cursor']);
   const limit = DOC.paths['/admin/teams'].get.parameters.find((p: { name: string }) => p.name === 'limit');
   assert.deepEqual(limit.schema, { type: 'integer', minimum: 1, maximum: 1000 });
 });
@@ -86,6 +88,17 @@ test('request bodies are the strict zod schemas; responses and errors are refere
   assert.equal(DOC.paths['/admin/spend/global'].get.operationId, 'getGlobalSpend');
   assert.equal(DOC.paths['/admin/requests/{request_id}'].get.responses['200'].content['application/json'].schema.$ref, '#/components/schemas/LedgerEvent');
   assert.ok(DOC.components.schemas.LedgerEvent.properties.outcome);
+  const outcome = DOC.components.schemas.LedgerEvent.properties.outcome;
+  assert.deepEqual(outcome.properties.guardrail_detectors.type, 'array');
+  assert.ok(outcome.required.includes('guardrail_verdict') && outcome.required.includes('guardrail_detectors'));
+  const guardrail = DOC.paths['/admin/guardrail-events'].get;
+  assert.equal(guardrail.operationId, 'listGuardrailEvents');
+  assert.equal(guardrail.responses['200'].content['application/json'].schema.$ref, '#/components/schemas/GuardrailEventPage');
+  assert.deepEqual(Object.keys(guardrail.responses).sort(), ['200', '400', '401', '403', '404', '503']);
+  assert.deepEqual(Object.keys(DOC.components.schemas.GuardrailEvent.properties), [
+    'request_id', 'event_id', 'timestamp', 'tenant_id', 'team_id', 'key_id', 'alias', 'endpoint', 'status', 'guardrail_verdict', 'guardrail_detectors', 'error_code',
+  ]);
+  assert.deepEqual(DOC.components.schemas.GuardrailEvent.properties.guardrail_verdict.enum, ['flag', 'redact', 'block']);
   for (const ref of collectRefs(DOC)) {
     const [, section, name] = /^#\/components\/(schemas|responses)\/(.+)$/.exec(ref) ?? [];
     assert.ok(section && DOC.components[section][name!], `unresolved $ref ${ref}`);

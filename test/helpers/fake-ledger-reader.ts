@@ -2,8 +2,18 @@
 // groups ordered with nulls first, newest-first paging on (timestamp, event_id)), and a builder
 // for ledger events. It records every query it is asked.
 
-import type { LedgerEvent, LedgerStatus } from '../../src/ledger/ledger-event.ts';
-import type { LedgerReader, RequestQuery, SpendDimension, SpendQuery, SpendRow } from '../../src/ledger/ledger-sink.ts';
+import type { GuardrailVerdict, LedgerEvent, LedgerStatus } from '../../src/ledger/ledger-event.ts';
+import {
+  FLAGGED_VERDICTS,
+  type FlaggedVerdict,
+  type GuardrailEventQuery,
+  type GuardrailEventRow,
+  type LedgerReader,
+  type RequestQuery,
+  type SpendDimension,
+  type SpendQuery,
+  type SpendRow,
+} from '../../src/ledger/ledger-sink.ts';
 
 export interface EventSpec {
   at: string;
@@ -24,6 +34,8 @@ export interface EventSpec {
   cached?: number;
   cost?: number;
   saved?: number;
+  verdict?: GuardrailVerdict | null;
+  detectors?: string[];
 }
 
 let counter = 0;
@@ -61,7 +73,8 @@ export function ledgerEvent(spec: EventSpec): LedgerEvent {
     latency_ms: { gateway: 1, provider: 10, ttft: null, total: 11 },
     outcome: {
       status, error_code: status === 'success' || status === 'cache_hit' ? null : 'upstream_error', http_status: status === 'success' ? 200 : 502,
-      vendor_request_id: null, attempts: 1, fallback_chain: [], fallback_used: false, rate_limit_tier: null, guardrail_verdict: null,
+      vendor_request_id: null, attempts: 1, fallback_chain: [], fallback_used: false, rate_limit_tier: null,
+      guardrail_verdict: spec.verdict ?? null, guardrail_detectors: spec.detectors ?? [],
     },
   };
 }
@@ -109,6 +122,7 @@ export class FakeLedgerReader implements LedgerReader {
   readonly events: LedgerEvent[];
   readonly spendQueries: SpendQuery[] = [];
   readonly requestQueries: RequestQuery[] = [];
+  readonly guardrailQueries: GuardrailEventQuery[] = [];
   /** When set, every call rejects with it. */
   failWith: Error | undefined;
 
@@ -156,5 +170,33 @@ export class FakeLedgerReader implements LedgerReader {
   async request(requestId: string): Promise<LedgerEvent | undefined> {
     if (this.failWith) throw this.failWith;
     return this.events.find((e) => e.request_id === requestId);
+  }
+
+  async guardrailEvents(query: GuardrailEventQuery): Promise<GuardrailEventRow[]> {
+    this.guardrailQueries.push(query);
+    if (this.failWith) throw this.failWith;
+    const verdicts: readonly string[] = query.verdicts?.length ? query.verdicts : FLAGGED_VERDICTS;
+    const flagged = this.events.filter((e) => {
+      const verdict = e.outcome.guardrail_verdict;
+      const detectors = e.outcome.guardrail_detectors ?? [];
+      return verdict !== null && verdicts.includes(verdict)
+        && (query.detector === undefined || detectors.some((name) => name.includes(query.detector!)));
+    });
+    const events = await this.requests({ filters: query.filters, limit: this.events.length, ...(query.from ? { from: query.from } : {}), ...(query.to ? { to: query.to } : {}), ...(query.before ? { before: query.before } : {}) });
+    this.requestQueries.pop();
+    return events.filter((e) => flagged.includes(e)).slice(0, query.limit).map((e) => ({
+      request_id: e.request_id,
+      event_id: e.event_id,
+      timestamp: new Date(Date.parse(e.timestamp)).toISOString(),
+      tenant_id: e.tenant_id,
+      team_id: e.team_id,
+      key_id: e.key_id,
+      alias: e.model_alias,
+      endpoint: e.endpoint,
+      status: e.outcome.status,
+      guardrail_verdict: e.outcome.guardrail_verdict as FlaggedVerdict,
+      guardrail_detectors: [...(e.outcome.guardrail_detectors ?? [])],
+      error_code: e.outcome.error_code,
+    }));
   }
 }

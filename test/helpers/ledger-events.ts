@@ -1,4 +1,4 @@
-// Ledger events for the sink tests: a complete v1 event with overrides (nested groups merged),
+// Ledger events for the sink tests: a complete event (the current schema version) with overrides (nested groups merged),
 // and prices that cost the way the price table does (dollars rounded to 1e-12).
 
 import { randomUUID } from 'node:crypto';
@@ -56,6 +56,7 @@ export function ledgerEvent(overrides: LedgerEventOverrides = {}): LedgerEvent {
       fallback_used: false,
       rate_limit_tier: null,
       guardrail_verdict: null,
+      guardrail_detectors: [],
       ...outcome,
     },
     ...top,

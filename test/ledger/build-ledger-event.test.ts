@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { buildLedgerEvent, type LedgerPricing } from '../../src/ledger/build-ledger-event.ts';
 import type { LedgerDraft } from '../../src/ledger/ledger-draft.ts';
+import { LEDGER_SCHEMA_VERSION, withGuardrailFields, type LedgerEvent } from '../../src/ledger/ledger-event.ts';
 import { ledgerStatus } from '../../src/ledger/ledger-status.ts';
 import { ClientWatchSlot, createRequestContext } from '../../src/pipeline/request-context.ts';
 import type { Deployment } from '../../src/providers/types.ts';
@@ -53,8 +54,35 @@ test('a served call: identity, model, reported usage priced by the table, latenc
   assert.deepEqual(event.latency_ms, { gateway: 50, provider: 200, ttft: null, total: 250 });
   assert.deepEqual(event.outcome, {
     status: 'success', error_code: null, http_status: 200, vendor_request_id: 'req_abc', attempts: 1,
-    fallback_chain: ['chat/oa-1:ok'], fallback_used: false, rate_limit_tier: null, guardrail_verdict: null,
+    fallback_chain: ['chat/oa-1:ok'], fallback_used: false, rate_limit_tier: null, guardrail_verdict: null, guardrail_detectors: [],
   });
+  assert.equal(event.schema_version, LEDGER_SCHEMA_VERSION);
+  assert.equal(LEDGER_SCHEMA_VERSION, 2);
+});
+
+test('guardrails: the verdict and the detectors that fired, copied from the draft; none without a policy', () => {
+  const detectors = ['input:pii.email', 'input:injection.override', 'input:scanner_unavailable:lakera'];
+  const draft: LedgerDraft = { endpoint: 'chat.completions', stream: false, alias: 'chat', errorCode: 'guardrail_blocked', guardrail: { verdict: 'block', detectors } };
+  const event = buildLedgerEvent(context(), draft, { ...END, httpStatus: 400 }, PRICING);
+  assert.equal(event.outcome.guardrail_verdict, 'block');
+  assert.deepEqual(event.outcome.guardrail_detectors, detectors);
+  detectors.push('output:secret.jwt');
+  assert.equal(event.outcome.guardrail_detectors.length, 3, 'a snapshot: later changes to the draft do not reach the event');
+  const passed = buildLedgerEvent(context(), { endpoint: 'messages', stream: true, guardrail: { verdict: 'pass', detectors: [] } }, END, PRICING);
+  assert.deepEqual([passed.outcome.guardrail_verdict, passed.outcome.guardrail_detectors], ['pass', []]);
+  const none = buildLedgerEvent(context(), { endpoint: 'messages', stream: true }, END, PRICING);
+  assert.deepEqual([none.outcome.guardrail_verdict, none.outcome.guardrail_detectors], [null, []]);
+});
+
+test('a v1 event (before the guardrail fields) reads with guardrail_verdict null and guardrail_detectors []', () => {
+  const v2 = buildLedgerEvent(context(), { endpoint: 'messages', stream: false, guardrail: { verdict: 'flag', detectors: ['output:secret.jwt'] } }, END, PRICING);
+  assert.equal(withGuardrailFields(v2), v2, 'a v2 event is returned as it is');
+  const { guardrail_detectors: _dropped, ...outcome } = v2.outcome;
+  const v1 = { ...v2, schema_version: 1, outcome: { ...outcome, guardrail_verdict: null } } as unknown as LedgerEvent;
+  const read = withGuardrailFields(v1);
+  assert.deepEqual(read.outcome, { ...outcome, guardrail_verdict: null, guardrail_detectors: [] });
+  assert.equal(read.schema_version, 1, 'the version stays as written');
+  assert.deepEqual(Object.keys(read.outcome), Object.keys(v2.outcome), 'the same field order as a v2 event');
 });
 
 test('a broken stream without usage: estimated input and output, flagged; the error code is kept', () => {

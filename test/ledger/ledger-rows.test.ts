@@ -3,7 +3,10 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { eventInstantMs, InvalidLedgerEvent, ledgerRow, picoToUsd, queryInstantMs, usdToPico, utcDay } from '../../src/ledger/sinks/ledger-rows.ts';
+import type { LedgerEvent } from '../../src/ledger/ledger-event.ts';
+import {
+  eventInstantMs, FLAGGED_PREDICATE, guardrailEventFrom, guardrailEventsSql, InvalidLedgerEvent, ledgerRow, picoToUsd, queryInstantMs, usdToPico, utcDay,
+} from '../../src/ledger/sinks/ledger-rows.ts';
 import { ledgerEvent } from '../helpers/ledger-events.ts';
 
 /** The slow path alone: the shortest decimal of the double, rounded at 12 places. */
@@ -88,4 +91,40 @@ test('ledgerRow: the columns of an event; an event it cannot store names itself'
   assert.equal(error.name, 'InvalidLedgerEvent');
   assert.equal(error.eventId, 'e-1');
   assert.match(error.message, /"e-1": usage\.output must be a non-negative integer/);
+});
+
+test('ledgerRow: the guardrail columns (verdict, detectors as JSON text); absent in a v1 event, none', () => {
+  const row = ledgerRow(ledgerEvent({ outcome: { guardrail_verdict: 'redact', guardrail_detectors: ['input:pii.email', 'output:secret.jwt'] } }));
+  assert.deepEqual([row.guardrail_verdict, row.guardrail_detectors], ['redact', '["input:pii.email","output:secret.jwt"]']);
+  const plain = ledgerRow(ledgerEvent());
+  assert.deepEqual([plain.guardrail_verdict, plain.guardrail_detectors], [null, '[]']);
+  const { guardrail_detectors: _none, guardrail_verdict: _reserved, ...v1Outcome } = ledgerEvent().outcome;
+  const v1 = ledgerRow({ ...ledgerEvent(), schema_version: 1, outcome: v1Outcome } as unknown as LedgerEvent);
+  assert.deepEqual([v1.guardrail_verdict, v1.guardrail_detectors, v1.schema_version], [null, '[]', 1]);
+  for (const detectors of ['input:pii.email', [1], { a: 'b' }]) {
+    assert.throws(() => ledgerRow(ledgerEvent({ outcome: { guardrail_detectors: detectors as unknown as string[] } })), InvalidLedgerEvent);
+  }
+});
+
+test('guardrailEventsSql: always the partial indexes\' predicate; verdicts, filters and the detector as parameters only', () => {
+  const dialect = { tsColumn: 'ts', tsValue: (ms: number) => new Date(ms).toISOString(), placeholder: (n: number) => `$${n}`, eventColumn: 'event_json', detectorContains: (p: string) => `has(${p})` };
+  const all = guardrailEventsSql({ filters: {}, limit: 10 }, dialect, 'ledger_events', 10);
+  assert.equal(all.sql, `SELECT request_id, event_id, ts AS ts_value, tenant_id, team_id, key_id, model_alias, endpoint, status, guardrail_verdict, guardrail_detectors, error_code FROM ledger_events WHERE ${FLAGGED_PREDICATE} ORDER BY ts DESC, event_id DESC LIMIT $1`);
+  assert.deepEqual(all.params, [10]);
+  const some = guardrailEventsSql({ filters: { tenant: "a'; DROP TABLE x" }, verdicts: ['block', 'flag', 'block'], detector: "'%_", limit: 5, before: { timestamp: '2026-12-02T00:00:00Z', eventId: 'e' } }, dialect, 't', 5);
+  assert.equal(some.sql, `SELECT request_id, event_id, ts AS ts_value, tenant_id, team_id, key_id, model_alias, endpoint, status, guardrail_verdict, guardrail_detectors, error_code FROM t WHERE ${FLAGGED_PREDICATE} AND tenant_id = $1 AND guardrail_verdict IN ($2, $3) AND has($4) AND (ts, event_id) < ($5, $6) ORDER BY ts DESC, event_id DESC LIMIT $7`);
+  assert.deepEqual(some.params, ["a'; DROP TABLE x", 'block', 'flag', "'%_", '2026-12-02T00:00:00.000Z', 'e', 5]);
+  assert.equal(guardrailEventsSql({ filters: {}, verdicts: ['flag', 'redact', 'block'], limit: 1 }, dialect, 't', 1).params.length, 1, 'all three: the predicate alone');
+  assert.throws(() => guardrailEventsSql({ filters: {}, verdicts: ['pass' as 'flag'], limit: 1 }, dialect, 't', 1), RangeError);
+  assert.throws(() => guardrailEventsSql({ filters: { user: 'u' } as Record<string, string>, limit: 1 }, dialect, 't', 1), RangeError);
+  assert.throws(() => guardrailEventsSql({ filters: {}, detector: '', limit: 1 }, dialect, 't', 1), TypeError);
+  assert.throws(() => guardrailEventsSql({ filters: {}, from: 'soon', limit: 1 }, dialect, 't', 1), RangeError);
+});
+
+test('guardrailEventFrom: a row of either backend (epoch ms or a Date) → the item', () => {
+  const base = { request_id: 'r', event_id: 'e', tenant_id: 'a', team_id: null, key_id: 'k', model_alias: 'm', endpoint: 'messages', status: 'success', guardrail_verdict: 'flag', guardrail_detectors: '["input:pii.email"]', error_code: null };
+  const expected = { request_id: 'r', event_id: 'e', timestamp: '2026-12-02T09:00:00.000Z', tenant_id: 'a', team_id: null, key_id: 'k', alias: 'm', endpoint: 'messages', status: 'success', guardrail_verdict: 'flag', guardrail_detectors: ['input:pii.email'], error_code: null };
+  assert.deepStrictEqual(guardrailEventFrom({ ...base, ts_value: Date.parse('2026-12-02T09:00:00Z') }), expected);
+  assert.deepStrictEqual(guardrailEventFrom({ ...base, ts_value: new Date('2026-12-02T09:00:00Z') }), expected);
+  assert.deepEqual(guardrailEventFrom({ ...base, ts_value: 0, guardrail_detectors: 'not json' }).guardrail_detectors, []);
 });

@@ -1,11 +1,13 @@
 // The one contract every SQL ledger sink passes (a LedgerSink that is also a LedgerReader).
-// Each test gets a fresh, empty ledger from `open`.
+// Each test gets a fresh, empty ledger from `open`; the upgrade tests get a ledger made by the
+// previous schema (migration 1: no guardrail columns) from `legacy`, when the backend gives one.
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { LedgerEvent } from '../../src/ledger/ledger-event.ts';
-import type { LedgerReader, LedgerSink, SpendRow } from '../../src/ledger/ledger-sink.ts';
-import { InvalidLedgerEvent } from '../../src/ledger/sinks/ledger-rows.ts';
+import type { GuardrailEventQuery, GuardrailEventRow, LedgerReader, LedgerSink, SpendRow } from '../../src/ledger/ledger-sink.ts';
+import { migrateLedgerSink } from '../../src/ledger/open-ledger-sink.ts';
+import { COLUMNS, InvalidLedgerEvent, ledgerRow } from '../../src/ledger/sinks/ledger-rows.ts';
 import { ledgerEvent, ledgerTime, pricedCost, type TestPrice } from '../helpers/ledger-events.ts';
 
 export type ReadableSink = LedgerSink & LedgerReader;
@@ -16,6 +18,31 @@ export interface OpenedLedger {
   cleanup: () => Promise<void>;
   /** Another sink on the same data (absent for in-memory SQLite). The test closes it. */
   reopen?: () => Promise<ReadableSink>;
+}
+
+/** A ledger as the previous schema made it, and a look at its table the readers do not give. */
+export interface LegacyLedger {
+  /** The sink on it, not used yet (the upgrade happens on its first call). */
+  sink: ReadableSink;
+  /** The table's column names. */
+  columns(): Promise<string[]>;
+  /** The stored guardrail columns of each row, by event_id. */
+  guardrailColumns(): Promise<Record<string, { guardrail_verdict: string | null; guardrail_detectors: string }>>;
+  /** Closes the sink and removes the data. */
+  cleanup(): Promise<void>;
+}
+
+/** Makes a ledger at migration 1 (no guardrail columns) holding `rows` (V1_COLUMNS of each event), then opens a sink on it. */
+export type OpenLegacyLedger = (rows: ReadonlyArray<Record<string, unknown>>) => Promise<LegacyLedger>;
+
+/** The columns migration 1 created. */
+export const V1_COLUMNS = COLUMNS.filter((column) => column !== 'guardrail_verdict' && column !== 'guardrail_detectors');
+
+/** A v1 event, as a gateway before the guardrail fields wrote it (and as old spools hold it). */
+function v1Event(overrides: Parameters<typeof ledgerEvent>[0] = {}): LedgerEvent {
+  const event = ledgerEvent({ schema_version: 1, ...overrides });
+  const { guardrail_detectors: _none, ...outcome } = event.outcome;
+  return { ...event, outcome } as unknown as LedgerEvent;
 }
 
 const HOUR = 3_600_000;
@@ -54,7 +81,25 @@ function byGroup(rows: readonly SpendRow[]): Record<string, SpendRow> {
   return Object.fromEntries(rows.map((r) => [Object.values(r.group).map((v) => v ?? '∅').join('|'), r]));
 }
 
-export function ledgerSinkContract(name: string, open: () => Promise<OpenedLedger>): void {
+/** The row guardrailEvents() answers for an event. */
+function guardrailRow(e: LedgerEvent): GuardrailEventRow {
+  return {
+    request_id: e.request_id,
+    event_id: e.event_id,
+    timestamp: new Date(Date.parse(e.timestamp)).toISOString(),
+    tenant_id: e.tenant_id,
+    team_id: e.team_id,
+    key_id: e.key_id,
+    alias: e.model_alias,
+    endpoint: e.endpoint,
+    status: e.outcome.status,
+    guardrail_verdict: e.outcome.guardrail_verdict as GuardrailEventRow['guardrail_verdict'],
+    guardrail_detectors: [...e.outcome.guardrail_detectors],
+    error_code: e.outcome.error_code,
+  };
+}
+
+export function ledgerSinkContract(name: string, open: () => Promise<OpenedLedger>, legacy?: OpenLegacyLedger): void {
   const it = (title: string, work: (sink: ReadableSink, opened: OpenedLedger) => Promise<void>) =>
     test(title, async () => {
       const opened = await open();
@@ -349,6 +394,135 @@ export function ledgerSinkContract(name: string, open: () => Promise<OpenedLedge
       await Promise.all(batches.slice(0, 4).map((batch) => sink.write(batch)));
       assert.equal((await sink.spend({ groupBy: [], filters: {} }))[0].requests, 2000);
     });
+
+    it('guardrails: the verdict and detectors are stored and read back; guardrailEvents lists flag, redact and block only, newest first', async (sink) => {
+      const at = (h: number) => ledgerTime(h * HOUR);
+      const guard = (verdict: LedgerEvent['outcome']['guardrail_verdict'], detectors: string[]) => ({ guardrail_verdict: verdict, guardrail_detectors: detectors });
+      const events = [
+        ledgerEvent({ timestamp: at(0), tenant_id: 'a', outcome: guard('pass', []) }),
+        ledgerEvent({ timestamp: at(1), tenant_id: 'a', team_id: 't1', key_id: 'k1', model_alias: 'm1', outcome: guard('flag', ['input:pii.email']) }),
+        ledgerEvent({ timestamp: at(2), tenant_id: 'b', team_id: 't2', key_id: 'k2', model_alias: 'm2', endpoint: 'messages', outcome: guard('redact', ['input:pii.email', 'output:secret.jwt']) }),
+        ledgerEvent({
+          timestamp: at(3), tenant_id: 'a', team_id: 't1', key_id: 'k2', model_alias: 'm1',
+          outcome: { ...guard('block', ['input:injection.override', 'input:lakera.prompt_attack']), status: 'invalid_request', error_code: 'guardrail_blocked', http_status: 400 },
+        }),
+        ledgerEvent({ timestamp: at(4), tenant_id: 'b', team_id: null, key_id: null, model_alias: null, outcome: guard('block', ['input:scanner_unavailable:lakera']) }),
+        ledgerEvent({ timestamp: at(5), tenant_id: 'a', outcome: guard(null, []) }),
+        ledgerEvent({ timestamp: at(6), tenant_id: null, outcome: guard('pass', ['input:scanner_unavailable:lakera']) }),
+        ledgerEvent({ timestamp: at(7), tenant_id: 'c', outcome: guard('flag', ['in%put:odd_name', 'x"y\\z', 'ünï 🚀']) }),
+        // Ties on the timestamp are broken by event_id.
+        ...['g-2', 'g-3', 'g-1'].map((id) => ledgerEvent({ event_id: id, timestamp: at(8), tenant_id: 'c', outcome: guard('flag', ['output:pii.phone']) })),
+      ];
+      await sink.write(events);
+      assert.deepStrictEqual(await sink.request(events[2].request_id), events[2], 'the event keeps its guardrail fields');
+      assert.deepStrictEqual(await allEvents(sink), newestFirst(events));
+
+      const flagged = (e: LedgerEvent) => ['flag', 'redact', 'block'].includes(e.outcome.guardrail_verdict ?? '');
+      const expected = (keep: (e: LedgerEvent) => boolean = () => true) => newestFirst(events.filter((e) => flagged(e) && keep(e))).map((e) => e.event_id);
+      const ids = async (query: Partial<GuardrailEventQuery> = {}) => (await sink.guardrailEvents({ filters: {}, limit: 100, ...query })).map((r) => r.event_id);
+
+      const all = await sink.guardrailEvents({ filters: {}, limit: 100 });
+      assert.deepStrictEqual(all, newestFirst(events.filter(flagged)).map(guardrailRow));
+      assert.deepEqual(all.slice(0, 3).map((r) => r.event_id), ['g-3', 'g-2', 'g-1']);
+      assert.deepStrictEqual(all.find((r) => r.event_id === events[3].event_id), {
+        request_id: events[3].request_id, event_id: events[3].event_id, timestamp: at(3), tenant_id: 'a', team_id: 't1', key_id: 'k2', alias: 'm1',
+        endpoint: 'chat.completions', status: 'invalid_request', guardrail_verdict: 'block',
+        guardrail_detectors: ['input:injection.override', 'input:lakera.prompt_attack'], error_code: 'guardrail_blocked',
+      });
+
+      // Verdicts.
+      assert.deepEqual(await ids({ verdicts: ['block'] }), expected((e) => e.outcome.guardrail_verdict === 'block'));
+      assert.deepEqual(await ids({ verdicts: ['flag', 'redact', 'flag'] }), expected((e) => e.outcome.guardrail_verdict !== 'block'));
+      assert.deepEqual(await ids({ verdicts: [] }), expected(), 'no verdicts: all three');
+      await assert.rejects(sink.guardrailEvents({ filters: {}, limit: 10, verdicts: ['pass' as 'flag'] }), RangeError);
+
+      // Filters, exact.
+      assert.deepEqual(await ids({ filters: { tenant: 'a' } }), expected((e) => e.tenant_id === 'a'));
+      assert.deepEqual(await ids({ filters: { team: 't1' } }), expected((e) => e.team_id === 't1'));
+      assert.deepEqual(await ids({ filters: { key: 'k2' } }), expected((e) => e.key_id === 'k2'));
+      assert.deepEqual(await ids({ filters: { model: 'm1' } }), expected((e) => e.model_alias === 'm1'));
+      assert.deepEqual(await ids({ filters: { tenant: 'a', key: 'k2' }, verdicts: ['block'] }), [events[3].event_id]);
+      assert.deepEqual(await ids({ filters: { tenant: 'A' } }), [], 'case-sensitive');
+      await assert.rejects(sink.guardrailEvents({ filters: { feature: 'x' } as Record<string, string>, limit: 10 }), RangeError);
+
+      // Detectors: a substring of one name (a whole name too), case-sensitive, never across two names, wildcards literal.
+      const detector = (text: string) => expected((e) => e.outcome.guardrail_detectors.some((d) => d.includes(text)));
+      for (const text of ['pii.email', 'input:pii.email', 'output:', 'lakera', 'scanner_unavailable', '%', '_', 'x"y\\z', '"', '\\', '🚀', 'pii']) {
+        assert.deepEqual(await ids({ detector: text }), detector(text), `detector ${JSON.stringify(text)}`);
+      }
+      assert.ok((await ids({ detector: '_' })).length >= 3, 'underscores match as themselves');
+      assert.deepEqual(await ids({ detector: '%' }), [events[7].event_id]);
+      assert.deepEqual(await ids({ detector: 'PII' }), []);
+      assert.deepEqual(await ids({ detector: 'email","output' }), [], 'never across two names');
+      assert.deepEqual(await ids({ detector: 'email,output' }), []);
+      assert.deepEqual(await ids({ detector: ',' }), []);
+      assert.deepEqual(await ids({ detector: 'lakera', verdicts: ['block'], filters: { tenant: 'b' } }), [events[4].event_id]);
+      await assert.rejects(sink.guardrailEvents({ filters: {}, limit: 10, detector: '' }), TypeError);
+
+      // Range and paging.
+      assert.deepEqual(await ids({ from: at(2), to: at(7) }), expected((e) => e.timestamp >= at(2) && e.timestamp < at(7)));
+      for (const size of [1, 2, 3, 7, 8]) {
+        const seen: string[] = [];
+        let before: { timestamp: string; eventId: string } | undefined;
+        for (;;) {
+          const page = await sink.guardrailEvents({ filters: {}, limit: size, before });
+          seen.push(...page.map((r) => r.event_id));
+          if (page.length < size) break;
+          const last = page[page.length - 1];
+          before = { timestamp: last.timestamp, eventId: last.event_id };
+        }
+        assert.deepEqual(seen, expected(), `pages of ${size}`);
+      }
+      const page = await sink.guardrailEvents({ filters: {}, limit: 2, before: { timestamp: at(8), eventId: 'g-2' } });
+      assert.deepEqual(page.map((r) => r.event_id), ['g-1', events[7].event_id]);
+      await assert.rejects(sink.guardrailEvents({ filters: {}, limit: 0 }), RangeError);
+      await assert.rejects(sink.guardrailEvents({ filters: {}, limit: 1001 }), RangeError);
+    });
+
+    it('guardrails: a v1 event (from an old spool or write-ahead log) is stored as written, with no verdict and no detectors', async (sink) => {
+      const old = [v1Event({ timestamp: ledgerTime(0) }), v1Event({ timestamp: ledgerTime(1), tenant_id: 'globex' })];
+      assert.equal('guardrail_detectors' in old[0].outcome, false);
+      await sink.write(old.slice(0, 1));
+      await sink.write(old.slice(1), old.slice(1).map((e) => JSON.stringify(e)));
+      assert.deepStrictEqual(await sink.requests({ filters: {}, limit: 10 }), newestFirst(old), 'exactly as written');
+      assert.deepEqual(await sink.guardrailEvents({ filters: {}, limit: 10 }), []);
+      const row = ledgerRow(old[0]);
+      assert.deepEqual([row.guardrail_verdict, row.guardrail_detectors], [null, '[]']);
+      await assert.rejects(sink.write([ledgerEvent({ outcome: { guardrail_detectors: 'input:pii.email' as unknown as string[] } })]), InvalidLedgerEvent);
+      await assert.rejects(sink.write([ledgerEvent({ outcome: { guardrail_detectors: [7] as unknown as string[] } })]), InvalidLedgerEvent);
+      await assert.rejects(sink.write([ledgerEvent({ outcome: { guardrail_verdict: 1 as unknown as 'flag' } })]), InvalidLedgerEvent);
+    });
+  });
+
+  if (!legacy) return;
+  describe(`LedgerSink contract: ${name}, upgrading a ledger made before the guardrail columns`, () => {
+    test('the first call adds the columns in place; rows written before read as no verdict and no detectors, and as written', async () => {
+      const old = [v1Event({ timestamp: ledgerTime(0), tenant_id: 'a' }), v1Event({ timestamp: ledgerTime(HOUR), tenant_id: 'b' })];
+      const ledger = await legacy(old.map((event) => {
+        const row = ledgerRow(event);
+        return Object.fromEntries(V1_COLUMNS.map((column) => [column, row[column]]));
+      }));
+      try {
+        const before = await ledger.columns();
+        assert.ok(before.includes('event_json') && !before.includes('guardrail_verdict') && !before.includes('guardrail_detectors'), `the old shape: ${before.join(', ')}`);
+        // The first call (a read here; a write does the same) migrates.
+        assert.deepStrictEqual(await ledger.sink.requests({ filters: {}, limit: 10 }), newestFirst(old));
+        const after = await ledger.columns();
+        assert.ok(after.includes('guardrail_verdict') && after.includes('guardrail_detectors'), `the new columns: ${after.join(', ')}`);
+        assert.deepEqual(await migrateLedgerSink(ledger.sink), { applied: [], version: 2 });
+        assert.deepEqual(await ledger.guardrailColumns(), Object.fromEntries(old.map((e) => [e.event_id, { guardrail_verdict: null, guardrail_detectors: '[]' }])));
+        assert.deepEqual(await ledger.sink.guardrailEvents({ filters: {}, limit: 10 }), []);
+
+        const fresh = ledgerEvent({ timestamp: ledgerTime(2 * HOUR), tenant_id: 'a', outcome: { guardrail_verdict: 'redact', guardrail_detectors: ['input:pii.email'] } });
+        await ledger.sink.write([fresh, ...old]);
+        assert.deepStrictEqual(await ledger.sink.requests({ filters: {}, limit: 10 }), newestFirst([...old, fresh]));
+        assert.deepStrictEqual(await ledger.sink.guardrailEvents({ filters: { tenant: 'a' }, limit: 10 }), [guardrailRow(fresh)]);
+        assert.deepEqual((await ledger.guardrailColumns())[fresh.event_id], { guardrail_verdict: 'redact', guardrail_detectors: '["input:pii.email"]' });
+        const [total] = await ledger.sink.spend({ groupBy: [], filters: {} });
+        assert.equal(total.requests, 3);
+      } finally {
+        await ledger.cleanup();
+      }
+    });
   });
 }
-

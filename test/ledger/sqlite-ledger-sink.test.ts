@@ -14,10 +14,12 @@ import { isLedgerReader, jsonlDirectory, migrateLedgerSink, openLedgerSink } fro
 import { JsonlFileSink } from '../../src/ledger/sinks/jsonl-file-sink.ts';
 import { InvalidLedgerEvent } from '../../src/ledger/sinks/ledger-rows.ts';
 import { POST_SLICE_EVENTS, SqliteLedgerSink } from '../../src/ledger/sinks/sqlite-ledger-sink.ts';
+import { SQLITE_DIALECT, SQLITE_LEDGER_MIGRATIONS } from '../../src/ledger/sinks/sqlite-ledger-db.ts';
+import { FLAGGED_PREDICATE, guardrailEventsSql } from '../../src/ledger/sinks/ledger-rows.ts';
 import { StoreUnavailable } from '../../src/stores/identity-store.ts';
 import { openIdentityStore } from '../../src/stores/open-identity-store.ts';
 import { ledgerEvent } from '../helpers/ledger-events.ts';
-import { ledgerSinkContract, type ReadableSink } from './ledger-sink-contract.ts';
+import { ledgerSinkContract, V1_COLUMNS, type OpenLegacyLedger, type ReadableSink } from './ledger-sink-contract.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'tollgate-sqlite-ledger-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -26,6 +28,45 @@ let files = 0;
 function removeDb(file: string): void {
   for (const suffix of ['', '-wal', '-shm']) rmSync(file + suffix, { force: true });
 }
+
+/** A ledger file as migration 1 made it (no guardrail columns), holding `rows`; then a sink on it. */
+const openLegacySqlite: OpenLegacyLedger = async (rows) => {
+  const file = join(dir, `legacy-${++files}.db`);
+  const db = new DatabaseSync(file);
+  try {
+    db.exec(`CREATE TABLE ledger_schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))) STRICT`);
+    db.exec(SQLITE_LEDGER_MIGRATIONS[0].sql);
+    db.prepare('INSERT INTO ledger_schema_migrations (version, name) VALUES (1, ?)').run(SQLITE_LEDGER_MIGRATIONS[0].name);
+    const insert = db.prepare(`INSERT INTO ledger_events (${V1_COLUMNS.join(', ')}) VALUES (${V1_COLUMNS.map(() => '?').join(', ')})`);
+    for (const row of rows) {
+      insert.run(...V1_COLUMNS.map((column) => {
+        const value = row[column];
+        return typeof value === 'boolean' ? (value ? 1 : 0) : typeof value === 'bigint' ? Number(value) : (value as string | number | null);
+      }));
+    }
+  } finally {
+    db.close();
+  }
+  const sink = new SqliteLedgerSink({ path: file });
+  const look = <T>(work: (db: DatabaseSync) => T): T => {
+    const reader = new DatabaseSync(file, { readOnly: true });
+    try {
+      return work(reader);
+    } finally {
+      reader.close();
+    }
+  };
+  return {
+    sink,
+    columns: async () => look((db) => db.prepare('SELECT name FROM pragma_table_info(\'ledger_events\')').all().map((r) => String(r.name))),
+    guardrailColumns: async () => look((db) => Object.fromEntries(db.prepare('SELECT event_id, guardrail_verdict, guardrail_detectors FROM ledger_events').all()
+      .map((r) => [String(r.event_id), { guardrail_verdict: r.guardrail_verdict as string | null, guardrail_detectors: String(r.guardrail_detectors) }]))),
+    cleanup: async () => {
+      await sink.close();
+      removeDb(file);
+    },
+  };
+};
 
 ledgerSinkContract('SQLite file', async () => {
   const file = join(dir, `ledger-${++files}.db`);
@@ -38,20 +79,20 @@ ledgerSinkContract('SQLite file', async () => {
       removeDb(file);
     },
   };
-});
+}, openLegacySqlite);
 
 ledgerSinkContract('SQLite :memory:', async () => {
   const sink = (await openLedgerSink('sqlite::memory:')) as ReadableSink;
   return { sink, cleanup: () => sink.close() };
 });
 
-test('SQLite: the schema: indexed time, day and request id; money as integer pico-dollars; migrations recorded in their own table', async () => {
+test('SQLite: the schema: indexed time, day and request id, partial indexes on flagged rows; money as integer pico-dollars; migrations recorded in their own table', async () => {
   const file = join(dir, 'schema.db');
   const sink = new SqliteLedgerSink({ path: file });
   try {
     assert.equal(await sink.schemaVersion(), 0);
-    assert.deepEqual(await sink.migrate(), { applied: [1], version: 1 });
-    assert.deepEqual(await sink.migrate(), { applied: [], version: 1 });
+    assert.deepEqual(await sink.migrate(), { applied: [1, 2], version: 2 });
+    assert.deepEqual(await sink.migrate(), { applied: [], version: 2 });
     await sink.write([ledgerEvent({ cost_usd: { total: 0.00486, saved: 1.875e-8 } })]);
   } finally {
     await sink.close();
@@ -61,10 +102,26 @@ test('SQLite: the schema: indexed time, day and request id; money as integer pic
     const row = db.prepare('SELECT cost_total_pico, cost_saved_pico, typeof(cost_total_pico) AS type, day, ts_ms FROM ledger_events').get()!;
     assert.deepEqual({ ...row }, { cost_total_pico: 4_860_000_000, cost_saved_pico: 18_750, type: 'integer', day: '2026-12-02', ts_ms: Date.parse('2026-12-02T09:00:00.000Z') });
     const indexes = db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'ledger_events' AND sql IS NOT NULL ORDER BY name").all().map((r) => r.name);
-    assert.deepEqual(indexes, ['ledger_events_day', 'ledger_events_request', 'ledger_events_tenant', 'ledger_events_ts']);
+    assert.deepEqual(indexes, ['ledger_events_day', 'ledger_events_guardrail', 'ledger_events_guardrail_tenant', 'ledger_events_request', 'ledger_events_tenant', 'ledger_events_ts']);
     const plan = db.prepare('EXPLAIN QUERY PLAN SELECT event_json FROM ledger_events WHERE (ts_ms, event_id) < (?, ?) ORDER BY ts_ms DESC, event_id DESC LIMIT 10').all(0, '');
     assert.match(plan.map((r) => String(r.detail)).join('\n'), /ledger_events_ts/);
-    assert.deepEqual(db.prepare('SELECT version FROM ledger_schema_migrations').all().map((r) => r.version), [1]);
+    assert.deepEqual(db.prepare('SELECT version FROM ledger_schema_migrations').all().map((r) => r.version), [1, 2]);
+    const columns = db.prepare("SELECT name, type, \"notnull\" AS required, dflt_value FROM pragma_table_info('ledger_events') WHERE name LIKE 'guardrail%' ORDER BY cid").all().map((r) => ({ ...r }));
+    assert.deepEqual(columns, [
+      { name: 'guardrail_verdict', type: 'TEXT', required: 0, dflt_value: null },
+      { name: 'guardrail_detectors', type: 'TEXT', required: 1, dflt_value: "'[]'" },
+    ]);
+    // The partial indexes hold the flagged rows only, and Security's query uses them, with a tenant or without.
+    const partial = db.prepare("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND name LIKE 'ledger_events_guardrail%' ORDER BY name").all();
+    for (const index of partial) assert.ok(String(index.sql).endsWith(`WHERE ${FLAGGED_PREDICATE}`), String(index.sql));
+    const planOf = (query: Parameters<typeof guardrailEventsSql>[0]) => {
+      const { sql, params } = guardrailEventsSql(query, SQLITE_DIALECT, 'ledger_events', 10);
+      return db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...(params as (string | number)[])).map((r) => String(r.detail)).join('\n');
+    };
+    assert.match(planOf({ filters: {}, limit: 10 }), /USING INDEX ledger_events_guardrail\b/);
+    assert.match(planOf({ filters: {}, limit: 10, verdicts: ['block'], before: { timestamp: '2026-12-02T00:00:00Z', eventId: 'x' } }), /USING INDEX ledger_events_guardrail\b/);
+    assert.match(planOf({ filters: { tenant: 'acme' }, limit: 10, detector: 'pii' }), /USING INDEX ledger_events_guardrail_tenant\b/);
+    assert.doesNotMatch(planOf({ filters: { tenant: 'acme' }, limit: 10 }), /TEMP B-TREE/, 'newest first from the index, no sort');
   } finally {
     db.close();
   }
@@ -92,7 +149,7 @@ test('SQLite: two sinks on one new file migrate once and both write', async () =
   const b = new SqliteLedgerSink({ path: file });
   try {
     const reports = [await a.migrate(), await b.migrate()];
-    assert.deepEqual(reports.flatMap((r) => r.applied), [1]);
+    assert.deepEqual(reports.flatMap((r) => r.applied), [1, 2]);
     await a.write([ledgerEvent({ request_id: 'from-a' })]);
     await b.write([ledgerEvent({ request_id: 'from-b' })]);
     assert.equal((await a.requests({ filters: {}, limit: 10 })).length, 2);
@@ -108,7 +165,7 @@ test('openLedgerSink: sqlite:PATH and sqlite://PATH relative to the working dire
     const sink = await openLedgerSink(`${prefix}${relative(process.cwd(), file)}`);
     assert.equal(sink.name, 'sqlite');
     assert.ok(isLedgerReader(sink));
-    assert.deepEqual(await migrateLedgerSink(sink), { applied: [1], version: 1 });
+    assert.deepEqual(await migrateLedgerSink(sink), { applied: [1, 2], version: 2 });
     await sink.close();
     assert.ok(existsSync(file), `${prefix} created ${file}`);
   }

@@ -14,10 +14,26 @@
 // milliseconds (SQLite: epoch ms; PostgreSQL: timestamptz of that ms), and query bounds and
 // cursors are normalised the same way, so ordering and paging agree across backends. `day` is
 // the UTC day of the timestamp.
+//
+// Guardrails (schema v2). guardrail_verdict is the event's outcome.guardrail_verdict (null: no
+// policy applied, or a v1 event); guardrail_detectors the JSON text of its
+// outcome.guardrail_detectors ('[]' when none, or a v1 event): text in both backends, so one row
+// and one query serve both. Security's query (guardrailEventsSql) always carries
+// FLAGGED_PREDICATE, the WHERE of the partial indexes both backends keep for it, so it reads only
+// the few flagged rows, newest first, by tenant or not.
 
 import type { LedgerEvent, LedgerStatus } from '../ledger-event.ts';
 import { picoToUsd, usdToPico } from '../pico-dollars.ts';
-import type { RequestQuery, SpendDimension, SpendQuery, SpendRow } from '../ledger-sink.ts';
+import {
+  FLAGGED_VERDICTS,
+  type FlaggedVerdict,
+  type GuardrailEventQuery,
+  type GuardrailEventRow,
+  type RequestQuery,
+  type SpendDimension,
+  type SpendQuery,
+  type SpendRow,
+} from '../ledger-sink.ts';
 
 /** A batch holds an event the sink cannot store (a bug upstream: retrying will not help). */
 export class InvalidLedgerEvent extends TypeError {
@@ -107,6 +123,10 @@ export interface LedgerRow {
   readonly cost_saved_pico: bigint;
   readonly price_missing: boolean;
   readonly latency_ms: number;
+  /** outcome.guardrail_verdict; null when absent. */
+  readonly guardrail_verdict: string | null;
+  /** JSON text of outcome.guardrail_detectors; '[]' when absent. */
+  readonly guardrail_detectors: string;
   readonly schema_version: number;
   readonly event_json: string;
 }
@@ -119,7 +139,7 @@ export const COLUMNS: readonly (keyof LedgerRow)[] = [
   'status', 'error_code', 'http_status', 'cache_hit',
   'input_tokens', 'output_tokens', 'cached_input_tokens', 'cache_write_tokens', 'reasoning_tokens', 'total_tokens', 'usage_estimated',
   'cost_input_pico', 'cost_output_pico', 'cost_total_pico', 'cost_saved_pico', 'price_missing',
-  'latency_ms', 'schema_version', 'event_json',
+  'latency_ms', 'guardrail_verdict', 'guardrail_detectors', 'schema_version', 'event_json',
 ];
 
 /**
@@ -145,6 +165,11 @@ export function ledgerRow(event: LedgerEvent, line?: string): LedgerRow {
     value === null || value === undefined ? null : typeof value === 'string' ? value : bad(`${field} must be a string or null`);
   if (typeof outcome.status !== 'string') bad('outcome.status must be a string');
   const latency = event.latency_ms?.total;
+  // Absent in v1 events (spooled or logged before the guardrails): none.
+  const detectors = outcome.guardrail_detectors;
+  if (detectors !== undefined && detectors !== null && (!Array.isArray(detectors) || !detectors.every((name) => typeof name === 'string'))) {
+    bad('outcome.guardrail_detectors must be an array of strings');
+  }
   return {
     event_id: id!,
     ts_ms: ts,
@@ -178,6 +203,8 @@ export function ledgerRow(event: LedgerEvent, line?: string): LedgerRow {
     cost_saved_pico: pico(cost.saved, 'cost_usd.saved'),
     price_missing: cost.price_missing === true,
     latency_ms: typeof latency === 'number' && Number.isFinite(latency) ? Math.max(0, Math.round(latency)) : 0,
+    guardrail_verdict: text(outcome.guardrail_verdict, 'outcome.guardrail_verdict'),
+    guardrail_detectors: detectors ? JSON.stringify(detectors) : '[]',
     schema_version: typeof event.schema_version === 'number' ? event.schema_version : 0,
     event_json: line ?? JSON.stringify(event),
   };
@@ -224,6 +251,13 @@ const FILTER_COLUMNS: Readonly<Record<string, keyof LedgerRow>> = {
 
 const SPEND_FILTERS = new Set(['tenant', 'feature', 'model', 'key', 'team', 'provider']);
 const REQUEST_FILTERS = new Set(['tenant', 'feature', 'model', 'key', 'team', 'user', 'status']);
+const GUARDRAIL_FILTERS = new Set(['tenant', 'team', 'key', 'model']);
+
+/**
+ * The WHERE of the partial indexes on flagged rows (both backends), spelled exactly so: SQLite
+ * uses a partial index only when the query's WHERE holds the index's terms as written.
+ */
+export const FLAGGED_PREDICATE = "guardrail_verdict IN ('flag', 'redact', 'block')";
 
 /** Statuses that count as served in SpendRow.errors (everything else is an error). */
 export const SERVED_STATUSES: readonly LedgerStatus[] = ['success', 'cache_hit'];
@@ -238,6 +272,8 @@ export interface SqlDialect {
   placeholder(position: number): string;
   /** Selects the stored event as JSON text named event_json. */
   readonly eventColumn: string;
+  /** A condition: some name in the guardrail_detectors JSON array contains the text bound at `placeholder`. */
+  detectorContains(placeholder: string): string;
 }
 
 export interface SqlFragment {
@@ -356,19 +392,83 @@ function count(value: unknown): number {
   return n;
 }
 
+/** The newest-first page condition: rows before the (timestamp, event_id) cursor. */
+function beforeClause(params: Params, before: { timestamp: string; eventId: string } | undefined): string[] {
+  if (before === undefined) return [];
+  const { timestamp, eventId } = before;
+  if (typeof eventId !== 'string') throw new TypeError('before.eventId must be a string');
+  const at = params.add(params.dialect.tsValue(queryInstantMs(timestamp, 'before.timestamp')));
+  return [`(${params.dialect.tsColumn}, event_id) < (${at}, ${params.add(eventId)})`];
+}
+
 /** SELECT event_json .. WHERE filters, range, cursor ORDER BY ts DESC, event_id DESC LIMIT n. */
 export function requestsSql(query: RequestQuery, dialect: SqlDialect, table: string, limit: number): SqlFragment {
   const params = new Params(dialect);
   const clauses = filterClauses(params, query.filters, REQUEST_FILTERS, query.from, query.to);
+  clauses.push(...beforeClause(params, query.before));
   const ts = dialect.tsColumn;
-  if (query.before !== undefined) {
-    const { timestamp, eventId } = query.before;
-    if (typeof eventId !== 'string') throw new TypeError('before.eventId must be a string');
-    const at = params.add(dialect.tsValue(queryInstantMs(timestamp, 'before.timestamp')));
-    clauses.push(`(${ts}, event_id) < (${at}, ${params.add(eventId)})`);
-  }
   const sql = `SELECT ${dialect.eventColumn} FROM ${table}${where(clauses)} ORDER BY ${ts} DESC, event_id DESC LIMIT ${params.add(limit)}`;
   return { sql, params: params.values };
+}
+
+/** The verdicts asked for, each once; all three when none. */
+function flaggedVerdicts(verdicts: readonly FlaggedVerdict[] | undefined): FlaggedVerdict[] {
+  if (verdicts === undefined) return [...FLAGGED_VERDICTS];
+  if (!Array.isArray(verdicts)) throw new TypeError('verdicts must be an array');
+  const out: FlaggedVerdict[] = [];
+  for (const verdict of verdicts) {
+    if (!FLAGGED_VERDICTS.includes(verdict)) {
+      throw new RangeError(`unknown guardrail verdict ${JSON.stringify(verdict)}; accepted: ${FLAGGED_VERDICTS.join(', ')}`);
+    }
+    if (!out.includes(verdict)) out.push(verdict);
+  }
+  return out.length ? out : [...FLAGGED_VERDICTS];
+}
+
+/**
+ * SELECT the columns of a GuardrailEventRow (timestamp as ts_value) .. WHERE FLAGGED_PREDICATE,
+ * verdicts, filters, detector, range, cursor ORDER BY ts DESC, event_id DESC LIMIT n.
+ */
+export function guardrailEventsSql(query: GuardrailEventQuery, dialect: SqlDialect, table: string, limit: number): SqlFragment {
+  const params = new Params(dialect);
+  const clauses = [FLAGGED_PREDICATE, ...filterClauses(params, query.filters, GUARDRAIL_FILTERS, query.from, query.to)];
+  const verdicts = flaggedVerdicts(query.verdicts);
+  if (verdicts.length < FLAGGED_VERDICTS.length) clauses.push(`guardrail_verdict IN (${verdicts.map((v) => params.add(v)).join(', ')})`);
+  if (query.detector !== undefined) {
+    if (typeof query.detector !== 'string' || query.detector === '') throw new TypeError('detector must be a non-empty string');
+    clauses.push(dialect.detectorContains(params.add(query.detector)));
+  }
+  clauses.push(...beforeClause(params, query.before));
+  const ts = dialect.tsColumn;
+  const columns = `request_id, event_id, ${ts} AS ts_value, tenant_id, team_id, key_id, model_alias, endpoint, status, guardrail_verdict, guardrail_detectors, error_code`;
+  const sql = `SELECT ${columns} FROM ${table}${where(clauses)} ORDER BY ${ts} DESC, event_id DESC LIMIT ${params.add(limit)}`;
+  return { sql, params: params.values };
+}
+
+/** A row of guardrailEventsSql; ts_value is epoch ms (SQLite) or a Date (PostgreSQL). */
+export function guardrailEventFrom(row: Record<string, unknown>): GuardrailEventRow {
+  const text = (value: unknown): string | null => (value === null || value === undefined ? null : String(value));
+  const ts = row.ts_value instanceof Date ? row.ts_value.getTime() : Number(row.ts_value);
+  let detectors: unknown;
+  try {
+    detectors = JSON.parse(String(row.guardrail_detectors ?? '[]'));
+  } catch {
+    detectors = [];
+  }
+  return {
+    request_id: String(row.request_id),
+    event_id: String(row.event_id),
+    timestamp: new Date(ts).toISOString(),
+    tenant_id: text(row.tenant_id),
+    team_id: text(row.team_id),
+    key_id: text(row.key_id),
+    alias: text(row.model_alias),
+    endpoint: String(row.endpoint),
+    status: String(row.status) as LedgerStatus,
+    guardrail_verdict: String(row.guardrail_verdict) as FlaggedVerdict,
+    guardrail_detectors: Array.isArray(detectors) ? detectors.map(String) : [],
+    error_code: text(row.error_code),
+  };
 }
 
 /** The stored event, exactly as written. */

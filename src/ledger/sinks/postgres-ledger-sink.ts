@@ -19,11 +19,21 @@
 // event_json is text: exactly what was written (jsonb would reorder keys), and not parsed on the
 // way in (the sink writes it with JSON.stringify; a json column would lex every event once
 // more, about a fifth of the server's time per row). Ad-hoc SQL casts: event_json::jsonb->'tags'.
+//
+// Migration 2 (ledger schema v2) adds guardrail_verdict (NULL) and guardrail_detectors (a JSON
+// array as text, like SQLite, so both share one row and one query; '[]' by default) with ADD
+// COLUMN IF NOT EXISTS: a constant default is a catalog change (PostgreSQL 11+), no rewrite, and
+// every partition gets the columns. Two partial indexes keep only flagged rows (FLAGGED_PREDICATE
+// in ledger-rows.ts), (ts, event_id) and (tenant_id, ts, event_id), for Security's newest-first
+// list; pass and no-verdict rows skip them. Building them reads every existing partition once,
+// inside the migration (writes wait, and spool if that takes over 10 s); operators of a very
+// large ledger can build them beforehand under the same names (CREATE INDEX .. ON ONLY, then
+// each partition CONCURRENTLY and ATTACH), and the migration keeps them (IF NOT EXISTS).
 
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import type { LedgerEvent } from '../ledger-event.ts';
-import type { LedgerReader, LedgerSink, RequestQuery, SpendQuery, SpendRow } from '../ledger-sink.ts';
+import type { GuardrailEventQuery, GuardrailEventRow, LedgerReader, LedgerSink, RequestQuery, SpendQuery, SpendRow } from '../ledger-sink.ts';
 import type { MigrationReport } from '../../stores/identity-store.ts';
 import { requireLimit, type Migration } from '../../stores/identity-rows.ts';
 import { describeServer, PgPool, type PgConnectionOptions } from '../../stores/postgres/pg-pool.ts';
@@ -33,6 +43,8 @@ import {
   COLUMNS,
   eventFromColumn,
   eventInstantMs,
+  guardrailEventFrom,
+  guardrailEventsSql,
   InvalidLedgerEvent,
   requestsSql,
   spendRowFrom,
@@ -89,6 +101,18 @@ export const POSTGRES_LEDGER_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX ledger_events_tenant ON ledger_events (tenant_id, ts);
     `,
   },
+  {
+    version: 2,
+    name: 'ledger: guardrail_verdict, guardrail_detectors, flagged-row indexes',
+    // The WHERE is ledger-rows.ts FLAGGED_PREDICATE.
+    sql: `
+      ALTER TABLE ledger_events
+        ADD COLUMN IF NOT EXISTS guardrail_verdict text COLLATE "C",
+        ADD COLUMN IF NOT EXISTS guardrail_detectors text NOT NULL DEFAULT '[]';
+      CREATE INDEX IF NOT EXISTS ledger_events_guardrail ON ledger_events (ts, event_id) WHERE guardrail_verdict IN ('flag', 'redact', 'block');
+      CREATE INDEX IF NOT EXISTS ledger_events_guardrail_tenant ON ledger_events (tenant_id, ts, event_id) WHERE guardrail_verdict IN ('flag', 'redact', 'block');
+    `,
+  },
 ];
 
 /** Lock namespace for pg_advisory_xact_lock(int, int): "Tled"; the second key names the schema and purpose. */
@@ -104,16 +128,17 @@ const COLUMN_TYPES: Readonly<Record<keyof LedgerRow, string>> = {
   input_tokens: 'bigint', output_tokens: 'bigint', cached_input_tokens: 'bigint', cache_write_tokens: 'bigint',
   reasoning_tokens: 'bigint', total_tokens: 'bigint', usage_estimated: 'boolean',
   cost_input_pico: 'bigint', cost_output_pico: 'bigint', cost_total_pico: 'bigint', cost_saved_pico: 'bigint', price_missing: 'boolean',
-  latency_ms: 'bigint', schema_version: 'integer', event_json: 'text',
+  latency_ms: 'bigint', guardrail_verdict: 'text', guardrail_detectors: 'text', schema_version: 'integer', event_json: 'text',
 };
 const COLUMN_NAMES = COLUMNS.map((c) => (c === 'ts_ms' ? 'ts' : c));
 const MONEY = 'sum(cost_total_pico)::text AS cost_pico, sum(cost_saved_pico)::text AS saved_pico';
 const DAY_TEXT = "to_char(day, 'YYYY-MM-DD')";
-const DIALECT: SqlDialect = {
+export const POSTGRES_DIALECT: SqlDialect = {
   tsColumn: 'ts',
   tsValue: (ms) => new Date(ms).toISOString(),
   placeholder: (position) => `$${position}`,
   eventColumn: 'event_json',
+  detectorContains: (placeholder) => `EXISTS (SELECT 1 FROM json_array_elements_text(guardrail_detectors::json) AS d(name) WHERE strpos(d.name, ${placeholder}) > 0)`,
 };
 
 /** The pool options (pg-pool.ts); defaults here: poolSize 4, queryTimeoutMillis 30000, applicationName "tollgate-ledger". */
@@ -180,7 +205,7 @@ export class PostgresLedgerSink implements LedgerSink, LedgerReader {
   }
 
   async spend(query: SpendQuery): Promise<SpendRow[]> {
-    const { sql, params, dimensions } = spendSql(query, DIALECT, this.#table, MONEY, DAY_TEXT);
+    const { sql, params, dimensions } = spendSql(query, POSTGRES_DIALECT, this.#table, MONEY, DAY_TEXT);
     await this.#ready();
     const { rows } = await this.#db.query(sql, params);
     return rows
@@ -189,10 +214,17 @@ export class PostgresLedgerSink implements LedgerSink, LedgerReader {
   }
 
   async requests(query: RequestQuery): Promise<LedgerEvent[]> {
-    const { sql, params } = requestsSql(query, DIALECT, this.#table, requireLimit(query.limit));
+    const { sql, params } = requestsSql(query, POSTGRES_DIALECT, this.#table, requireLimit(query.limit));
     await this.#ready();
     const { rows } = await this.#db.query(sql, params);
     return rows.map((row) => eventFromColumn(row.event_json));
+  }
+
+  async guardrailEvents(query: GuardrailEventQuery): Promise<GuardrailEventRow[]> {
+    const { sql, params } = guardrailEventsSql(query, POSTGRES_DIALECT, this.#table, requireLimit(query.limit));
+    await this.#ready();
+    const { rows } = await this.#db.query(sql, params);
+    return rows.map(guardrailEventFrom);
   }
 
   async request(requestId: string): Promise<LedgerEvent | undefined> {

@@ -20,6 +20,12 @@
 // pages, day, request_id, (tenant_id, ts_ms). event_json has no json_valid() check: the sink
 // writes it with JSON.stringify, and the check cost a fifth of the insert.
 //
+// Migration 2 (ledger schema v2) adds guardrail_verdict (NULL) and guardrail_detectors (a JSON
+// array as text, '[]' by default, so rows written before read as none) in place: ADD COLUMN with
+// a constant default rewrites nothing. Two partial indexes hold only the flagged rows
+// (FLAGGED_PREDICATE), for Security's newest-first list, with and without a tenant; a row with no
+// verdict or pass costs them nothing on insert.
+//
 // The schema is created on first use, or by migrate(). Errors: an event that cannot be stored
 // throws InvalidLedgerEvent, a bad query TypeError or RangeError, anything from SQLite
 // StoreUnavailable (see sinkError).
@@ -30,9 +36,12 @@ import type { LedgerEvent } from '../ledger-event.ts';
 import type { RequestQuery, SpendQuery, SpendRow } from '../ledger-sink.ts';
 import { StoreUnavailable, type MigrationReport } from '../../stores/identity-store.ts';
 import { pendingMigrations, requireLimit, type Migration } from '../../stores/identity-rows.ts';
+import type { GuardrailEventQuery } from '../ledger-sink.ts';
 import {
   batchRows,
   COLUMNS,
+  guardrailEventFrom,
+  guardrailEventsSql,
   InvalidLedgerEvent,
   picoParam,
   requestsSql,
@@ -90,6 +99,17 @@ export const SQLITE_LEDGER_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX ledger_events_tenant ON ledger_events (tenant_id, ts_ms);
     `,
   },
+  {
+    version: 2,
+    name: 'ledger: guardrail_verdict, guardrail_detectors, flagged-row indexes',
+    // The WHERE is ledger-rows.ts FLAGGED_PREDICATE, as written (queries must repeat it exactly).
+    sql: `
+      ALTER TABLE ledger_events ADD COLUMN guardrail_verdict TEXT;
+      ALTER TABLE ledger_events ADD COLUMN guardrail_detectors TEXT NOT NULL DEFAULT '[]';
+      CREATE INDEX ledger_events_guardrail ON ledger_events (ts_ms, event_id) WHERE guardrail_verdict IN ('flag', 'redact', 'block');
+      CREATE INDEX ledger_events_guardrail_tenant ON ledger_events (tenant_id, ts_ms, event_id) WHERE guardrail_verdict IN ('flag', 'redact', 'block');
+    `,
+  },
 ];
 
 const MIGRATIONS_TABLE = `
@@ -99,11 +119,12 @@ const MIGRATIONS_TABLE = `
     applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
   ) STRICT`;
 
-const DIALECT: SqlDialect = {
+export const SQLITE_DIALECT: SqlDialect = {
   tsColumn: 'ts_ms',
   tsValue: (ms) => ms,
   placeholder: () => '?',
   eventColumn: 'event_json',
+  detectorContains: (placeholder) => `EXISTS (SELECT 1 FROM json_each(guardrail_detectors) AS d WHERE instr(d.value, ${placeholder}) > 0)`,
 };
 
 /** Exact sums in SQLite: micro-dollars and the pico remainder apart, so int64 never overflows. */
@@ -177,7 +198,7 @@ export class SqliteLedgerDb {
 
   spend(query: SpendQuery): SpendRow[] {
     return this.#run(() => {
-      const { sql, params, dimensions } = spendSql(query, DIALECT, 'ledger_events', MONEY);
+      const { sql, params, dimensions } = spendSql(query, SQLITE_DIALECT, 'ledger_events', MONEY);
       this.#ready();
       const statement = this.#statements.get(sql);
       statement.setReadBigInts(true);
@@ -196,11 +217,22 @@ export class SqliteLedgerDb {
   /** The stored events, newest first, as their JSON text (exactly as written). */
   requestsJson(query: RequestQuery): string[] {
     return this.#run(() => {
-      const { sql, params } = requestsSql(query, DIALECT, 'ledger_events', requireLimit(query.limit));
+      const { sql, params } = requestsSql(query, SQLITE_DIALECT, 'ledger_events', requireLimit(query.limit));
       this.#ready();
       return this.#statements.get(sql)
         .all(...(params as SQLInputValue[]))
         .map((row) => String(row.event_json));
+    });
+  }
+
+  /** Flagged, redacted and blocked calls, newest first, each as the JSON text of a GuardrailEventRow. */
+  guardrailEventsJson(query: GuardrailEventQuery): string[] {
+    return this.#run(() => {
+      const { sql, params } = guardrailEventsSql(query, SQLITE_DIALECT, 'ledger_events', requireLimit(query.limit));
+      this.#ready();
+      return this.#statements.get(sql)
+        .all(...(params as SQLInputValue[]))
+        .map((row) => JSON.stringify(guardrailEventFrom(row)));
     });
   }
 

@@ -17,7 +17,7 @@
 // StoreUnavailable.
 
 import type { LedgerEvent } from '../ledger-event.ts';
-import type { RequestQuery, SpendQuery } from '../ledger-sink.ts';
+import type { GuardrailEventQuery, RequestQuery, SpendQuery } from '../ledger-sink.ts';
 import { StoreUnavailable } from '../../stores/identity-store.ts';
 import { InvalidLedgerEvent } from './ledger-rows.ts';
 
@@ -40,6 +40,7 @@ export type WorkerRequest =
   | { readonly id: number; readonly op: 'spend'; readonly query: SpendQuery }
   | { readonly id: number; readonly op: 'requests'; readonly query: RequestQuery }
   | { readonly id: number; readonly op: 'request'; readonly requestId: string }
+  | { readonly id: number; readonly op: 'guardrailEvents'; readonly query: GuardrailEventQuery }
   | { readonly id: number; readonly op: 'close' };
 
 export interface WireError {

@@ -29,7 +29,7 @@ import { extname } from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
 import type { LedgerEvent } from '../ledger-event.ts';
-import type { LedgerReader, LedgerSink, RequestQuery, SpendQuery, SpendRow } from '../ledger-sink.ts';
+import type { GuardrailEventQuery, GuardrailEventRow, LedgerReader, LedgerSink, RequestQuery, SpendQuery, SpendRow } from '../ledger-sink.ts';
 import { StoreUnavailable, type MigrationReport } from '../../stores/identity-store.ts';
 import { decodeError, type WorkerReply, type WorkerRequest, type WorkerSettings } from './sqlite-ledger-protocol.ts';
 
@@ -125,6 +125,10 @@ export class SqliteLedgerSink implements LedgerSink, LedgerReader {
   async request(requestId: string): Promise<LedgerEvent | undefined> {
     const text = (await this.#call({ op: 'request', requestId })) as string | undefined;
     return text === undefined ? undefined : (JSON.parse(text) as LedgerEvent);
+  }
+
+  async guardrailEvents(query: GuardrailEventQuery): Promise<GuardrailEventRow[]> {
+    return parseSliced<GuardrailEventRow>((await this.#call({ op: 'guardrailEvents', query })) as string[]);
   }
 
   /** Lets the calls already made finish, then closes the database and ends the worker. Never rejects. */

@@ -72,6 +72,8 @@ function handle(request: WorkerRequest): unknown {
       return open().requestsJson(request.query);
     case 'request':
       return open().requestJson(request.requestId);
+    case 'guardrailEvents':
+      return open().guardrailEventsJson(request.query);
     default:
       throw new TypeError(`unknown request ${JSON.stringify((request as { op?: unknown }).op)}`);
   }
