@@ -66,7 +66,7 @@ function nodeArgs(): string[] {
   return ['--max-semi-space-size=8', ...(process.env.BENCH_TOLLGATE_NODE_ARGS ?? '').split(/\s+/).filter(Boolean)];
 }
 
-async function startTollgate(repoRoot: string, port: number, yaml: (dir: string) => string): Promise<Tracked> {
+export async function startTollgate(repoRoot: string, port: number, yaml: (dir: string) => string): Promise<Tracked> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'tollgate-bench-'));
   const configFile = path.join(dir, 'tollgate.yaml');
   writeFileSync(configFile, yaml(dir));
@@ -129,7 +129,7 @@ export async function startTollgateGoverned(repoRoot: string, upstreamPort: numb
     `database: { url: "sqlite:${dir}/bench.db" }`,
     ledgerYaml(dir),
     // Metrics are on by default; traces go to the fake upstream's OTLP collector.
-    `tracing: { enabled: true, endpoint: "http://127.0.0.1:${upstreamPort}/v1/traces" }`,
+    `tracing: { enabled: ${process.env.BENCH_TRACING !== '0'}, endpoint: "http://127.0.0.1:${upstreamPort}/v1/traces" }`,
     ...(redis ? [`redis: { url: "${BENCH_REDIS_URL}", key_prefix: "${BENCH_REDIS_PREFIX}" }`] : []),
   ];
   const child = await startTollgate(repoRoot, port, (dir) => bareConfigYaml(port, upstreamPort, delayMs, extra(dir)));

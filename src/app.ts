@@ -11,6 +11,9 @@ import { createReadiness } from './health/readiness-checks.ts';
 import { liveness, readiness } from './http/routes/health.ts';
 import { metricsRoute } from './http/routes/metrics.ts';
 import { providerHealthRoute } from './http/routes/provider-health.ts';
+import { cacheInvalidateRoute } from './http/routes/cache-invalidate.ts';
+import type { ResponseCacheRuntime } from './cache/open-response-cache.ts';
+import type { Guardrails } from './guardrails/guardrails.ts';
 import { messagesRoute } from './http/routes/messages.ts';
 import { modelRoute, modelsRoute } from './http/routes/models.ts';
 import type { Logger } from './logging/logger.ts';
@@ -67,6 +70,10 @@ export interface AppOptions {
   transportFor?: TransportFor;
   random?: Random;
   maxUpstreamBodyBytes?: number;
+  /** The response cache (opened by startGateway when cache.enabled). */
+  cache?: ResponseCacheRuntime;
+  /** The guardrails (made by startGateway when guardrails.enabled). */
+  guardrails?: Guardrails;
 }
 
 export interface App {
@@ -123,6 +130,8 @@ export function createApp(options: AppOptions): App {
     tokens: createTokenEstimator(),
     health,
     prices: options.limits.prices,
+    cache: options.cache?.cache,
+    guardrails: options.guardrails,
     call: createReliableCall({
       config, health, policy, transportFor: transports.transportFor, logger, metrics: options.metrics, random,
       unitPrice: (dep) => {
@@ -131,6 +140,7 @@ export function createApp(options: AppOptions): App {
       },
     }),
   };
+  options.cache?.attach(deps.call);
   const { identity } = options;
   const authenticate = createAuthenticator({ masterKey: config.masterKey, directory: identity.directory, unknownTenants: config.identity.unknownTenants });
   const userSalt = config.identity.userIdSalt;
@@ -183,6 +193,7 @@ export function createApp(options: AppOptions): App {
     ['/v1/messages', { methods: { POST: messagesRoute(deps) }, auth: 'model', errors: 'anthropic', ledger: 'messages' }],
     ['/health/live', { methods: { GET: liveness }, auth: false, errors: 'openai' }],
     ['/health/ready', { methods: { GET: readiness(() => draining, readinessReport) }, auth: false, errors: 'openai' }],
+    ['/admin/cache/invalidate', { methods: { POST: adminOnly(cacheInvalidateRoute(deps.cache, config.server.maxBodyBytes)) }, auth: 'admin', errors: 'openai' }],
     // Deployment ids, models and provider errors: for operators only.
     ['/health/providers', { methods: { GET: adminOnly(providerHealthRoute(config, health)) }, auth: 'admin', errors: 'openai' }],
   ]);

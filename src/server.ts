@@ -12,6 +12,8 @@ import { openDeploymentHealth } from './routing/open-deployment-health.ts';
 import { startMetricsListener, type MetricsListener } from './telemetry/metrics-listener.ts';
 import { Metrics } from './telemetry/metrics.ts';
 import { openTelemetry } from './telemetry/open-telemetry.ts';
+import { openResponseCache } from './cache/open-response-cache.ts';
+import { Guardrails } from './guardrails/guardrails.ts';
 
 export interface RunningGateway {
   readonly url: string;
@@ -82,7 +84,9 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const telemetry = options.observers
     ? { observers: options.observers, close: async () => {} }
     : await openTelemetry({ config, logger: options.logger, metrics, health, limits, identity, ledger });
-  const app = createApp({ ...options, identity, limits, metrics, health, ledger, observers: telemetry.observers });
+  const cache = options.cache ?? await openResponseCache({ config, metrics, logger: options.logger, ...(options.now ? { now: options.now } : {}) });
+  const guardrails = options.guardrails ?? (config.guardrails.enabled ? new Guardrails({ settings: config.guardrails, metrics, logger: options.logger }) : undefined);
+  const app = createApp({ ...options, identity, limits, metrics, health, ledger, observers: telemetry.observers, ...(cache ? { cache } : {}), ...(guardrails ? { guardrails } : {}) });
   let draining = false;
   const server = createServer({ keepAliveTimeout: config.server.keepAliveTimeoutMs }, (req, res) => {
     if (draining && !servedWhileDraining(req.url)) refuseWhileDraining(req, res);
@@ -91,6 +95,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   server.headersTimeout = Math.min(60_000, config.server.keepAliveTimeoutMs + 1_000);
   const closeAll = () => {
     void telemetry.close();
+    if (!options.cache) void cache?.close();
+    if (!options.guardrails) void guardrails?.close();
     if (!options.health) void health.close();
     if (!options.ledger) void ledger.close();
     if (!options.identity) void identity.close();
@@ -140,6 +146,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     if (!options.ledger) await ledger.close();
     await telemetry.close();
     await metricsListener?.close();
+    if (!options.cache) await cache?.close();
+    if (!options.guardrails) await guardrails?.close();
     if (!options.health) await health.close();
     if (!options.limits) await limits.close();
     if (!options.identity) await identity.close();

@@ -5,6 +5,8 @@ import type { Deployment } from '../providers/types.ts';
 import type { AlertsInput } from './alerts-schema.ts';
 import type { LangfuseConfig } from './langfuse-schema.ts';
 import type { MetricsSettings } from './metrics-schema.ts';
+import type { CacheSettings } from './cache-schema.ts';
+import type { GuardrailsSettings } from './guardrails-schema.ts';
 import type { RetryClass, RoutingStrategy } from './routing-schema.ts';
 import type { TracingInput } from './tracing-schema.ts';
 
@@ -110,6 +112,10 @@ export interface GatewayConfig {
   };
   /** GET /metrics: who may scrape it, where, and the opt-in per-tenant series. */
   readonly metrics: MetricsSettings;
+  /** The response cache (src/cache/): backend, modes, TTLs and the semantic lookup. */
+  readonly cache: CacheSettings;
+  /** Guardrails (src/guardrails/): policies, who uses which, and the external scanners. */
+  readonly guardrails: GuardrailsSettings;
   /** OpenTelemetry traces over OTLP/HTTP (src/telemetry/tracing/); the section as validated. */
   readonly tracing: TracingInput;
   /** The Langfuse exporter (src/telemetry/langfuse/); the section as validated. */

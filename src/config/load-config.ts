@@ -11,6 +11,8 @@ import { formatIssues } from './format-issues.ts';
 import type { AliasConfig, GatewayConfig } from './gateway-config.ts';
 import { importLiteLLMConfig, isLiteLLMConfig } from './litellm-import.ts';
 import { metricsSettings } from './metrics-schema.ts';
+import { cacheProblems, cacheSettings } from './cache-schema.ts';
+import { guardrailsSettings } from './guardrails-schema.ts';
 import { configSchema, type DeploymentConfig, type ParsedConfig } from './schema.ts';
 import { isSecretRef, resolveSecretRefs } from './secret-refs.ts';
 
@@ -116,6 +118,8 @@ function build(
   if (fromEnv && fromEnv.length < 8) problems.push('TOLLGATE_MASTER_KEY: must be at least 8 characters.');
   if (fromEnv && !/^[\x21-\x7e]+$/.test(fromEnv)) problems.push('TOLLGATE_MASTER_KEY: must be printable characters without spaces or line breaks.');
   const limits = buildLimits(parsed, aliases, problems, warnings);
+  const guardrails = guardrailsSettings(parsed.guardrails, new Set(Object.keys(parsed.models)), problems);
+  problems.push(...cacheProblems(parsed.cache, parsed.redis !== undefined, new Set(Object.keys(parsed.models))));
   const declared = Object.freeze({
     ...buildDeclaredIdentity(parsed, masterKey, problems, warnings),
     limits: declaredLimitPolicies(limits.global, [...aliases.values()].flatMap((a) => a.deployments)),
@@ -177,6 +181,8 @@ function build(
       }),
     }),
     metrics: metricsSettings(parsed.metrics),
+    cache: cacheSettings(parsed.cache, parsed.redis !== undefined, new Map(Object.keys(parsed.models).map((name) => [name, parsed.models[name]!.cache]))),
+    guardrails,
     tracing: parsed.tracing,
     langfuse: parsed.langfuse,
     alerts: parsed.alerts,

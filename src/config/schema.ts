@@ -9,19 +9,11 @@ import { metricsSchema } from './metrics-schema.ts';
 import { tracingSchema } from './tracing-schema.ts';
 import { limitsSchema } from './limits-schema.ts';
 import { aliasRoutingSchema, routerSchema } from './routing-schema.ts';
+import { byteSize } from './byte-size.ts';
+import { aliasCacheSchema, cacheSchema } from './cache-schema.ts';
+import { guardrailsSchema } from './guardrails-schema.ts';
 
-const SIZE = /^(\d+(?:\.\d+)?)\s*(b|kb|kib|mb|mib|gb|gib)?$/i;
-const UNITS: Record<string, number> = { b: 1, kb: 1e3, kib: 1024, mb: 1e6, mib: 1024 ** 2, gb: 1e9, gib: 1024 ** 3 };
-
-/** "32mb", "512kb", 1048576 → bytes. */
-export const byteSize = z.union([
-  z.number().int().positive(),
-  z.string().regex(SIZE, { error: 'must be a size like 32mb, 512kb or a number of bytes' }),
-]).transform((value) => {
-  if (typeof value === 'number') return value;
-  const [, amount, unit] = SIZE.exec(value.trim())!;
-  return Math.round(Number(amount) * UNITS[(unit ?? 'b').toLowerCase()]!);
-});
+export { byteSize };
 
 const bool = () => fromEnv(z.boolean());
 const rate = fromEnv(z.number().min(0).max(1));
@@ -88,6 +80,7 @@ export const aliasSchema = z.strictObject({
   requires_env: z.union([z.string(), z.array(z.string())]).optional(),
   deployments: z.array(deploymentSchema).min(1, { error: 'an alias needs at least one deployment' }),
   routing: aliasRoutingSchema,
+  cache: aliasCacheSchema.optional(),
 });
 
 export const configSchema = z.strictObject({
@@ -117,6 +110,8 @@ export const configSchema = z.strictObject({
   tracing: tracingSchema,
   langfuse: langfuseSchema,
   alerts: alertsSchema,
+  cache: cacheSchema,
+  guardrails: guardrailsSchema,
 });
 
 export type ConfigInput = z.input<typeof configSchema>;

@@ -12,6 +12,8 @@ export interface GatewayErrorOptions {
   headers?: Readonly<Record<string, string>>;
   /** Structured detail sent in the error body as `error.limit` (which limit tripped). */
   limit?: Readonly<Record<string, unknown>>;
+  /** Structured detail sent as `error.guardrail` (the direction and detector names of a block). */
+  guardrail?: Readonly<Record<string, unknown>>;
   /** For a provider's failure: how the router treats it (retry, fall back, fail fast). */
   failureClass?: FailureClass;
   cause?: unknown;
@@ -28,6 +30,7 @@ export class GatewayError extends Error {
   readonly retryAfterSeconds: number | undefined;
   readonly headers: Readonly<Record<string, string>> | undefined;
   readonly limit: Readonly<Record<string, unknown>> | undefined;
+  readonly guardrail: Readonly<Record<string, unknown>> | undefined;
   readonly failureClass: FailureClass | undefined;
   readonly #options: GatewayErrorOptions;
 
@@ -44,6 +47,7 @@ export class GatewayError extends Error {
     this.retryAfterSeconds = options.retryAfterSeconds;
     this.headers = options.headers;
     this.limit = options.limit;
+    this.guardrail = options.guardrail;
     this.failureClass = options.failureClass;
     this.#options = options;
   }

@@ -1,12 +1,12 @@
 import { GatewayError, isGatewayError } from './gateway-error.ts';
 
 export interface OpenAIErrorEnvelope {
-  error: { message: string; type: string; code: string; param: string | null; limit?: Readonly<Record<string, unknown>> };
+  error: { message: string; type: string; code: string; param: string | null; limit?: Readonly<Record<string, unknown>>; guardrail?: Readonly<Record<string, unknown>> };
 }
 
 export interface AnthropicErrorEnvelope {
   type: 'error';
-  error: { type: string; message: string; limit?: Readonly<Record<string, unknown>> };
+  error: { type: string; message: string; limit?: Readonly<Record<string, unknown>>; guardrail?: Readonly<Record<string, unknown>> };
 }
 
 /** Any thrown value becomes a GatewayError; unknown values become internal_error (the only 500). */
@@ -18,6 +18,7 @@ export function toGatewayError(err: unknown, requestId: string): GatewayError {
 export function toOpenAIErrorBody(err: GatewayError): OpenAIErrorEnvelope {
   const error: OpenAIErrorEnvelope['error'] = { message: err.message, type: err.type, code: err.code, param: err.param };
   if (err.limit) error.limit = err.limit;
+  if (err.guardrail) error.guardrail = err.guardrail;
   return { error };
 }
 
@@ -37,6 +38,7 @@ export function toAnthropicErrorBody(err: GatewayError): AnthropicErrorEnvelope 
   const type = ANTHROPIC_TYPES[err.status] ?? (err.status >= 500 ? 'api_error' : 'invalid_request_error');
   const error: AnthropicErrorEnvelope['error'] = { type, message: `${err.message} [${err.code}]` };
   if (err.limit) error.limit = err.limit;
+  if (err.guardrail) error.guardrail = err.guardrail;
   return { type: 'error', error };
 }
 

@@ -7,6 +7,8 @@ import type { TokenEstimator } from '../limits/token-estimate.ts';
 import type { PriceTable } from '../ledger/pricing/price-table.ts';
 import type { DeploymentHealth } from '../routing/deployment-health.ts';
 import type { ReliableCall } from '../routing/reliable-call.ts';
+import type { ResponseCache } from '../cache/response-cache.ts';
+import type { Guardrails } from '../guardrails/guardrails.ts';
 
 /** Everything the request path needs, injected by createApp (tests swap any of it). */
 export interface AppDeps {
@@ -24,6 +26,10 @@ export interface AppDeps {
   readonly health: DeploymentHealth;
   /** Prices per deployment (the ledger's table): x-gateway-cost-usd. */
   readonly prices: PriceTable;
+  /** The response cache (src/cache/); undefined when cache.enabled is false. */
+  readonly cache: ResponseCache | undefined;
+  /** The guardrails (src/guardrails/); undefined when guardrails.enabled is false. */
+  readonly guardrails: Guardrails | undefined;
   /** Route, policy and dispatch with retries and fallbacks: the routes' one way to call a provider. */
   readonly call: ReliableCall;
 }

@@ -10,9 +10,9 @@ import type { LedgerEvent } from '../ledger/ledger-event.ts';
 /** performance.now() milliseconds, like RequestContext.receivedAt. */
 export type MonotonicMs = number;
 
-/** One pipeline stage, as a span: gateway.auth, gateway.policy, gateway.cache, gateway.route. */
+/** One pipeline stage, as a span: gateway.auth, gateway.guard, gateway.policy, gateway.cache, gateway.route. */
 export interface StageMark {
-  readonly stage: 'auth' | 'policy' | 'cache' | 'route';
+  readonly stage: 'auth' | 'guard' | 'policy' | 'cache' | 'route';
   readonly start: MonotonicMs;
   end: MonotonicMs;
 }

@@ -52,6 +52,7 @@ export async function openTelemetry(deps: TelemetryDeps): Promise<Telemetry> {
   if (config.metrics.enabled) {
     observers.push(new CallMetrics(metrics, {
       tenantLabels: config.metrics.tenantLabels,
+      cacheEnabled: config.cache.enabled,
       isAlias: (name) => config.aliases.has(name) || config.disabledAliases.has(name),
     }));
     registerDeploymentStateGauge(metrics, { health, deployments: () => [...config.aliases.values()].flatMap((alias) => alias.deployments) });

@@ -20,7 +20,9 @@ export type FakeBehaviour =
   | 'hang-stream'
   | 'broken-stream'
   | 'stream-error'
-  | 'not-json';
+  | 'not-json'
+  /** Answers with the last user message's text (streamed in 7-character deltas). */
+  | 'echo';
 
 export interface RecordedRequest {
   readonly method: string;
@@ -163,7 +165,7 @@ function streamFrames(body: any, behaviour: FakeBehaviour): string[] {
     const n = Number.isInteger(body.n) && body.n > 0 ? body.n : 1;
     for (let index = 0; index < n; index++) {
       frames.push(sse(chunkOf(base, { role: 'assistant', content: '', refusal: null }, null, includeUsage, index)));
-      for (const part of FAKE_TEXT_PARTS) frames.push(sse(chunkOf(base, { content: part }, null, includeUsage, index)));
+      for (const part of textParts(body, behaviour)) frames.push(sse(chunkOf(base, { content: part }, null, includeUsage, index)));
       frames.push(sse(chunkOf(base, {}, 'stop', includeUsage, index)));
     }
   }
@@ -172,11 +174,22 @@ function streamFrames(body: any, behaviour: FakeBehaviour): string[] {
   return frames;
 }
 
+/** The answer's text in stream deltas: the canned text, or (echo) the last user message's. */
+function textParts(body: any, behaviour: FakeBehaviour): readonly string[] {
+  if (behaviour !== 'echo') return FAKE_TEXT_PARTS;
+  const users = (Array.isArray(body?.messages) ? body.messages : []).filter((m: any) => m?.role === 'user');
+  const content = users.at(-1)?.content;
+  const text = typeof content === 'string' ? content : Array.isArray(content) ? content.map((p: any) => p?.text ?? '').join('') : '';
+  const parts: string[] = [];
+  for (let i = 0; i < text.length; i += 7) parts.push(text.slice(i, i + 7));
+  return parts;
+}
+
 function completion(body: any, behaviour: FakeBehaviour): Record<string, unknown> {
   const n = Number.isInteger(body.n) && body.n > 0 ? body.n : 1;
   const choices = behaviour === 'tools'
     ? [{ index: 0, message: { role: 'assistant', content: null, tool_calls: FAKE_TOOL_CALLS, refusal: null, annotations: [] }, logprobs: null, finish_reason: 'tool_calls' }]
-    : Array.from({ length: n }, (_, index) => ({ index, message: { role: 'assistant', content: FAKE_TEXT, refusal: null, annotations: [] }, logprobs: null, finish_reason: 'stop' }));
+    : Array.from({ length: n }, (_, index) => ({ index, message: { role: 'assistant', content: textParts(body, behaviour).join(''), refusal: null, annotations: [] }, logprobs: null, finish_reason: 'stop' }));
   return {
     id: `chatcmpl-${randomBytes(12).toString('hex')}`,
     object: 'chat.completion',

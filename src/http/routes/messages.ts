@@ -17,7 +17,9 @@ import { relayStream, type RelayMode } from '../../pipeline/stream-relay.ts';
 import { requireModel, requireObject } from '../../pipeline/validate-request.ts';
 import type { AppDeps } from '../app-deps.ts';
 import { readJsonBody } from '../read-json.ts';
-import { sendJson, servedHeaders } from '../respond.ts';
+import { sendError, sendJson, servedHeaders } from '../respond.ts';
+import { anthropicAnswerTargets, anthropicTargets } from '../../guardrails/scan-targets.ts';
+import { guardStage, type GuardedCall } from '../../pipeline/guard-stage.ts';
 import type { Delivered } from '../../routing/reliable-call.ts';
 import { delivered, SSE_HEADERS, withUsage } from './route-helpers.ts';
 
@@ -58,6 +60,20 @@ function translatedMode(adapter: ProviderAdapter, model: string): RelayMode {
 
 const rawMode: RelayMode = { raw: true, onEvent: () => '', onEnd: () => '', errorEvent: anthropicErrorEvent };
 
+type Guarded = GuardedCall<Record<string, unknown>> | undefined;
+
+/** Runs an output guard: false when the answer may be sent, else the block (already answered as an Anthropic error). */
+async function answerBlocked(guard: () => Promise<void>, ctx: RequestContext, res: ServerResponse): Promise<GatewayError | false> {
+  try {
+    await guard();
+    return false;
+  } catch (err) {
+    if (!(err instanceof GatewayError) || err.code !== 'guardrail_blocked') throw err;
+    sendError(res, ctx, err, 'anthropic');
+    return err;
+  }
+}
+
 function checkNativeRequest(body: Record<string, unknown>): void {
   if (!Array.isArray(body.messages)) throw new GatewayError('invalid_request', 'messages: is required: an array of {role, content} objects.', { param: 'messages' });
   if (!Number.isInteger(body.max_tokens) || (body.max_tokens as number) < 1) throw new GatewayError('invalid_request', 'max_tokens: is required: a positive integer.', { param: 'max_tokens' });
@@ -70,24 +86,31 @@ function checkNativeRequest(body: Record<string, unknown>): void {
  * other provider it is translated through the canonical chat format.
  */
 export function messagesRoute(deps: AppDeps) {
-  async function native(ctx: RequestContext, res: ServerResponse, call: UpstreamCall, dep: Deployment, passthrough: MessagesPassthrough, stream: boolean, extra: Record<string, string>): Promise<Delivered> {
+  async function native(ctx: RequestContext, res: ServerResponse, call: UpstreamCall, dep: Deployment, passthrough: MessagesPassthrough, stream: boolean, extra: Record<string, string>, guarded: Guarded): Promise<Delivered> {
     if (!stream) {
       const { raw, json } = await readJsonResponse(call, deps.maxUpstreamBodyBytes);
       const failure = passthrough.failureInBody?.(json);
       if (failure) throw new GatewayError(failure.code, scrub(`Deployment ${dep.id} (${dep.provider}) answered 200 with an error: ${failure.message}`, dep), { deployment: dep.id, failureClass: failure.class });
       const usage = passthrough.usageFromResponse(json);
+      const blocked = guarded && await answerBlocked(() => guarded.answer(anthropicAnswerTargets(json), ctx), ctx, res);
+      if (blocked) return { ...(usage ? { usage } : {}), error: blocked };
       if (ctx.ledger?.capture) ctx.ledger.capture.completion = completionText(json);
-      sendJson(res, 200, raw, withUsage({ ...servedHeaders(ctx, dep, performance.now() - call.sentAt), ...extra }, usage, dep, deps.prices));
+      sendJson(res, 200, guarded ? JSON.stringify(json) : raw, withUsage({ ...servedHeaders(ctx, dep, performance.now() - call.sentAt), ...extra }, usage, dep, deps.prices));
       return usage ? { usage } : {};
     }
     const head = () => res.writeHead(200, { ...SSE_HEADERS, ...servedHeaders(ctx, dep, call.headersAt - call.sentAt), ...extra });
     return delivered(await relayStream(res, call, passthrough.streamUsage, rawMode, head, ctx.ledger?.capture?.events));
   }
 
-  async function translated(ctx: RequestContext, res: ServerResponse, call: UpstreamCall, chat: ChatRequest, model: string, dep: Deployment, adapter: ProviderAdapter, extra: Record<string, string>): Promise<Delivered> {
+  async function translated(ctx: RequestContext, res: ServerResponse, call: UpstreamCall, chat: ChatRequest, model: string, dep: Deployment, adapter: ProviderAdapter, extra: Record<string, string>, guarded: Guarded): Promise<Delivered> {
     if (chat.stream !== true) {
       const { json } = await readJsonResponse(call, deps.maxUpstreamBodyBytes);
       const completion = adapter.chat.fromResponse(json, dep);
+      const blocked = guarded && await answerBlocked(() => guarded.completion(completion, ctx), ctx, res);
+      if (blocked) {
+        const usage = usageFromOpenAI(completion.usage);
+        return { ...(usage ? { usage } : {}), error: blocked };
+      }
       const message = chatCompletionToAnthropicMessage(completion, model);
       const usage = usageFromOpenAI(completion.usage);
       if (ctx.ledger?.capture) ctx.ledger.capture.completion = completionText(completion);
@@ -110,10 +133,12 @@ export function messagesRoute(deps: AppDeps) {
   }
 
   return async function messages(ctx: RequestContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const body = requireObject((await readJsonBody(req, deps.config.server.maxBodyBytes)).value);
-    const model = requireModel(body);
-    if (ctx.ledger?.capture) ctx.ledger.capture.prompt = body;
-    attributeBody(ctx, body, deps.config.identity.userIdSalt);
+    const original = requireObject((await readJsonBody(req, deps.config.server.maxBodyBytes)).value);
+    const model = requireModel(original);
+    if (ctx.ledger?.capture) ctx.ledger.capture.prompt = original;
+    attributeBody(ctx, original, deps.config.identity.userIdSalt);
+    const guarded = await guardStage(deps.guardrails, ctx, model, original, anthropicTargets);
+    const body = guarded?.body ?? original;
     const stream = body.stream === true;
     /** The translated request of the current attempt (attempts run one at a time). */
     let chat: ChatRequest | undefined;
@@ -131,8 +156,8 @@ export function messagesRoute(deps: AppDeps) {
         return adapter.chat.toRequest(chat, dep);
       },
       deliver(call, { dep, adapter }, extra) {
-        if (chat) return translated(ctx, res, call, chat, model, dep, adapter, extra);
-        return native(ctx, res, call, dep, adapter.messages!, stream, extra);
+        if (chat) return translated(ctx, res, call, chat, model, dep, adapter, extra, guarded);
+        return native(ctx, res, call, dep, adapter.messages!, stream, extra, guarded);
       },
     });
   };

@@ -83,7 +83,7 @@ export function stageSpanId(requestSpanId: string, index: number): string {
 }
 
 const STAGE_NAMES: Readonly<Record<StageMark['stage'], string>> = {
-  auth: 'gateway.auth', policy: 'gateway.policy', cache: 'gateway.cache', route: 'gateway.route',
+  auth: 'gateway.auth', guard: 'gateway.guard', policy: 'gateway.policy', cache: 'gateway.cache', route: 'gateway.route',
 };
 
 const UNSET: SpanStatus = Object.freeze({ code: SpanStatusCode.UNSET });
