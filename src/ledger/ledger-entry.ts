@@ -4,6 +4,7 @@
 // event_json column all hold JSON.stringify(event), and the SQLite sink's worker thread receives
 // the text instead of a structured clone of the object.
 
+import { eventText } from './event-text.ts';
 import type { LedgerEvent } from './ledger-event.ts';
 import type { WalSegment } from './ledger-wal.ts';
 
@@ -23,13 +24,7 @@ export function ledgerEntry(event: LedgerEvent, sinks: number): LedgerEntry {
 
 /** The event's JSON text (one line: JSON.stringify never writes a raw newline), or null when it cannot be serialized. */
 export function lineOf(entry: LedgerEntry): string | null {
-  if (entry.line === undefined) {
-    try {
-      entry.line = JSON.stringify(entry.event) ?? null;
-    } catch {
-      entry.line = null;
-    }
-  }
+  if (entry.line === undefined) entry.line = eventText(entry.event);
   return entry.line;
 }
 

@@ -135,22 +135,22 @@ describe('on the wire', () => {
 });
 
 describe('batching', () => {
-  test('a full batch goes at once; the rest waits for the timer (or a flush); a call may span two batches', LIMIT, async () => {
+  test('a full batch goes at once; the rest waits for the timer (or a flush); a batch holds whole calls', LIMIT, async () => {
     const { obs, seen } = observer({ maxExportBatchSize: 6 });
-    const calls = [call(), call(), call()]; // 12 spans
+    const calls = [call(), call(), call()]; // 12 spans, 4 a call: a batch of 6 holds one call
     for (const c of calls) obs.observe(c);
-    await collector.waitForSpans(12);
-    assert.deepEqual(collector.exports.map((e) => e.spans.length), [6, 6]);
-    obs.observe(call()); // 4 spans: less than a batch, the timer (60 s) holds it
+    await collector.waitForSpans(8);
     await sleep(50);
-    assert.equal(collector.exports.length, 2, 'a partial batch is not sent before its time');
-    assert.equal(obs.stats().queued, 4);
+    assert.deepEqual(collector.exports.map((e) => e.spans.length), [4, 4]);
+    assert.equal(obs.stats().queued, 4, 'less than a batch: the timer (60 s) holds it');
+    obs.observe(call()); // 8 spans waiting: a full batch again
+    await collector.waitForSpans(12);
     await obs.flush();
-    assert.deepEqual(collector.exports.map((e) => e.spans.length), [6, 6, 4]);
-    // Every call's spans arrived, whichever batch they were in.
+    assert.deepEqual(collector.exports.map((e) => e.spans.length), [4, 4, 4, 4]);
+    // Every call's spans arrived, each call's in one batch.
     const ids = new Set(collector.spans().map((s) => s.spanId));
     for (const c of calls) assert.ok(ids.has(c.spanId), c.spanId);
-    assert.deepEqual(seen.exported, [6, 6, 4]);
+    assert.deepEqual(seen.exported, [4, 4, 4, 4]);
     assert.equal(obs.stats().exported, 16);
     assert.equal(obs.stats().queued, 0);
     await obs.close();

@@ -28,7 +28,8 @@ import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic
 import type { Logger } from '../../logging/logger.ts';
 import type { CallObserver, FinishedCall } from '../finished-call.ts';
 import { callSpans, spanCount, type SpanSource } from './call-spans.ts';
-import { EXPORTER_CLOSED, OtlpHttpExporter } from './otlp-http-exporter.ts';
+import { EXPORTER_CLOSED } from './otlp-http-exporter.ts';
+import { WorkerCallExporter, type CallExporter } from './worker-call-exporter.ts';
 import { keepTrace } from './trace-sampling.ts';
 import { DROP_REASONS, EXPORT_FAILURES, type DropReason, type ExportFailure, type TracingHooks, type TracingStats } from './tracing-stats.ts';
 
@@ -83,9 +84,10 @@ export interface OtlpTraceObserverOptions {
 
 export class OtlpTraceObserver implements CallObserver {
   readonly name = 'otlp';
-  readonly #exporter: SpanExporter;
-  /** The exporter made here (none when one was given). */
-  readonly #own: OtlpHttpExporter | undefined;
+  /** A given SpanExporter (spans are built here); undefined when the worker exports. */
+  readonly #exporter: SpanExporter | undefined;
+  /** Builds, encodes and sends spans on a worker thread (when no SpanExporter was given). */
+  readonly #worker: CallExporter | undefined;
   readonly #source: SpanSource;
   readonly #ratio: number;
   readonly #maxQueue: number;
@@ -134,13 +136,6 @@ export class OtlpTraceObserver implements CallObserver {
     this.#logger = options.logger;
     const url = new URL(options.endpoint);
     this.#origin = url.origin;
-    this.#own = options.exporter ? undefined : new OtlpHttpExporter({
-      url: options.endpoint,
-      headers: { ...options.headers },
-      timeoutMs: this.#exportTimeoutMs,
-      connections: 1 + STRAGGLERS,
-    });
-    this.#exporter = options.exporter ?? this.#own!;
     const resource = defaultResource().merge(resourceFromAttributes({
       ...options.resourceAttributes,
       [ATTR_SERVICE_NAME]: options.serviceName ?? d.serviceName,
@@ -151,6 +146,16 @@ export class OtlpTraceObserver implements CallObserver {
       scope: { name: 'tollgate', ...(options.serviceVersion ? { version: options.serviceVersion } : {}) },
       maxTextChars: Math.max(1000, options.maxTextChars ?? d.maxTextChars),
     };
+    this.#exporter = options.exporter;
+    this.#worker = options.exporter ? undefined : new WorkerCallExporter({
+      url: options.endpoint,
+      headers: { ...options.headers },
+      timeoutMs: this.#exportTimeoutMs,
+      connections: 1 + STRAGGLERS,
+      resourceAttributes: resource.attributes,
+      scope: this.#source.scope,
+      maxTextChars: this.#source.maxTextChars,
+    });
   }
 
   observe(call: FinishedCall): void {
@@ -202,7 +207,7 @@ export class OtlpTraceObserver implements CallObserver {
     // and its connection cut, so every span is accounted for when close() resolves.
     this.#cutOff = true;
     this.#giveUp?.();
-    void this.#own?.shutdown();
+    void this.#worker?.shutdown();
     try {
       await this.#inFlight;
     } catch {
@@ -215,7 +220,7 @@ export class OtlpTraceObserver implements CallObserver {
       this.#queued = 0;
       this.#drop(left, 'shutdown');
     }
-    await settlesBy(Promise.resolve().then(() => this.#exporter.shutdown()), deadline);
+    await settlesBy(Promise.resolve().then(() => (this.#exporter ?? this.#worker!).shutdown()), deadline);
   }
 
   /** Exports batches until nothing is queued, an export fails, or the deadline (performance.now()) passes. */
@@ -275,22 +280,50 @@ export class OtlpTraceObserver implements CallObserver {
   }
 
   async #exportBatch(timeoutMs: number, holdOpen: boolean): Promise<void> {
-    const spans = await this.#takeBatch();
-    if (spans.length === 0) return;
-    const failure = await this.#send(spans, timeoutMs, holdOpen);
+    const batch = this.#worker ? this.#workerBatch(this.#worker) : await this.#spanBatch();
+    if (!batch) return;
+    const failure = await this.#send(batch.start, timeoutMs, holdOpen);
+    const invalid = batch.invalid();
+    if (invalid > 0) {
+      this.#drop(invalid, 'invalid');
+      this.#warn('invalid', 'calls could not be turned into spans', { spans: invalid });
+    }
+    const count = batch.spans - invalid;
     if (failure === undefined) {
-      this.#exported += spans.length;
-      this.#call(() => this.#hooks.onExported?.(spans.length));
+      this.#exported += count;
+      this.#call(() => this.#hooks.onExported?.(count));
       if (this.#failing) this.#logger?.info('trace export recovered', { endpoint: this.#origin });
       this.#failing = false;
       return;
     }
     this.#failed[failure.reason] += 1;
-    this.#call(() => this.#hooks.onExportFailed?.(failure.reason, spans.length));
-    this.#drop(spans.length, 'export_failed');
+    this.#call(() => this.#hooks.onExportFailed?.(failure.reason, count));
+    this.#drop(count, 'export_failed');
     if (!this.#failing) this.#lastWarn.delete('export_failed');
     this.#failing = true;
-    this.#warn('export_failed', 'trace export failed: spans dropped', { endpoint: this.#origin, reason: failure.reason, spans: spans.length, dropped_total: this.#dropped.export_failed, ...failure.detail });
+    this.#warn('export_failed', 'trace export failed: spans dropped', { endpoint: this.#origin, reason: failure.reason, spans: count, dropped_total: this.#dropped.export_failed, ...failure.detail });
+  }
+
+  /** The next batch for the worker: whole calls, their spans built there (some may turn out invalid). */
+  #workerBatch(worker: CallExporter): Batch | undefined {
+    const taken = this.#takeCalls();
+    if (taken.calls.length === 0) return undefined;
+    let invalid = 0;
+    return {
+      spans: taken.spans,
+      invalid: () => invalid,
+      start: (done) => worker.export(taken.calls, (result) => {
+        invalid = result.invalid;
+        done(result.error ? { code: ExportResultCode.FAILED, error: result.error } : { code: ExportResultCode.SUCCESS });
+      }),
+    };
+  }
+
+  /** The next batch for a given SpanExporter: spans built here. */
+  async #spanBatch(): Promise<Batch | undefined> {
+    const spans = await this.#takeBatch();
+    if (spans.length === 0) return undefined;
+    return { spans: spans.length, invalid: () => 0, start: (done) => this.#exporter!.export(spans, done) };
   }
 
   /** Up to one batch of spans, built from the oldest calls (and what the last batch left over). */
@@ -321,8 +354,23 @@ export class OtlpTraceObserver implements CallObserver {
     return batch;
   }
 
+  /** Whole calls, oldest first, up to one batch of spans (at least one call): the worker builds their spans. */
+  #takeCalls(): { calls: FinishedCall[]; spans: number } {
+    const max = this.#batchSize;
+    const calls: FinishedCall[] = [];
+    let spans = 0;
+    while (this.#calls.length > 0 && !this.#cutOff) {
+      const n = spanCount(this.#calls[0]!);
+      if (calls.length > 0 && spans + n > max) break;
+      calls.push(this.#calls.shift()!);
+      spans += n;
+    }
+    this.#queued -= spans;
+    return { calls, spans };
+  }
+
   /** One export, bounded by timeoutMs: undefined when the collector took it, else why not. */
-  #send(spans: ReadableSpan[], timeoutMs: number, holdOpen: boolean): Promise<Failure | undefined> {
+  #send(start: (done: (result: ExportResult) => void) => void, timeoutMs: number, holdOpen: boolean): Promise<Failure | undefined> {
     if (this.#cutOff) return Promise.resolve({ reason: 'timeout' });
     return new Promise((resolve) => {
       let done = false;
@@ -339,7 +387,7 @@ export class OtlpTraceObserver implements CallObserver {
       // Only close() keeps the process alive for an export; otherwise the server does.
       if (!holdOpen) timer.unref();
       try {
-        this.#exporter.export(spans, (result: ExportResult) => finish(result.code === ExportResultCode.SUCCESS ? undefined : classify(result.error)));
+        start((result: ExportResult) => finish(result.code === ExportResultCode.SUCCESS ? undefined : classify(result.error)));
       } catch (error) {
         finish(classify(error));
       }
@@ -374,6 +422,13 @@ export class OtlpTraceObserver implements CallObserver {
     this.#lastWarn.set(kind, now);
     this.#logger.warn(message, fields);
   }
+}
+
+/** One export to make: its span count, how to start it, and (once it ended) the spans that could not be built. */
+interface Batch {
+  readonly spans: number;
+  readonly start: (done: (result: ExportResult) => void) => void;
+  invalid(): number;
 }
 
 interface Failure {
