@@ -12,7 +12,7 @@
  *   stream TTFB            time to the first byte of a stream with the output guard redacting
  *                          secrets and PII, against no guardrails (issue: ≤ 5 ms added)
  *
- *   npm run build && node bench/features.ts          (FEATURES_ROUNDS, FEATURES_REQUESTS)
+ *   npm run build && node bench/features.ts     (FEATURES_ROUNDS, FEATURES_REQUESTS, FEATURES_STREAMS)
  */
 import { Pool } from 'undici';
 import { forkModule, killChildrenOnExit, stopAll, waitForMessage, freePort } from './processes.ts';
@@ -24,6 +24,8 @@ const root = new URL('..', import.meta.url).pathname;
 const ROUNDS = Number(process.env.FEATURES_ROUNDS ?? 5);
 const REQUESTS = Number(process.env.FEATURES_REQUESTS ?? 1000);
 const WARMUP = 300;
+/** A stream lasts about 100 ms (20 chunks 5 ms apart): fewer of them. */
+const STREAMS = Number(process.env.FEATURES_STREAMS ?? 60);
 
 const upstream = forkModule('upstream', new URL('./upstream.ts', import.meta.url).pathname, [JSON.stringify({ chunks: 20, paceMs: 5 })]);
 const { port: upstreamPort } = await waitForMessage<{ type: string; port: number }>(upstream, 'listening', 10_000);
@@ -95,10 +97,11 @@ const p50s = new Map<string, number[]>(paths.map((p) => [p.label, []]));
 for (let round = 0; round < ROUNDS; round++) {
   const line: string[] = [];
   for (const p of round % 2 === 0 ? paths : [...paths].reverse()) {
-    for (let i = 0; i < WARMUP; i++) await once(p, i);
+    const n = p.ttfb ? STREAMS : REQUESTS;
+    for (let i = 0; i < (p.ttfb ? 5 : WARMUP); i++) await once(p, i);
     const samples: number[] = [];
     let misses = 0;
-    for (let i = 0; i < REQUESTS; i++) {
+    for (let i = 0; i < n; i++) {
       const r = await once(p, i);
       if (p.label.startsWith('cache') && r.cache !== 'hit') misses += 1;
       samples.push(r.us);

@@ -129,7 +129,7 @@ export async function startTollgateGoverned(repoRoot: string, upstreamPort: numb
     `database: { url: "sqlite:${dir}/bench.db" }`,
     ledgerYaml(dir),
     // Metrics are on by default; traces go to the fake upstream's OTLP collector.
-    `tracing: { enabled: ${process.env.BENCH_TRACING !== '0'}, endpoint: "http://127.0.0.1:${upstreamPort}/v1/traces" }`,
+    `tracing: { enabled: ${process.env.BENCH_TRACING !== '0'}, endpoint: "http://127.0.0.1:${upstreamPort}/v1/traces"${process.env.BENCH_TRACING_EXTRA ? `, ${process.env.BENCH_TRACING_EXTRA}` : ''} }`,
     ...(redis ? [`redis: { url: "${BENCH_REDIS_URL}", key_prefix: "${BENCH_REDIS_PREFIX}" }`] : []),
   ];
   const child = await startTollgate(repoRoot, port, (dir) => bareConfigYaml(port, upstreamPort, delayMs, extra(dir)));

@@ -65,6 +65,8 @@ export async function openResponseCache(deps: OpenCacheDeps): Promise<ResponseCa
     logger: deps.logger,
     now: deps.now ?? Date.now,
     maxEntryBytes: settings.maxEntryBytes,
+    // Namespace owners are tenant ids: they get their own series only where tenant labels are on.
+    namespaceLabels: config.metrics.tenantLabels.enabled ? config.metrics.tenantLabels.max : 0,
   });
   return {
     cache,

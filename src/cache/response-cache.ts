@@ -125,9 +125,10 @@ export class ResponseCache {
 
   /** Stores the answer under what the lookup saw (exact key, and the vector when it had one). Never rejects. */
   store(decision: UsedDecision, key: string, lookup: CacheLookup | undefined, answer: Omit<CacheEntry, 'storedAt'>): void {
+    if (decision.ttlMs <= 0) return;
     const now = this.#now();
     const value = encodeEntry({ ...answer, storedAt: now });
-    if (value.length > this.#maxEntryBytes) {
+    if (Buffer.byteLength(value) > this.#maxEntryBytes) {
       this.#stores.inc({ result: 'too_large' });
       return;
     }

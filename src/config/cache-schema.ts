@@ -16,7 +16,7 @@
 //       embedder: local              # or an embedding alias, e.g. text-embedding-3-small
 //       threshold: 0.95              # LiteLLM's similarity_threshold is accepted too
 //       context_turns: 2             # earlier turns embedded with the last user turn
-//       include_system: true
+//       include_system: false        # the system prompt must then match exactly
 //       max_entries_per_namespace: 50000
 //     teams:   { research: default_off }
 //     tenants: { hospital-a: never }  # never: compliance forbids caching; nothing can turn it on
@@ -71,7 +71,8 @@ export const cacheSchema = z.strictObject({
     threshold: threshold.optional(),
     similarity_threshold: threshold.optional(),
     context_turns: fromEnv(z.number().int().min(0).max(50)).default(2),
-    include_system: fromEnv(z.boolean()).default(true),
+    /** Off by default: a long system prompt shared by every request makes all their vectors alike (it is in the scope instead). */
+    include_system: fromEnv(z.boolean()).default(false),
     max_entries_per_namespace: positiveInt.default(50_000),
     max_namespaces: positiveInt.default(1_000),
   }).prefault({}),

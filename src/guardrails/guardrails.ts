@@ -39,6 +39,7 @@ export interface GuardrailsOptions {
   readonly scanners?: ReadonlyMap<string, ExternalScanner>;
 }
 
+const WARN_EVERY_MS = 60_000;
 const SCAN_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25, 1];
 
 export class Guardrails {
@@ -52,6 +53,7 @@ export class Guardrails {
   readonly #scannerFailures: Counter;
   readonly #latency: Histogram;
   readonly #detectorLabel = new BoundedLabel(200);
+  readonly #warnedAt = new Map<string, number>();
 
   constructor(options: GuardrailsOptions) {
     this.#settings = options.settings;
@@ -184,7 +186,10 @@ export class Guardrails {
     }
     judgement.verdict = stronger(judgement.verdict, 'flag');
     judgement.detectors.add(`${direction}:scanner_unavailable:${name}`);
-    this.#logger.warn('guardrail scanner unavailable: failing open', { scanner: name, reason, policy: policy.name });
+    const now = performance.now();
+    if (now - (this.#warnedAt.get(name) ?? -Infinity) < WARN_EVERY_MS) return;
+    this.#warnedAt.set(name, now);
+    this.#logger.warn('guardrail scanner unavailable: failing open (logged at most once a minute per scanner)', { scanner: name, reason, policy: policy.name });
   }
 
   #record(policy: GuardrailPolicy, direction: Direction, judgement: Judgement, started: number): void {

@@ -19,10 +19,9 @@ import type { GatewayConfig } from '../config/gateway-config.ts';
 import { sendJson } from '../http/respond.ts';
 import type { ChatCompletion, Deployment, Usage } from '../providers/types.ts';
 import { usageFromOpenAI } from '../providers/shared/usage.ts';
-import { authorizeModel, mayUseModel } from './model-access.ts';
+import { authorizedAlias } from './model-access.ts';
 import type { Policy } from './policy.ts';
 import { header, type RequestContext } from './request-context.ts';
-import { resolveAlias } from './route.ts';
 import { startStage } from './timeline-marks.ts';
 
 export const CACHE_HEADER = 'x-gateway-cache';
@@ -73,8 +72,7 @@ export async function cacheStage(deps: CacheStageDeps, ctx: RequestContext, req:
   const cache = deps.cache;
   if (!cache) return OFF;
   const controls = cacheControls(req.headers, request.body);
-  const alias = resolveAlias(deps.config, model, (name) => mayUseModel(ctx, name));
-  authorizeModel(ctx, alias.name);
+  const alias = authorizedAlias(deps.config, ctx, model);
   const decision = decideCache(deps.config.cache, alias.name, callerOf(ctx), controls, request.body);
   if (!decision.use) {
     cache.skipped(decision.reason);
@@ -92,8 +90,8 @@ export async function cacheStage(deps: CacheStageDeps, ctx: RequestContext, req:
     }
     const hit = lookup.hit;
     if (hit) {
-      const dep = alias.deployments.find((d) => d.id === hit.entry.deployment) ?? alias.deployments[0]!;
-      await serveHit(deps, ctx, req, res, request, dep, hit.entry, hit.similarity);
+      const dep = servedBy(deps.config, hit.entry.deployment) ?? alias.deployments[0]!;
+      await serveHit(deps, ctx, req, res, request, alias.name, dep, hit.entry, hit.similarity);
       return { served: true };
     }
   }
@@ -110,9 +108,17 @@ function semanticQuery(config: GatewayConfig, alias: string, request: CacheReque
   const options = { contextTurns: config.cache.semantic.contextTurns, includeSystem: config.cache.semantic.includeSystem };
   const text = semanticText(conversation, options);
   if (text === undefined) return undefined;
-  const { messages: _messages, system: _system, ...params } = request.body;
-  const scope = exactCacheKey(alias, { params, system: options.includeSystem ? '' : conversation.system, attachments: attachmentKey(conversation, options) }, request.endpoint);
+  // The body without its conversation, so the fields the exact key ignores (stream, user, …) are ignored here too.
+  const scope = exactCacheKey(alias, {
+    ...request.body, messages: undefined, system: options.includeSystem ? '' : conversation.system, semantic_attachments: attachmentKey(conversation, options),
+  }, request.endpoint);
   return { text, scope: scope.slice(0, 32) };
+}
+
+/** The deployment that produced a cached answer (a fallback alias's, perhaps), while it is still configured. */
+function servedBy(config: GatewayConfig, id: string): Deployment | undefined {
+  for (const alias of config.aliases.values()) for (const dep of alias.deployments) if (dep.id === id) return dep;
+  return undefined;
 }
 
 function storer(cache: ResponseCache, decision: UsedDecision, key: string, lookup: CacheLookup | undefined, alias: string): NonNullable<CacheMiss['store']> {
@@ -123,19 +129,19 @@ function storer(cache: ResponseCache, decision: UsedDecision, key: string, looku
 
 async function serveHit(
   deps: CacheStageDeps, ctx: RequestContext, req: IncomingMessage, res: ServerResponse, request: CacheRequest,
-  dep: Deployment, entry: CacheEntry, similarity: number | undefined,
+  requested: string, dep: Deployment, entry: CacheEntry, similarity: number | undefined,
 ): Promise<void> {
   let rateHeaders: Readonly<Record<string, string>> = {};
   if (deps.config.cache.countHitsTowardRpm) {
     // Zero tokens and no budget: the hit only takes its place in the request windows.
-    const admission = await deps.policy(ctx, dep.alias, dep, () => ({ inputTokens: 0, maxOutputTokens: 0 }), header(req.headers, 'x-max-cost-usd'), false);
+    const admission = await deps.policy(ctx, requested, dep, () => ({ inputTokens: 0, maxOutputTokens: 0 }), header(req.headers, 'x-max-cost-usd'), false);
     rateHeaders = admission?.headers ?? {};
     admission?.settle({ accepted: false });
   }
   const usage = entry.usage ?? usageFromOpenAI(entry.completion.usage);
   const draft = ctx.ledger;
   if (draft) {
-    draft.alias = dep.alias;
+    draft.alias = requested;
     draft.stream = request.stream;
     draft.deployment = dep;
     draft.cacheHit = true;

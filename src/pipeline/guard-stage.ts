@@ -6,7 +6,9 @@
 // The returned GuardedCall scans the answer: a whole completion (`completion`), or a stream
 // (guarded-stream.ts), under the same policy, and merges that verdict into the ledger's.
 
+import type { GatewayConfig } from '../config/gateway-config.ts';
 import type { GuardrailPolicy } from '../config/guardrails-schema.ts';
+import { authorizedAlias } from './model-access.ts';
 import { GatewayError } from '../errors/gateway-error.ts';
 import type { Guardrails } from '../guardrails/guardrails.ts';
 import { emptyJudgement, stronger, type Judgement } from '../guardrails/guard-verdict.ts';
@@ -61,12 +63,14 @@ function blockedJudgement(direction: 'input' | 'output', err: GatewayError): Jud
 
 /** Undefined when no guardrails run or no policy applies to the call. */
 export async function guardStage<B extends Record<string, unknown>>(
-  guardrails: Guardrails | undefined, ctx: RequestContext, model: string, body: B, targetsOf: (body: B) => ScanTarget[],
+  guardrails: Guardrails | undefined, config: GatewayConfig, ctx: RequestContext, model: string, body: B, targetsOf: (body: B) => ScanTarget[],
 ): Promise<GuardedCall<B> | undefined> {
   if (!guardrails) return undefined;
   const caller = callerOf(ctx);
   const policy = guardrails.policyFor(caller, model);
   if (!policy) return undefined;
+  // A model the caller may not use (or that does not exist) is refused as such, before any scan.
+  authorizedAlias(config, ctx, model);
   const targets = targetsOf(body);
   const mark = startStage(ctx.timeline, 'guard');
   let copy: B | undefined;

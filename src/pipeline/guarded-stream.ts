@@ -5,11 +5,11 @@
 // not sent. Where the policy restores the caller's own redacted values, placeholders are put
 // back as they complete (one split across chunks is held until its closing bracket).
 
-import type { GuardAction } from '../config/guardrails-schema.ts';
 import { GatewayError } from '../errors/gateway-error.ts';
 import type { Finding } from '../guardrails/detector.ts';
 import { actionFor, emptyJudgement, judge, type Judgement } from '../guardrails/guard-verdict.ts';
-import { bracketRedactor, ChoiceGuards, type StreamStep } from '../guardrails/stream-guard.ts';
+import { Pseudonymizer } from '../guardrails/placeholders.ts';
+import { ChoiceGuards, type StreamStep } from '../guardrails/stream-guard.ts';
 import type { ChatChunk } from '../providers/types.ts';
 import type { GuardedCall } from './guard-stage.ts';
 import type { RequestContext } from './request-context.ts';
@@ -44,7 +44,10 @@ class Restorer {
 export class GuardedStream {
   readonly #guarded: GuardedCall<Record<string, unknown>>;
   readonly #ctx: RequestContext;
-  readonly #guards: ChoiceGuards;
+  /** Detectors whose findings block or are redacted: their text is held until it is settled. */
+  readonly #holding: ChoiceGuards | undefined;
+  /** Detectors whose findings are only flagged: nothing is held for them. */
+  readonly #flagging: ChoiceGuards | undefined;
   readonly #restorers = new Map<number, Restorer>();
   readonly #judgement: Judgement = emptyJudgement();
   readonly #started = performance.now();
@@ -54,14 +57,16 @@ export class GuardedStream {
   constructor(guarded: GuardedCall<Record<string, unknown>>, ctx: RequestContext) {
     this.#guarded = guarded;
     this.#ctx = ctx;
-    const { policy, pseudonymizer } = guarded;
+    const { policy } = guarded;
+    // Placeholders are numbered per request, consistently with the prompt's.
+    const names = guarded.pseudonymizer ?? new Pseudonymizer();
     const detectors = guarded.guardrails.outputDetectors(policy, guarded.systemPrompt);
-    const actions = detectors.map((d) => actionFor(policy, 'output', d.kind));
-    const holds = actions.some((a: GuardAction) => a === 'block' || a === 'redact');
-    this.#guards = new ChoiceGuards({
-      detectors,
-      action: holds ? 'redact' : 'flag',
-      // Per finding: block stops the stream, redact replaces the span, flag leaves it.
+    const acting = detectors.filter((d) => ['block', 'redact'].includes(actionFor(policy, 'output', d.kind)));
+    const flagged = detectors.filter((d) => actionFor(policy, 'output', d.kind) === 'flag');
+    this.#holding = acting.length === 0 ? undefined : new ChoiceGuards({
+      detectors: acting,
+      action: 'redact',
+      // Per finding: block stops the stream, redact replaces the span.
       redactor: (text, findings) => {
         const replace: Finding[] = [];
         for (const f of findings) {
@@ -69,10 +74,10 @@ export class GuardedStream {
           if (action === 'block') this.#blocked = [...(this.#blocked ?? []), f];
           else if (action === 'redact') replace.push(f);
         }
-        if (replace.length === 0) return text;
-        return pseudonymizer ? pseudonymizer.redact(text, replace, { restorable: false }) : bracketRedactor(text, replace);
+        return replace.length === 0 ? text : names.redact(text, replace, { restorable: false });
       },
     });
+    this.#flagging = flagged.length === 0 ? undefined : new ChoiceGuards({ detectors: flagged, action: 'flag' });
   }
 
   /** The chunks to send for one upstream chunk (throws guardrail_blocked when the policy blocks). */
@@ -80,9 +85,9 @@ export class GuardedStream {
     const out: ChatChunk[] = [];
     for (const choice of chunk.choices) {
       const content = choice.delta?.content;
-      if (typeof content === 'string' && content !== '') choice.delta.content = this.#text(choice.index, this.#step(this.#guards.choice(choice.index).push(content)));
+      if (typeof content === 'string' && content !== '') choice.delta.content = this.#text(choice.index, this.#push(choice.index, content));
       if (choice.finish_reason) {
-        const rest = this.#text(choice.index, this.#step(this.#guards.choice(choice.index).end()), true);
+        const rest = this.#text(choice.index, this.#end(choice.index), true);
         if (rest !== '') out.push({ ...chunk, choices: [{ index: choice.index, delta: { content: rest }, logprobs: null, finish_reason: null }], usage: null });
       }
     }
@@ -94,12 +99,25 @@ export class GuardedStream {
   /** Text still held when the stream ends without a finish reason (a chunk per choice). */
   end(template: Pick<ChatChunk, 'id' | 'created' | 'model'>): ChatChunk[] {
     const out: ChatChunk[] = [];
-    for (const [index, step] of this.#guards.endAll()) {
-      const rest = this.#text(index, this.#step(step), true);
-      if (rest !== '') out.push({ ...template, object: 'chat.completion.chunk', choices: [{ index, delta: { content: rest }, logprobs: null, finish_reason: null }] });
+    if (this.#flagging) for (const step of this.#flagging.endAll().values()) this.#step(step);
+    if (this.#holding) {
+      for (const [index, step] of this.#holding.endAll()) {
+        const rest = this.#text(index, this.#step(step), true);
+        if (rest !== '') out.push({ ...template, object: 'chat.completion.chunk', choices: [{ index, delta: { content: rest }, logprobs: null, finish_reason: null }] });
+      }
     }
     this.finish();
     return out;
+  }
+
+  #push(index: number, content: string): string {
+    if (this.#flagging) this.#step(this.#flagging.choice(index).push(content));
+    return this.#holding ? this.#step(this.#holding.choice(index).push(content)) : content;
+  }
+
+  #end(index: number): string {
+    if (this.#flagging) this.#step(this.#flagging.choice(index).end());
+    return this.#holding ? this.#step(this.#holding.choice(index).end()) : '';
   }
 
   /** Records the output verdict (once), on the ledger and in the metrics. */

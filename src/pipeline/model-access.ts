@@ -1,5 +1,7 @@
 import { GatewayError } from '../errors/gateway-error.ts';
+import type { AliasConfig, GatewayConfig } from '../config/gateway-config.ts';
 import type { RequestContext } from './request-context.ts';
+import { resolveAlias } from './route.ts';
 
 /** Why the caller may not use an alias, or undefined when it may. */
 function refusal(ctx: RequestContext, alias: string): string | undefined {
@@ -20,6 +22,13 @@ export function mayUseModel(ctx: RequestContext, alias: string): boolean {
 export function authorizeModel(ctx: RequestContext, alias: string): void {
   const reason = refusal(ctx, alias);
   if (reason) throw new GatewayError('model_not_allowed', `${reason} GET /v1/models lists the models you may use.`, { param: 'model' });
+}
+
+/** The alias the client named, checked: it exists and the caller may use it (else model_not_found / model_not_allowed). */
+export function authorizedAlias(config: GatewayConfig, ctx: RequestContext, model: string): AliasConfig {
+  const alias = resolveAlias(config, model, (name) => mayUseModel(ctx, name));
+  authorizeModel(ctx, alias.name);
+  return alias;
 }
 
 /** True when no ACL restricts the caller, so the unfiltered model list applies. */

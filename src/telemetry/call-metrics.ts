@@ -207,12 +207,15 @@ export class CallMetrics implements CallObserver {
     if (latency.provider !== null) r.upstream.observe(seconds(latency.provider));
     if (e.stream && latency.ttft !== null) r.ttft.observe(seconds(latency.ttft));
 
+    // A cache hit's usage is the stored answer's: no provider spent those tokens now.
     const u = e.usage;
-    if (u.input > 0) r.tokens(0, u.input);
-    if (u.output > 0) r.tokens(1, u.output);
-    if (u.cached_input > 0) r.tokens(2, u.cached_input);
-    if (u.cache_write > 0) r.tokens(3, u.cache_write);
-    if (u.reasoning > 0) r.tokens(4, u.reasoning);
+    if (!e.cache_hit) {
+      if (u.input > 0) r.tokens(0, u.input);
+      if (u.output > 0) r.tokens(1, u.output);
+      if (u.cached_input > 0) r.tokens(2, u.cached_input);
+      if (u.cache_write > 0) r.tokens(3, u.cache_write);
+      if (u.reasoning > 0) r.tokens(4, u.reasoning);
+    }
 
     const cost = e.cost_usd;
     if (cost.total > 0) r.cost(cost.total);

@@ -125,7 +125,7 @@ export function startFakeWebhook(key: string | null = SCANNER_KEY): Promise<Fake
 const LAKERA_ROLES = new Set(['system', 'user', 'assistant']);
 const LAKERA_DETECTORS = ['prompt_attack', 'pii/email', 'moderated_content/hate'];
 
-/** Lakera Guard v2: POST /v2/guard, answered the way the API documents (see docs/guardrails-scanners.md). */
+/** Lakera Guard v2: POST /v2/guard, answered the way the API documents (see docs/guardrails.md). */
 export function startFakeLakera(key = SCANNER_KEY): Promise<FakeScanner> {
   return startFake((req) => {
     if (req.method !== 'POST' || req.path !== '/v2/guard') return { status: 404, body: { detail: 'Not Found' } };

@@ -5,7 +5,7 @@
 // answered { "flagged": bool, "breakdown"?: [{ "project_id", "policy_id", "detector_id",
 // "detector_type", "detected", "message_id" }], "payload"?: [{ "start", "end", "text",
 // "detector_type", "labels", "message_id"? }], "metadata"?, "dev_info"? } (sources in
-// docs/guardrails-scanners.md). Each detected breakdown entry becomes a finding named
+// docs/guardrails.md). Each detected breakdown entry becomes a finding named
 // lakera.<detector_type> ("pii/email" → lakera.pii.email) with score 1 (the v2 guard endpoint
 // gives a decision, not a confidence) and no span; payload entries (PII, profanity and regex
 // matches) become findings with their span, replacing their type's spanless finding. The

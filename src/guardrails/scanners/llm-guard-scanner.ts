@@ -5,7 +5,7 @@
 // { "is_valid": bool, "scanners": { "<Scanner>": risk score }, "sanitized_prompt" | "sanitized_output" }.
 // Risk scores run from -1 (no risk) through 0 (the scanner's threshold) to 1; every scanner above
 // 0 becomes a finding llm_guard.<scanner> ("PromptInjection" → llm_guard.prompt_injection)
-// without a span (the API gives none). Sources in docs/guardrails-scanners.md.
+// without a span (the API gives none). Sources in docs/guardrails.md.
 //
 // The API scans one text: the messages are joined (blank line between); for an output scan the
 // completion's messages (role 'completion'; else the last message) are the output and the

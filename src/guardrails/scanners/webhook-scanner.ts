@@ -1,5 +1,5 @@
 // The generic webhook scanner: a tenant's own service, spoken to in Tollgate's schema (documented
-// in docs/guardrails-scanners.md). One POST of JSON to the configured URL:
+// in docs/guardrails.md). One POST of JSON to the configured URL:
 //
 //   { "direction": "input" | "output", "messages": [{ "role", "text" }], "request_id", "tenant" }
 //

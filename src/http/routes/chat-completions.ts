@@ -45,7 +45,7 @@ export function chatCompletionsRoute(deps: AppDeps) {
     const body = await readJsonBody(req, deps.config.server.maxBodyBytes);
     const validated: ChatRequest = validateChatRequest(requireObject(body.value));
     const attributed = attributeBody(ctx, validated as unknown as Record<string, unknown>, deps.config.identity.userIdSalt);
-    const guarded = await guardStage(deps.guardrails, ctx, validated.model, validated as unknown as Record<string, unknown>, (b) => chatTargets(b.messages as unknown[]));
+    const guarded = await guardStage(deps.guardrails, deps.config, ctx, validated.model, validated as unknown as Record<string, unknown>, (b) => chatTargets(b.messages as unknown[]));
     const chat = (guarded?.body ?? validated) as unknown as ChatRequest;
     const stream = chat.stream === true;
     const clientWantsUsage = stream && chat.stream_options?.include_usage === true;

@@ -137,7 +137,7 @@ export function messagesRoute(deps: AppDeps) {
     const model = requireModel(original);
     if (ctx.ledger?.capture) ctx.ledger.capture.prompt = original;
     attributeBody(ctx, original, deps.config.identity.userIdSalt);
-    const guarded = await guardStage(deps.guardrails, ctx, model, original, anthropicTargets);
+    const guarded = await guardStage(deps.guardrails, deps.config, ctx, model, original, anthropicTargets);
     const body = guarded?.body ?? original;
     const stream = body.stream === true;
     /** The translated request of the current attempt (attempts run one at a time). */
