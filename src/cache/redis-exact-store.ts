@@ -20,9 +20,8 @@
 // use a volatile-* policy (never allkeys-*), which evicts entries and never a generation.
 
 import { createHash } from 'node:crypto';
-import { once } from 'node:events';
-import { createClient } from '@redis/client';
 import type { CacheNamespace, CacheSelector, ExactCacheStore, ExactLookup } from './cache-store.ts';
+import { keyPart, RedisCacheConnection } from './redis-cache-connection.ts';
 
 export interface RedisExactStoreOptions {
   /** redis://[user:password@]host:port[/db] */
@@ -33,11 +32,6 @@ export interface RedisExactStoreOptions {
   readonly connectTimeoutMs?: number;
   /** Default 1000 ms. */
   readonly commandTimeoutMs?: number;
-}
-
-/** Any failure to reach or use Redis: the caller treats it as a miss (get) or a skipped write (set). */
-export class CacheStoreUnavailable extends Error {
-  override readonly name = 'CacheStoreUnavailable';
 }
 
 /** How long Redis keeps an entry past its logical expiry (replica clocks differ by a little). */
@@ -76,43 +70,19 @@ const GET_SCRIPT = script('cache get', GET);
 const SET_SCRIPT = script('cache set', SET);
 
 export class RedisExactStore implements ExactCacheStore {
-  readonly #client;
+  readonly #redis: RedisCacheConnection;
   readonly #prefix: string;
-  readonly #where: string;
-  readonly #commandTimeoutMs: number;
-  readonly #startupDeadline: number;
-  #lastError: Error | undefined;
-  #closed = false;
 
   constructor(options: RedisExactStoreOptions) {
-    const connectTimeoutMs = options.connectTimeoutMs ?? 1000;
-    this.#commandTimeoutMs = options.commandTimeoutMs ?? 1000;
     this.#prefix = `${options.keyPrefix}cache:x:`;
-    this.#where = describe(options.url);
-    this.#startupDeadline = Date.now() + connectTimeoutMs;
-    this.#client = createClient({
-      url: options.url,
-      disableOfflineQueue: true,
-      // Calls have their own timeout (commandTimeoutMs), as in the counter store.
-      commandOptions: { timeout: 0 },
-      socket: { connectTimeout: connectTimeoutMs, reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 2000) },
-    });
-    this.#client.on('error', (error: Error) => {
-      this.#lastError = error;
-    });
-    this.#client.on('ready', () => {
-      this.#lastError = undefined;
-    });
-    this.#client.connect().catch((error: Error) => {
-      this.#lastError = error;
-    });
+    this.#redis = new RedisCacheConnection({ ...options, what: 'Redis cache store' });
   }
 
   async get(ns: CacheNamespace, key: string, now: number): Promise<ExactLookup> {
     checkNumber('now', now);
-    const reply = await this.#run(GET_SCRIPT, this.#keys(ns, key), [String(now)]);
+    const reply = await this.#redis.script(GET_SCRIPT, this.#keys(ns, key), [String(now)]);
     if (!Array.isArray(reply) || typeof reply[0] !== 'string' || (reply.length === 2 && typeof reply[1] !== 'string') || reply.length > 2) {
-      throw new CacheStoreUnavailable(`Redis cache store at ${this.#where}: unexpected reply to get`);
+      throw this.#redis.unavailable(new Error('unexpected reply to get'));
     }
     return { value: reply[1] as string | undefined, generation: reply[0] };
   }
@@ -122,102 +92,30 @@ export class RedisExactStore implements ExactCacheStore {
     checkNumber('ttlMs', ttlMs);
     if (ttlMs <= 0) return;
     const px = String(Math.ceil(ttlMs) + EXPIRY_GRACE_MS);
-    await this.#run(SET_SCRIPT, this.#keys(ns, key), [generation, px, `${generation}|${now + ttlMs}|${value}`]);
+    await this.#redis.script(SET_SCRIPT, this.#keys(ns, key), [generation, px, `${generation}|${now + ttlMs}|${value}`]);
   }
 
   async invalidate(selector: CacheSelector): Promise<void> {
     const owner = this.#ownerKey(selector.owner);
-    await this.#command(() => this.#client.sendCommand(['INCR', selector.alias === undefined ? owner : `${owner}:${part(selector.alias)}`]), 'cache invalidate');
+    await this.#redis.command(() => this.#redis.client.sendCommand(['INCR', selector.alias === undefined ? owner : `${owner}:${keyPart(selector.alias)}`]), 'cache invalidate');
   }
 
-  async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    if (this.#client.isReady) {
-      const closing = this.#client.close();
-      const timer = new Promise<'timeout'>((resolve) => setTimeout(resolve, this.#commandTimeoutMs, 'timeout').unref());
-      if ((await Promise.race([closing, timer])) !== 'timeout') return;
-    }
-    this.#client.destroy();
-    // @redis/client 6.3.1: destroy() during the first connect misses that socket (see the counter store).
-    this.#client.once('connect', () => this.#client.destroy());
+  close(): Promise<void> {
+    return this.#redis.close();
   }
 
   /** The owner's generation key; the alias generation key and the entries extend it. */
   #ownerKey(owner: string): string {
-    return `${this.#prefix}{${part(owner)}}:g`;
+    return `${this.#prefix}{${keyPart(owner)}}:g`;
   }
 
   #keys(ns: CacheNamespace, key: string): string[] {
     const owner = this.#ownerKey(ns.owner);
-    const entry = `${this.#prefix}{${part(ns.owner)}}:e:${part(ns.alias)}:${part(ns.version)}:${part(key)}`;
-    return [owner, `${owner}:${part(ns.alias)}`, entry];
+    const entry = `${this.#prefix}{${keyPart(ns.owner)}}:e:${keyPart(ns.alias)}:${keyPart(ns.version)}:${keyPart(key)}`;
+    return [owner, `${owner}:${keyPart(ns.alias)}`, entry];
   }
-
-  #run(script: Script, keys: readonly string[], args: readonly string[]): Promise<unknown> {
-    return this.#command(async () => {
-      try {
-        return await this.#client.sendCommand(['EVALSHA', script.sha1, String(keys.length), ...keys, ...args]);
-      } catch (error) {
-        if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
-        return this.#client.sendCommand(['EVAL', script.source, String(keys.length), ...keys, ...args]);
-      }
-    }, script.name);
-  }
-
-  /** One call with the command timeout; any failure is CacheStoreUnavailable. */
-  async #command(call: () => Promise<unknown>, name: string): Promise<unknown> {
-    await this.#ready();
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no reply to ${name} within ${this.#commandTimeoutMs} ms`)), this.#commandTimeoutMs);
-    });
-    try {
-      return await Promise.race([call(), timeout]);
-    } catch (error) {
-      throw this.#unavailable(error);
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  async #ready(): Promise<void> {
-    if (this.#closed) throw new CacheStoreUnavailable(`Redis cache store at ${this.#where} is closed`);
-    if (this.#client.isReady) return;
-    const wait = this.#startupDeadline - Date.now();
-    if (this.#lastError || wait <= 0) throw this.#unavailable(this.#lastError ?? new Error('not connected'));
-    try {
-      await once(this.#client, 'ready', { signal: AbortSignal.timeout(wait) });
-    } catch (error) {
-      throw this.#unavailable(error instanceof Error && error.name === 'AbortError' ? new Error(`not connected within ${wait} ms`) : error);
-    }
-  }
-
-  #unavailable(error: unknown): CacheStoreUnavailable {
-    if (error instanceof CacheStoreUnavailable) return error;
-    const reason = error instanceof Error ? error.message || error.name : String(error);
-    return new CacheStoreUnavailable(`Redis cache store at ${this.#where} is unavailable: ${reason}`, { cause: error });
-  }
-}
-
-/**
- * A name as one key part: "%", ":", "{" and "}" percent-escaped, so parts split at ":" and the
- * hash tag ends at the owner's "}". Injective: distinct names give distinct parts.
- */
-function part(name: string): string {
-  return name.replace(/[%:{}]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 }
 
 function checkNumber(name: string, n: number): void {
   if (!Number.isFinite(n)) throw new RangeError(`RedisExactStore: ${name} must be a finite number, got ${n}`);
-}
-
-/** host:port/db of a Redis URL, without credentials. */
-function describe(url: string): string {
-  try {
-    const parsed = new URL(url);
-    return `${parsed.host}${parsed.pathname === '/' ? '' : parsed.pathname}`;
-  } catch {
-    return 'an unparsable URL';
-  }
 }

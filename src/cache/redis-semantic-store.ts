@@ -21,11 +21,9 @@
 // As for the exact store, a Redis that evicts under maxmemory must use a volatile-* policy.
 
 import { randomBytes } from 'node:crypto';
-import { once } from 'node:events';
-import { createClient } from '@redis/client';
 import type { CacheNamespace, CacheSelector, SemanticCacheStore, SemanticLookup } from './cache-store.ts';
 import { NamespaceIndexes, type SemanticBounds } from './namespace-indexes.ts';
-import { CacheStoreUnavailable } from './redis-exact-store.ts';
+import { destroyClient, keyPart, RedisCacheConnection } from './redis-cache-connection.ts';
 import { encodeVector, StreamTailer, type StreamEvent } from './semantic-stream.ts';
 
 export interface RedisSemanticStoreOptions extends SemanticBounds {
@@ -60,17 +58,13 @@ else redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[1], '*', 't', 'i', 'o', ARG
 return 1`;
 
 export class RedisSemanticStore implements SemanticCacheStore {
-  readonly #client;
+  readonly #redis: RedisCacheConnection;
   readonly #tail;
   readonly #tailer: StreamTailer;
   readonly #indexes: NamespaceIndexes<null>;
   readonly #prefix: string;
   readonly #streamMaxLength: string;
-  readonly #commandTimeoutMs: number;
-  readonly #startupDeadline: number;
-  #lastError: Error | undefined;
   #closed = false;
-  #connecting: Promise<void> | undefined;
   /** The latest `now` a call brought: the time events from the stream are judged by. */
   #now = 0;
 
@@ -78,20 +72,9 @@ export class RedisSemanticStore implements SemanticCacheStore {
     this.#indexes = new NamespaceIndexes<null>(options);
     this.#prefix = `${options.keyPrefix}cache:s:`;
     this.#streamMaxLength = String(options.streamMaxLength ?? 100_000);
-    this.#commandTimeoutMs = options.commandTimeoutMs ?? 1000;
-    const connectTimeoutMs = options.connectTimeoutMs ?? 1000;
-    this.#startupDeadline = Date.now() + connectTimeoutMs;
-    this.#client = createClient({
-      url: options.url,
-      disableOfflineQueue: true,
-      commandOptions: { timeout: 0 },
-      socket: { connectTimeout: connectTimeoutMs, reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 2000) },
-    });
-    this.#client.on('error', (error: Error) => (this.#lastError = error));
-    this.#client.on('ready', () => (this.#lastError = undefined));
-    this.#client.connect().catch((error: Error) => (this.#lastError = error));
+    this.#redis = new RedisCacheConnection({ ...options, what: 'Redis semantic store' });
     // The tailer's connection: its XREAD blocks, so it is a connection of its own.
-    this.#tail = this.#client.duplicate();
+    this.#tail = this.#redis.client.duplicate();
     this.#tail.on('error', () => undefined);
     const onError = (error: unknown) => options.logger?.warn('semantic cache: reading the Redis event stream failed; lookups go on, hits may be missed until it recovers', { err: String(error) });
     this.#tailer = new StreamTailer({ client: this.#tail, key: `${this.#prefix}log`, apply: (event) => this.#apply(event), onError });
@@ -108,8 +91,8 @@ export class RedisSemanticStore implements SemanticCacheStore {
     this.#now = Math.max(this.#now, now);
     const found = this.#indexes.nearest(ns, vector, threshold, now);
     const [owner, alias, payload] = this.#keys(ns, found?.id);
-    const reply = await this.#command(() => this.#client.sendCommand(found ? ['MGET', owner, alias, payload] : ['MGET', owner, alias]), 'semantic lookup');
-    if (!Array.isArray(reply) || reply.some((v) => v !== null && typeof v !== 'string')) throw new CacheStoreUnavailable('Redis semantic store: unexpected reply to MGET');
+    const reply = await this.#redis.command(() => this.#redis.client.sendCommand(found ? ['MGET', owner, alias, payload] : ['MGET', owner, alias]), 'semantic lookup');
+    if (!Array.isArray(reply) || reply.some((v) => v !== null && typeof v !== 'string')) throw this.#redis.unavailable(new Error('unexpected reply to MGET'));
     const generation = `${reply[0] ?? '0'}.${reply[1] ?? '0'}`;
     if (!found) return { hit: undefined, generation };
     const stored = parsePayload(reply[2]);
@@ -130,16 +113,16 @@ export class RedisSemanticStore implements SemanticCacheStore {
     const expiresAt = now + ttlMs;
     const keys = [...this.#keys(ns, id), `${this.#prefix}log`];
     const args = [generation, String(Math.ceil(ttlMs) + EXPIRY_GRACE_MS), `${generation}|${expiresAt}|${value}`, this.#streamMaxLength, JSON.stringify([ns.owner, ns.alias, ns.version]), id, String(expiresAt)];
-    const reply = await this.#command(() => this.#client.sendCommand(['EVAL', STORE, String(keys.length), ...keys, ...args, encodeVector(vector)]), 'semantic store');
+    const reply = await this.#redis.command(() => this.#redis.client.sendCommand(['EVAL', STORE, String(keys.length), ...keys, ...args, encodeVector(vector)]), 'semantic store');
     // Searchable here at once; the other replicas add it when the event reaches them.
     if (reply === 1) this.#indexes.add(ns, id, vector, expiresAt, null, now);
   }
 
   async invalidate(selector: CacheSelector): Promise<void> {
-    const owner = `${this.#prefix}g:${part(selector.owner)}`;
-    const key = selector.alias === undefined ? owner : `${owner}:${part(selector.alias)}`;
+    const owner = `${this.#prefix}g:${keyPart(selector.owner)}`;
+    const key = selector.alias === undefined ? owner : `${owner}:${keyPart(selector.alias)}`;
     const args = [this.#streamMaxLength, selector.owner, ...(selector.alias === undefined ? [] : [selector.alias])];
-    await this.#command(() => this.#client.sendCommand(['EVAL', INVALIDATE, '2', key, `${this.#prefix}log`, ...args]), 'semantic invalidate');
+    await this.#redis.command(() => this.#redis.client.sendCommand(['EVAL', INVALIDATE, '2', key, `${this.#prefix}log`, ...args]), 'semantic invalidate');
     this.#indexes.dropMatching(selector);
   }
 
@@ -148,17 +131,9 @@ export class RedisSemanticStore implements SemanticCacheStore {
     this.#closed = true;
     // Destroying the tailer's connection ends its blocking read, and the tailer stops.
     const stopped = this.#tailer.stop();
-    destroy(this.#tail);
-    this.#tail.once('connect', () => destroy(this.#tail));
+    destroyClient(this.#tail);
     await stopped;
-    if (this.#client.isReady) {
-      const closing = this.#client.close();
-      const timer = new Promise<'timeout'>((resolve) => setTimeout(resolve, this.#commandTimeoutMs, 'timeout').unref());
-      if ((await Promise.race([closing, timer])) !== 'timeout') return this.#indexes.clear();
-    }
-    destroy(this.#client);
-    // @redis/client 6.3.1: destroy() during the first connect misses that socket (see the counter store).
-    this.#client.once('connect', () => destroy(this.#client));
+    await this.#redis.close();
     this.#indexes.clear();
   }
 
@@ -170,36 +145,8 @@ export class RedisSemanticStore implements SemanticCacheStore {
 
   /** The owner's and alias's generation keys, and the entry's payload key. */
   #keys(ns: CacheNamespace, id: string | undefined): [string, string, string] {
-    const owner = `${this.#prefix}g:${part(ns.owner)}`;
-    return [owner, `${owner}:${part(ns.alias)}`, `${this.#prefix}e:${part(ns.owner)}:${part(ns.alias)}:${part(ns.version)}:${id ?? ''}`];
-  }
-
-  /** One call with the command timeout; any failure is CacheStoreUnavailable. */
-  async #command(call: () => Promise<unknown>, name: string): Promise<unknown> {
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      await this.#ready();
-      const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no reply to ${name} within ${this.#commandTimeoutMs} ms`)), this.#commandTimeoutMs);
-      });
-      return await Promise.race([call(), timeout]);
-    } catch (error) {
-      if (error instanceof CacheStoreUnavailable) throw error;
-      throw new CacheStoreUnavailable(`Redis semantic store is unavailable: ${error instanceof Error ? error.message || error.name : String(error)}`, { cause: error });
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  /** Resolves when the client can take a command; otherwise fails fast (or by the startup deadline). */
-  #ready(): Promise<void> {
-    if (this.#client.isReady) return Promise.resolve();
-    if (this.#closed) return Promise.reject(new CacheStoreUnavailable('Redis semantic store is closed'));
-    const wait = this.#startupDeadline - Date.now();
-    if (this.#lastError || wait <= 0) return Promise.reject(new CacheStoreUnavailable(`Redis semantic store is unavailable: ${this.#lastError?.message ?? 'not connected'}`));
-    // One wait for every call made before the first connection.
-    this.#connecting ??= once(this.#client, 'ready', { signal: AbortSignal.timeout(wait) }).then(() => undefined).finally(() => (this.#connecting = undefined));
-    return this.#connecting;
+    const owner = `${this.#prefix}g:${keyPart(ns.owner)}`;
+    return [owner, `${owner}:${keyPart(ns.alias)}`, `${this.#prefix}e:${keyPart(ns.owner)}:${keyPart(ns.alias)}:${keyPart(ns.version)}:${id ?? ''}`];
   }
 }
 
@@ -210,20 +157,6 @@ function parsePayload(raw: unknown): { generation: string; expiresAt: number; va
   if (a < 0 || b < 0) return undefined;
   const expiresAt = Number(raw.slice(a + 1, b));
   return Number.isFinite(expiresAt) ? { generation: raw.slice(0, a), expiresAt, value: raw.slice(b + 1) } : undefined;
-}
-
-/** A name as one key part: "%", ":", "{" and "}" percent-escaped (injective: distinct names, distinct parts). */
-function part(name: string): string {
-  return name.replace(/[%:{}]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
-}
-
-/** Closes a client at once, whatever state it is in. */
-function destroy(client: { destroy(): void }): void {
-  try {
-    client.destroy();
-  } catch {
-    // already closed
-  }
 }
 
 function checkNow(now: number): void {

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { createClient } from '@redis/client';
 import { RedisSemanticStore, type RedisSemanticStoreOptions } from '../../src/cache/redis-semantic-store.ts';
-import { CacheStoreUnavailable } from '../../src/cache/redis-exact-store.ts';
+import { CacheStoreUnavailable } from '../../src/cache/redis-cache-connection.ts';
 import { freePort } from '../helpers/free-port.ts';
 import { openTestRedis } from '../helpers/test-redis.ts';
 import { MINUTE, T0, embed, eventually, find, ns, put, semanticStoreContract } from './semantic-store.contract.ts';
