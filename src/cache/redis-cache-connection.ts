@@ -6,6 +6,7 @@
 
 import { once } from 'node:events';
 import { createClient } from '@redis/client';
+import { describeRedisUrl } from '../redis/redis-url.ts';
 
 /** Any failure to reach or use Redis: the caller treats it as a miss (lookup) or a skipped write (store). */
 export class CacheStoreUnavailable extends Error {
@@ -31,15 +32,6 @@ export function keyPart(name: string): string {
   return name.replace(/[%:{}]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 }
 
-/** host:port/db of a Redis URL, without credentials. */
-function describe(url: string): string {
-  try {
-    const parsed = new URL(url);
-    return `${parsed.host}${parsed.pathname === '/' ? '' : parsed.pathname}`;
-  } catch {
-    return 'an unparsable URL';
-  }
-}
 
 /** Closes a client at once, whatever state it is in. */
 export function destroyClient(client: { destroy(): void; once(event: 'connect', listener: () => void): unknown }): void {
@@ -70,7 +62,7 @@ export class RedisCacheConnection {
   constructor(options: RedisCacheConnectionOptions) {
     const connectTimeoutMs = options.connectTimeoutMs ?? 1000;
     this.commandTimeoutMs = options.commandTimeoutMs ?? 1000;
-    this.#label = `${options.what} at ${describe(options.url)}`;
+    this.#label = `${options.what} at ${describeRedisUrl(options.url)}`;
     this.#startupDeadline = Date.now() + connectTimeoutMs;
     this.client = createClient({
       url: options.url,

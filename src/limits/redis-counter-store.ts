@@ -27,6 +27,7 @@ import {
 } from './counter-store.ts';
 import { ACQUIRE_SCRIPT, BUDGETS_SCRIPT, CHARGE_SCRIPT, SETTLE_SCRIPT, type LuaScript } from './redis-scripts.ts';
 import { BUDGET_RETENTION_MS, LATE_SETTLE_GRACE_MS, UNKNOWN_RETRY_MS, isCorrectable, windowIndex } from './sliding-window.ts';
+import { describeRedisUrl } from '../redis/redis-url.ts';
 
 export interface RedisCounterStoreOptions {
   /** redis://[user:password@]host:port[/db] */
@@ -76,7 +77,7 @@ export class RedisCounterStore implements CounterStore {
     this.#commandTimeoutMs = options.commandTimeoutMs ?? 1000;
     this.#settleDelayMs = options.settleDelayMs ?? 2;
     this.#prefix = options.keyPrefix;
-    this.#where = describe(options.url);
+    this.#where = describeRedisUrl(options.url);
     this.#startupDeadline = Date.now() + connectTimeoutMs;
     this.#client = createClient({
       url: options.url,
@@ -277,12 +278,3 @@ function numbers(reply: unknown): number[] {
   return reply;
 }
 
-/** host:port/db of a Redis URL, without credentials. */
-function describe(url: string): string {
-  try {
-    const parsed = new URL(url);
-    return `${parsed.host}${parsed.pathname === '/' ? '' : parsed.pathname}`;
-  } catch {
-    return 'an unparsable URL';
-  }
-}
