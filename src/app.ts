@@ -193,7 +193,7 @@ export function createApp(options: AppOptions): App {
     ['/v1/messages', { methods: { POST: messagesRoute(deps) }, auth: 'model', errors: 'anthropic', ledger: 'messages' }],
     ['/health/live', { methods: { GET: liveness }, auth: false, errors: 'openai' }],
     ['/health/ready', { methods: { GET: readiness(() => draining, readinessReport) }, auth: false, errors: 'openai' }],
-    ['/admin/cache/invalidate', { methods: { POST: adminOnly(cacheInvalidateRoute(deps.cache, config.server.maxBodyBytes)) }, auth: 'admin', errors: 'openai' }],
+    ['/admin/cache/invalidate', { methods: { POST: adminOnly(cacheInvalidateRoute(deps.cache, { maxBodyBytes: config.server.maxBodyBytes, audit: (entry) => identity.store.appendAudit(entry), logger })) }, auth: 'admin', errors: 'openai' }],
     // Deployment ids, models and provider errors: for operators only.
     ['/health/providers', { methods: { GET: adminOnly(providerHealthRoute(config, health)) }, auth: 'admin', errors: 'openai' }],
   ]);

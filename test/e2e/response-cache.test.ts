@@ -263,6 +263,9 @@ test('a version bump and POST /admin/cache/invalidate both end hits at once', as
   const done = await adminRequest(gw.url, MASTER_KEY, 'POST', '/admin/cache/invalidate', { tenant: 'kb-tenant', alias: 'faq' });
   assert.equal(done.status, 200, JSON.stringify(done.json));
   assert.deepEqual(done.json, { invalidated: { namespace_owner: 'tenant:kb-tenant', alias: 'faq' } });
+  const audit = await adminRequest(gw.url, MASTER_KEY, 'GET', '/admin/audit?object_type=tenant&object_id=kb-tenant');
+  assert.equal(audit.status, 200, JSON.stringify(audit.json));
+  assert.ok(audit.json.data.some((e: { action: string; actor: string }) => e.action === 'cache.invalidate:faq' && e.actor === 'master'), JSON.stringify(audit.json));
   assert.equal((await ask('faq', prompt, v1)).cache, 'miss');
   assert.equal((await ask('faq', prompt, { ...v1, 'x-cache-namespace-version': 'kb-2' })).cache, 'miss');
   const bad = await adminRequest(gw.url, MASTER_KEY, 'POST', '/admin/cache/invalidate', { tenant: 'a', team: 'b' });
