@@ -12,6 +12,7 @@ import OpenAI from 'openai';
 import { adminRequest } from '../helpers/admin-request.ts';
 import { closedPort, startFakeOpenAIUpstream, type FakeOpenAIUpstream } from '../helpers/fake-openai-upstream.ts';
 import { startFakeWebhook, type FakeScanner } from '../helpers/fake-guard-scanners.ts';
+import { startFakeCollector, type FakeCollector } from '../helpers/fake-otlp-collector.ts';
 import { startTestGateway, type TestGateway } from '../helpers/test-gateway.ts';
 import { allEvents, eventually } from './ledger-helpers.ts';
 
@@ -21,6 +22,7 @@ const UPSTREAM_KEY = 'sk-upstream-guardrails-e2e-0001';
 const JWT = 'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJ0ZXN0LXVzZXItNDIiLCJpYXQiOjE3MDAwMDAwMDB9.c2lnbmF0dXJlLW5vdC1yZWFsLWp1c3QtZm9yLXRlc3Rz';
 
 let upstream: FakeOpenAIUpstream;
+let collector: FakeCollector;
 let hook: FakeScanner;
 let gw: TestGateway;
 let client: OpenAI;
@@ -28,9 +30,11 @@ let client: OpenAI;
 before(async () => {
   upstream = await startFakeOpenAIUpstream();
   hook = await startFakeWebhook(null);
+  collector = await startFakeCollector();
   gw = await startTestGateway(`
 router: { num_retries: 0, disable_cooldowns: true }
 general_settings: { master_key: ${MASTER_KEY} }
+tracing: { enabled: true, endpoint: "${collector.url}", scheduled_delay_ms: 10 }
 guardrails:
   enabled: true
   default_policy: standard
@@ -66,6 +70,7 @@ after(async () => {
   await gw?.shutdown();
   await upstream?.close();
   await hook?.close();
+  await collector?.close();
 });
 
 const calls = () => upstream.requests.filter((r) => r.path === '/v1/chat/completions').length;
@@ -123,6 +128,11 @@ test('PII is redacted into typed placeholders the provider sees, the same value 
   const row = await ledgerRow(r.requestId);
   assert.equal(row.outcome.guardrail_verdict, 'redact');
   assert.ok(row.outcome.guardrail_detectors.includes('input:pii.email'));
+  // The trace's gateway.guard span carries the verdict and the detectors, never the text.
+  const guard = await eventually('the gateway.guard span', async () => collector.spans().find((s) => s.name === 'gateway.guard' && s.traceId === row.trace_id));
+  assert.equal(guard.attributes['tollgate.guardrail.verdict'], 'redact');
+  assert.ok((guard.attributes['tollgate.guardrail.detectors'] as string[]).includes('input:pii.email'));
+  assert.ok(!JSON.stringify(guard).includes('jane.doe'));
 });
 
 test('restore_pii: the caller gets its own values back in the answer; the provider never saw them', async () => {

@@ -67,13 +67,20 @@ export function callSpans(call: FinishedCall, source: SpanSource): ReadableSpan[
   const spans: ReadableSpan[] = [new GatewaySpan(REQUEST_SPAN, SpanKind.SERVER, self, parent, epoch(call.receivedAt), epoch(call.endedAt), requestAttributes(call, source.maxTextChars), requestStatus(event), source)];
   timeline.stages.forEach((stage, i) => {
     const context: SpanContext = { traceId, spanId: stageSpanId(call.spanId, i), traceFlags: TraceFlags.SAMPLED, isRemote: false };
-    spans.push(new GatewaySpan(STAGE_NAMES[stage.stage], SpanKind.INTERNAL, context, self, epoch(stage.start), ended(stage.start, stage.end), {}, UNSET, source));
+    spans.push(new GatewaySpan(STAGE_NAMES[stage.stage], SpanKind.INTERNAL, context, self, epoch(stage.start), ended(stage.start, stage.end), stage.stage === 'guard' ? guardAttributes(event) : {}, UNSET, source));
   });
   timeline.attempts.forEach((attempt, i) => {
     const context: SpanContext = { traceId, spanId: attempt.spanId, traceFlags: TraceFlags.SAMPLED, isRemote: false };
     spans.push(new GatewaySpan(PROVIDER_SPAN, SpanKind.CLIENT, context, self, epoch(attempt.start), ended(attempt.start, attempt.end), attemptAttributes(event, attempt, i), attemptStatus(attempt), source));
   });
   return spans;
+}
+
+/** gateway.guard: the call's guardrail verdict and the detectors behind it (names only, never text). */
+function guardAttributes(event: LedgerEvent): Attributes {
+  const verdict = event.outcome.guardrail_verdict;
+  if (verdict === null) return {};
+  return { [TOLLGATE.guardrailVerdict]: verdict, [TOLLGATE.guardrailDetectors]: [...event.outcome.guardrail_detectors] };
 }
 
 /** The id of the request's `index`th stage span: 64 bits of a hash of the request span's id and the index. */

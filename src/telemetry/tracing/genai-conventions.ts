@@ -61,6 +61,8 @@ export const TOLLGATE = {
   provider: 'tollgate.provider',
   attempt: 'tollgate.attempt',
   textTruncated: 'tollgate.text_truncated',
+  guardrailVerdict: 'tollgate.guardrail.verdict',
+  guardrailDetectors: 'tollgate.guardrail.detectors',
 } as const;
 
 /** gen_ai.provider.name for a Tollgate provider id: the adapter's well-known value, else the id (custom values are allowed). */
