@@ -13,7 +13,8 @@ export function ledgerStatus(httpStatus: number, errorCode: string | undefined, 
   if (errorCode === 'budget_exceeded') return 'budget_blocked';
   if (RATE_LIMITED.has(errorCode)) return 'rate_limited';
   if (AUTH.has(errorCode)) return 'auth_failed';
-  if (errorCode.startsWith('upstream_') || errorCode === 'no_healthy_deployment' || errorCode === 'context_length_exceeded' || errorCode === 'content_policy_violation') return 'upstream_error';
+  // A guardrail scanner that gave no verdict is a dependency's failure, like an upstream's.
+  if (errorCode.startsWith('upstream_') || errorCode === 'no_healthy_deployment' || errorCode === 'context_length_exceeded' || errorCode === 'content_policy_violation' || errorCode === 'guardrail_unavailable') return 'upstream_error';
   if (clientGone) return 'client_gone';
   return 'invalid_request';
 }

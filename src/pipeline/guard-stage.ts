@@ -75,12 +75,16 @@ export async function guardStage<B extends Record<string, unknown>>(
   const mark = startStage(ctx.timeline, 'guard');
   let copy: B | undefined;
   let verdict;
+  // A client that goes away cancels the external scanners' calls.
+  const gone = new AbortController();
+  const unwatch = ctx.client.onGone(() => gone.abort());
   try {
-    verdict = await guardrails.input(policy, targets, () => targetsOf(copy = cloneMessages(body)), caller);
+    verdict = await guardrails.input(policy, targets, () => targetsOf(copy = cloneMessages(body)), caller, gone.signal);
   } catch (err) {
     if (err instanceof GatewayError && err.code === 'guardrail_blocked') note(ctx, blockedJudgement('input', err));
     throw err;
   } finally {
+    unwatch();
     mark.end = performance.now();
   }
   note(ctx, verdict.judgement);

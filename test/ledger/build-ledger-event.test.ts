@@ -147,4 +147,6 @@ test('ledger status: each refusal kind, client gone, upstream failures', () => {
   assert.equal(ledgerStatus(503, 'no_healthy_deployment', false, false), 'upstream_error');
   assert.equal(ledgerStatus(400, 'context_length_exceeded', false, false), 'upstream_error');
   assert.equal(ledgerStatus(400, 'unsupported_param', false, false), 'invalid_request');
+  assert.equal(ledgerStatus(503, 'guardrail_unavailable', false, false), 'upstream_error');
+  assert.equal(ledgerStatus(400, 'guardrail_blocked', false, false), 'invalid_request');
 });

@@ -33,7 +33,7 @@ async function outputBlocked(guarded: GuardedCall<Record<string, unknown>>, comp
     await guarded.completion(completion, ctx);
     return false;
   } catch (err) {
-    if (!(err instanceof GatewayError) || err.code !== 'guardrail_blocked') throw err;
+    if (!(err instanceof GatewayError) || (err.code !== 'guardrail_blocked' && err.code !== 'guardrail_unavailable')) throw err;
     sendError(res, ctx, err, 'openai');
     return err;
   }

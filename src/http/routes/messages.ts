@@ -68,7 +68,7 @@ async function answerBlocked(guard: () => Promise<void>, ctx: RequestContext, re
     await guard();
     return false;
   } catch (err) {
-    if (!(err instanceof GatewayError) || err.code !== 'guardrail_blocked') throw err;
+    if (!(err instanceof GatewayError) || (err.code !== 'guardrail_blocked' && err.code !== 'guardrail_unavailable')) throw err;
     sendError(res, ctx, err, 'anthropic');
     return err;
   }
