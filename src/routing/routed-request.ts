@@ -7,10 +7,9 @@ import type { AliasConfig, FallbackTarget } from '../config/gateway-config.ts';
 import type { RetryClass } from '../config/routing-schema.ts';
 import { GatewayError } from '../errors/gateway-error.ts';
 import { callUpstream, ClientGone, type AttemptTime, type UpstreamCall } from '../pipeline/dispatch.ts';
-import { authorizeModel, mayUseModel } from '../pipeline/model-access.ts';
+import { authorizedAlias, mayUseModel } from '../pipeline/model-access.ts';
 import type { Admission } from '../pipeline/policy.ts';
 import { header, type RequestContext } from '../pipeline/request-context.ts';
-import { resolveAlias } from '../pipeline/route.ts';
 import { endAttempt, startAttempt, startStage } from '../pipeline/timeline-marks.ts';
 import { providerFor } from '../providers/registry.ts';
 import type { Deployment, FailureClass } from '../providers/types.ts';
@@ -85,8 +84,7 @@ export class RoutedRequest {
       draft.stream = plan.stream;
       draft.attempts = this.#attempts;
     }
-    this.#primary = resolveAlias(shared.config, plan.model, (name) => mayUseModel(ctx, name));
-    authorizeModel(ctx, this.#primary.name);
+    this.#primary = authorizedAlias(shared.config, ctx, plan.model);
     this.#time = requestDeadline(shared.config, this.#primary, ctx.receivedAt, header(req.headers, TIMEOUT_HEADER));
     this.#maxCost = header(req.headers, 'x-max-cost-usd');
     this.#blocked = drillBlock(ctx, header(req.headers, DRILL_HEADER));

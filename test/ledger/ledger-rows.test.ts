@@ -4,9 +4,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { LedgerEvent } from '../../src/ledger/ledger-event.ts';
-import {
-  eventInstantMs, FLAGGED_PREDICATE, guardrailEventFrom, guardrailEventsSql, InvalidLedgerEvent, ledgerRow, picoToUsd, queryInstantMs, usdToPico, utcDay,
-} from '../../src/ledger/sinks/ledger-rows.ts';
+import { eventInstantMs, InvalidLedgerEvent, ledgerRow, picoToUsd, queryInstantMs, usdToPico, utcDay } from '../../src/ledger/sinks/ledger-rows.ts';
+import { FLAGGED_PREDICATE, guardrailEventFrom, guardrailEventsSql } from '../../src/ledger/sinks/ledger-queries.ts';
 import { ledgerEvent } from '../helpers/ledger-events.ts';
 
 /** The slow path alone: the shortest decimal of the double, rounded at 12 places. */

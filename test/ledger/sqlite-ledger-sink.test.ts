@@ -15,7 +15,7 @@ import { JsonlFileSink } from '../../src/ledger/sinks/jsonl-file-sink.ts';
 import { InvalidLedgerEvent } from '../../src/ledger/sinks/ledger-rows.ts';
 import { POST_SLICE_EVENTS, SqliteLedgerSink } from '../../src/ledger/sinks/sqlite-ledger-sink.ts';
 import { SQLITE_DIALECT, SQLITE_LEDGER_MIGRATIONS } from '../../src/ledger/sinks/sqlite-ledger-db.ts';
-import { FLAGGED_PREDICATE, guardrailEventsSql } from '../../src/ledger/sinks/ledger-rows.ts';
+import { FLAGGED_PREDICATE, guardrailEventsSql } from '../../src/ledger/sinks/ledger-queries.ts';
 import { StoreUnavailable } from '../../src/stores/identity-store.ts';
 import { openIdentityStore } from '../../src/stores/open-identity-store.ts';
 import { ledgerEvent } from '../helpers/ledger-events.ts';

@@ -24,7 +24,7 @@
 // array as text, like SQLite, so both share one row and one query; '[]' by default) with ADD
 // COLUMN IF NOT EXISTS: a constant default is a catalog change (PostgreSQL 11+), no rewrite, and
 // every partition gets the columns. Two partial indexes keep only flagged rows (FLAGGED_PREDICATE
-// in ledger-rows.ts), (ts, event_id) and (tenant_id, ts, event_id), for Security's newest-first
+// in ledger-queries.ts), (ts, event_id) and (tenant_id, ts, event_id), for Security's newest-first
 // list; pass and no-verdict rows skip them. Building them reads every existing partition once,
 // inside the migration (writes wait, and spool if that takes over 10 s); operators of a very
 // large ledger can build them beforehand under the same names (CREATE INDEX .. ON ONLY, then
@@ -38,21 +38,8 @@ import type { MigrationReport } from '../../stores/identity-store.ts';
 import { requireLimit, type Migration } from '../../stores/identity-rows.ts';
 import { describeServer, PgPool, type PgConnectionOptions } from '../../stores/postgres/pg-pool.ts';
 import { quoteSchema, readMigrationVersion, runMigrations } from '../../stores/postgres/pg-schema.ts';
-import {
-  batchRows,
-  COLUMNS,
-  eventFromColumn,
-  eventInstantMs,
-  guardrailEventFrom,
-  guardrailEventsSql,
-  InvalidLedgerEvent,
-  requestsSql,
-  spendRowFrom,
-  spendSql,
-  utcDay,
-  type LedgerRow,
-  type SqlDialect,
-} from './ledger-rows.ts';
+import { batchRows, COLUMNS, eventFromColumn, eventInstantMs, InvalidLedgerEvent, utcDay, type LedgerRow } from './ledger-rows.ts';
+import { guardrailEventFrom, guardrailEventsSql, requestsSql, spendRowFrom, spendSql, type SqlDialect } from './ledger-queries.ts';
 
 export const POSTGRES_LEDGER_MIGRATIONS: readonly Migration[] = [
   {

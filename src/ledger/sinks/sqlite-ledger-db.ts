@@ -37,19 +37,8 @@ import type { RequestQuery, SpendQuery, SpendRow } from '../ledger-sink.ts';
 import { StoreUnavailable, type MigrationReport } from '../../stores/identity-store.ts';
 import { pendingMigrations, requireLimit, type Migration } from '../../stores/identity-rows.ts';
 import type { GuardrailEventQuery } from '../ledger-sink.ts';
-import {
-  batchRows,
-  COLUMNS,
-  guardrailEventFrom,
-  guardrailEventsSql,
-  InvalidLedgerEvent,
-  picoParam,
-  requestsSql,
-  spendRowFrom,
-  spendSql,
-  type LedgerRow,
-  type SqlDialect,
-} from './ledger-rows.ts';
+import { batchRows, COLUMNS, InvalidLedgerEvent, picoParam, type LedgerRow } from './ledger-rows.ts';
+import { guardrailEventFrom, guardrailEventsSql, requestsSql, spendRowFrom, spendSql, type SqlDialect } from './ledger-queries.ts';
 
 export const SQLITE_LEDGER_MIGRATIONS: readonly Migration[] = [
   {
@@ -102,7 +91,7 @@ export const SQLITE_LEDGER_MIGRATIONS: readonly Migration[] = [
   {
     version: 2,
     name: 'ledger: guardrail_verdict, guardrail_detectors, flagged-row indexes',
-    // The WHERE is ledger-rows.ts FLAGGED_PREDICATE, as written (queries must repeat it exactly).
+    // The WHERE is ledger-queries.ts FLAGGED_PREDICATE, as written (queries must repeat it exactly).
     sql: `
       ALTER TABLE ledger_events ADD COLUMN guardrail_verdict TEXT;
       ALTER TABLE ledger_events ADD COLUMN guardrail_detectors TEXT NOT NULL DEFAULT '[]';

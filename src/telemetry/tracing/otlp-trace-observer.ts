@@ -3,22 +3,21 @@
 //
 // observe() is a few field reads and a push: the sampling decision (by trace id, or the client's
 // sampled flag), the call's span count (1 + its stage and attempt marks) against the bounded
-// queue, and a timer. Calls beyond the queue are dropped and counted. The spans themselves are
-// built when a batch is taken (call-spans.ts), off the call's path, yielding to the event loop
-// every BUILD_SLICE_CALLS calls and after each call whose prompt is logged (redacting a long
-// prompt takes a while), so no request waits behind a whole batch being built.
+// queue, and a timer. Calls beyond the queue are dropped and counted.
 //
 // A batch goes out every scheduled_delay_ms, or as soon as max_export_batch_size spans are
-// waiting. One export is in flight at a time and each is bounded by export_timeout_ms whatever
-// the collector does (refuse, hang, trickle): its spans are then dropped and counted, and the
-// next batch goes. The SDK exporter retries 429/502/503/504 and connection errors itself, within
-// the same timeout (otlp-http-exporter.ts: one POST per batch, no retries inside it). At most
-// 1 + STRAGGLERS connections go to the collector, so one that never answers cannot pile up
-// sockets and memory. close() destroys the exporter's pool, so nothing of it outlives close().
+// waiting. By default it is whole calls handed to a worker thread (worker-call-exporter.ts),
+// which builds the spans (call-spans.ts), encodes them to OTLP/JSON by hand (otlp-json.ts) and
+// POSTs them (otlp-http-exporter.ts, no retries inside an export): the event loop that serves
+// requests posts one message per batch. When an SDK SpanExporter is given instead (tests, other
+// transports), the spans are built here as ReadableSpan objects, yielding to the event loop every
+// BUILD_SLICE_CALLS calls, and a call's spans may span two batches.
 //
-// The spans are built here, with the gateway's trace and span ids, as ReadableSpan objects (so an
-// SDK SpanExporter can be given instead, as tests do), and encoded to OTLP/JSON by hand
-// (otlp-json.ts): no tracer, no SDK id generator, no SDK serializer.
+// One export is in flight at a time and each is bounded by export_timeout_ms whatever the
+// collector does (refuse, hang, trickle): its spans are then dropped and counted, and the next
+// batch goes. At most 1 + STRAGGLERS connections go to the collector, so one that never answers
+// cannot pile up sockets and memory. close() shuts the worker (and its pool) down, so nothing of
+// the exporter outlives close().
 
 import { setImmediate as turn } from 'node:timers/promises';
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
@@ -28,7 +27,7 @@ import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic
 import type { Logger } from '../../logging/logger.ts';
 import type { CallObserver, FinishedCall } from '../finished-call.ts';
 import { callSpans, spanCount, type SpanSource } from './call-spans.ts';
-import { EXPORTER_CLOSED } from './otlp-http-exporter.ts';
+import { classify, settlesBy, type Batch, type Failure } from './export-outcome.ts';
 import { WorkerCallExporter, type CallExporter } from './worker-call-exporter.ts';
 import { keepTrace } from './trace-sampling.ts';
 import { DROP_REASONS, EXPORT_FAILURES, type DropReason, type ExportFailure, type TracingHooks, type TracingStats } from './tracing-stats.ts';
@@ -422,44 +421,4 @@ export class OtlpTraceObserver implements CallObserver {
     this.#lastWarn.set(kind, now);
     this.#logger.warn(message, fields);
   }
-}
-
-/** One export to make: its span count, how to start it, and (once it ended) the spans that could not be built. */
-interface Batch {
-  readonly spans: number;
-  readonly start: (done: (result: ExportResult) => void) => void;
-  invalid(): number;
-}
-
-interface Failure {
-  readonly reason: ExportFailure;
-  readonly detail?: Record<string, unknown>;
-}
-
-/** Why the SDK exporter failed, from its error (an HTTP status, a socket error code, or its own messages). */
-export function classify(error: unknown): Failure {
-  const e = error as { code?: unknown; message?: unknown; name?: unknown } | undefined;
-  const message = typeof e?.message === 'string' ? e.message : '';
-  if (message === 'Request timed out') return { reason: 'timeout' };
-  if (message.startsWith('Concurrent export limit')) return { reason: 'busy' };
-  // Cut off by close() (its deadline passed while the export was open).
-  if (e?.code === EXPORTER_CLOSED) return { reason: 'timeout' };
-  if (typeof e?.code === 'number') return { reason: 'http_error', detail: { status: e.code } };
-  if (typeof e?.code === 'string') return { reason: 'network_error', detail: { code: e.code } };
-  if (e?.name === 'OTLPExporterError') return { reason: 'http_error' };
-  return { reason: 'other', ...(message ? { detail: { error: message.slice(0, 200) } } : {}) };
-}
-
-/** Whether `promise` settles (either way) before `deadline` (performance.now()); the wait holds the process open. */
-function settlesBy(promise: Promise<unknown>, deadline: number): Promise<boolean> {
-  const ms = deadline - performance.now();
-  if (ms <= 0) return Promise.resolve(false);
-  return new Promise((resolve) => {
-    const timer = Number.isFinite(ms) ? setTimeout(() => resolve(false), ms) : undefined;
-    const settled = () => {
-      if (timer) clearTimeout(timer);
-      resolve(true);
-    };
-    promise.then(settled, settled);
-  });
 }
